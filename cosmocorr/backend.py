@@ -1,0 +1,80 @@
+"""Choice of compute backend: the one place where NumPy and Julia are told apart.
+
+``"numpy"``
+    The reference implementation, always available.
+``"julia"``
+    The bundled Julia module ``CosmoCorr`` through juliacall, loaded on first use.
+``"auto"`` (default)
+    Julia when it is already installed *and* resolved for this Python environment, otherwise
+    NumPy. Deciding this never imports juliacall, never starts Julia and never downloads.
+
+The choice comes from, in order: a ``backend=`` argument of a compute function,
+:func:`set_backend`, the ``COSMOCORR_BACKEND`` environment variable, then ``"auto"``.
+Compute functions call :func:`get_kernels`, which returns an object with the same functions
+(``pair_sums``, ...) for either backend; no other module tests the backend name.
+"""
+from __future__ import annotations
+
+import os
+
+from ._validate import check_choice
+
+__all__ = ["BACKENDS", "set_backend", "get_backend", "resolve_backend", "get_kernels"]
+
+BACKENDS = ("numpy", "julia", "auto")
+ENV_VAR = "COSMOCORR_BACKEND"
+_chosen = None
+
+
+def set_backend(name):
+    """Set the default backend for this session: ``"numpy"``, ``"julia"`` or ``"auto"``.
+
+    ``set_backend("julia")`` checks at once that Julia can be had and raises
+    :class:`cosmocorr.julia.JuliaNotAvailableError` (with installation instructions) if not.
+    """
+    global _chosen
+    name = _normalise(name, "backend")
+    if name == "julia":
+        from . import julia
+
+        julia.require_julia()
+    _chosen = name
+    return name
+
+
+def get_backend():
+    """The configured backend name (before ``"auto"`` is resolved)."""
+    if _chosen is not None:
+        return _chosen
+    env = os.environ.get(ENV_VAR)
+    if env:
+        return _normalise(env, ENV_VAR)
+    return "auto"
+
+
+def resolve_backend(backend=None):
+    """Resolve ``backend`` (or the configured default) to ``"numpy"`` or ``"julia"``."""
+    name = get_backend() if backend is None else _normalise(backend, "backend")
+    if name == "auto":
+        from . import julia
+
+        return "julia" if julia.julia_ready() else "numpy"
+    return name
+
+
+def get_kernels(backend=None):
+    """The kernel namespace for ``backend``: :mod:`cosmocorr._kernels_numpy` or the Julia bridge."""
+    name = resolve_backend(backend)
+    if name == "julia":
+        from . import julia
+
+        return julia.kernels()
+    from . import _kernels_numpy
+
+    return _kernels_numpy
+
+
+def _normalise(name, argname):
+    if not isinstance(name, str):
+        raise TypeError(f"{argname} must be a string, one of {BACKENDS}; got {type(name).__name__}")
+    return check_choice(name.strip().lower(), argname, BACKENDS)
