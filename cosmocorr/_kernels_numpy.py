@@ -16,8 +16,8 @@ from .geometry import ARCMIN
 
 __all__ = ["pair_sums", "bin_index", "SUM_NAMES", "SHEAR_SUM_NAMES"]
 
-#: pairs handled per block (peak temporary memory is roughly 150 bytes times this, per thread)
-DEFAULT_CHUNK_PAIRS = 65_536
+#: pairs per tile: small enough that the ~40 temporaries of a tile stay in the CPU cache
+DEFAULT_CHUNK_PAIRS = 4_096
 SUM_NAMES = ("npairs", "weight", "wr")
 SHEAR_SUM_NAMES = ("xip", "xip_im", "xim", "xim_im")
 
