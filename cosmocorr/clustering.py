@@ -1,0 +1,264 @@
+"""Clustering on the sky: k-means++ and fuzzy c-means with Vincenty distances (paper sec. 4).
+
+Fuzzy c-means (Bezdek, Ehrlich & Full 1984) minimises (paper eq. 15)
+
+.. math:: J_m(U, v) = \\sum_{k=1}^N \\sum_{i=1}^c U_{ik}^m\\, d(y_k, v_i)^2
+
+with d the great-circle (Vincenty, eq. 16) distance, alternating the centre update (eq. 17,
+done on unit vectors and renormalised, so that it is correct across RA = 0/360 and near the
+poles) and the membership update (eq. 18). Memberships are rows of ``U`` (N, c) that sum to 1;
+each row is the categorical distribution of Algorithm 1's assignment (eq. 19).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validate import as_float_array, check_positive_int, check_sky_coords
+from .geometry import ARCMIN, DEG, unit_vectors
+
+__all__ = [
+    "FuzzyCMeansResult", "kmeans_plus_plus", "fuzzy_c_means", "angular_distances", "memberships",
+    "update_centers", "sample_assignments", "greedy_assignments", "max_membership", "membership_entropy",
+    "vectors_to_radec",
+]
+
+
+def vectors_to_radec(xyz):
+    """(3, c) unit vectors -> (c, 2) array of (ra, dec) in degrees, ra in [0, 360)."""
+    x, y, z = xyz
+    ra = np.degrees(np.arctan2(y, x)) % 360.0
+    dec = np.degrees(np.arctan2(z, np.hypot(x, y)))
+    return np.column_stack([ra, dec])
+
+
+def angular_distances(xyz, centers_xyz):
+    """Vincenty distances (radians) between N objects and c centres, shape (N, c).
+
+    eq. 16 in vector form, atan2(|a x b|, a . b), evaluated for all pairs at once.
+    """
+    a = xyz.T[:, None, :]            # (N, 1, 3)
+    b = centers_xyz.T[None, :, :]    # (1, c, 3)
+    cross = np.cross(a, b)
+    return np.arctan2(np.sqrt(np.einsum("nci,nci->nc", cross, cross)), xyz.T @ centers_xyz)
+
+
+def memberships(d, fuzziness):
+    """Fuzzy memberships from distances (paper eq. 18), in a numerically safe form.
+
+    U_ik = 1 / sum_j (d_ik / d_jk)^(2/(m-1)), computed as (d_min/d_ik)^p / sum_j (d_min/d_jk)^p with
+    p = 2/(m-1) and d_min the row minimum, so no ratio overflows. An object sitting exactly on one
+    or more centres belongs to them in equal parts (the limit of eq. 18), never NaN.
+    """
+    p = 2.0 / (fuzziness - 1.0)
+    dmin = d.min(axis=1, keepdims=True)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(d > 0, (dmin / np.where(d > 0, d, 1.0)) ** p, 1.0)
+    on_centre = (dmin[:, 0] == 0)
+    if np.any(on_centre):
+        ratio[on_centre] = (d[on_centre] == 0).astype(float)
+    return ratio / ratio.sum(axis=1, keepdims=True)
+
+
+def update_centers(xyz, U, fuzziness, weights=None):
+    """Centre update (paper eq. 17) on the sphere: the U^m-weighted mean of unit vectors, renormalised.
+
+    Returns unit vectors (3, c). A centre whose members have no weight keeps a zero vector
+    (callers keep the previous centre in that case).
+    """
+    um = U ** fuzziness
+    if weights is not None:
+        um = um * weights[:, None]
+    v = xyz @ um                                   # (3, c)
+    norm = np.linalg.norm(v, axis=0)
+    return v / np.where(norm > 0, norm, 1.0)
+
+
+def objective(d, U, fuzziness):
+    """J_m (eq. 15) in arcmin^2."""
+    return float(np.sum(U ** fuzziness * (d / ARCMIN) ** 2))
+
+
+@dataclass
+class FuzzyCMeansResult:
+    """Result of :func:`fuzzy_c_means`.
+
+    Attributes
+    ----------
+    centers : ndarray (c, 2)
+        Cluster centres (ra, dec) in degrees.
+    membership : ndarray (N, c)
+        U, rows summing to 1 (eq. 18).
+    n_iter : int
+        Iterations performed.
+    objective : ndarray
+        J_m (eq. 15, arcmin^2) after the initial membership and after each iteration.
+    converged : bool
+        Whether max |U_new - U_old| < tol was reached before ``max_iter``.
+    fuzziness : float
+    """
+
+    centers: np.ndarray
+    membership: np.ndarray
+    n_iter: int
+    objective: np.ndarray
+    converged: bool
+    fuzziness: float
+
+    @property
+    def n_clusters(self):
+        return self.centers.shape[0]
+
+    @property
+    def centers_xyz(self):
+        return unit_vectors(self.centers[:, 0], self.centers[:, 1])
+
+
+def _check_clusters(n_clusters, n_objects):
+    n_clusters = check_positive_int(n_clusters, "n_clusters")
+    if n_clusters > n_objects:
+        raise ValueError(f"n_clusters: too many clusters ({n_clusters}) for {n_objects} objects")
+    return n_clusters
+
+
+def kmeans_plus_plus(ra, dec, n_clusters, seed=None, weight_factor=0.0):
+    """k-means++ initial centres with Vincenty distances (Kapoor & Singhal 2017; paper sec. 4).
+
+    The first centre is a random object; each next one is drawn with probability proportional to
+    D(x)^2, the squared distance to the nearest centre chosen so far. With ``weight_factor`` f in
+    [0, 1] the probabilities are mixed with random weights: p = (1 - f) D^2/sum D^2 + f r/sum r,
+    r ~ Uniform(0, 1) per object (the paper's weighted variant). Objects already chosen (D = 0)
+    are never drawn again while others remain.
+
+    Returns
+    -------
+    ndarray (c, 2)
+        Centres (ra, dec) in degrees, each at an object.
+    """
+    ra, dec = check_sky_coords(ra, dec)
+    n = ra.size
+    n_clusters = _check_clusters(n_clusters, n)
+    if not 0.0 <= float(weight_factor) <= 1.0:
+        raise ValueError(f"weight_factor must lie in [0, 1], got {weight_factor}")
+    rng = np.random.default_rng(seed)
+    xyz = unit_vectors(ra, dec)
+    chosen = np.zeros(n, dtype=bool)
+    idx = np.empty(n_clusters, dtype=np.intp)
+    idx[0] = rng.integers(n)
+    chosen[idx[0]] = True
+    dmin = angular_distances(xyz, xyz[:, idx[:1]])[:, 0]
+    for i in range(1, n_clusters):
+        d2 = np.where(chosen, 0.0, dmin**2)
+        total = d2.sum()
+        p = d2 / total if total > 0 else (~chosen) / np.count_nonzero(~chosen)
+        if weight_factor > 0:
+            r = rng.random(n) * ~chosen
+            p = (1.0 - weight_factor) * p + weight_factor * r / r.sum()
+        idx[i] = rng.choice(n, p=p)
+        chosen[idx[i]] = True
+        dmin = np.minimum(dmin, angular_distances(xyz, xyz[:, idx[i:i + 1]])[:, 0])
+    return np.column_stack([ra[idx], dec[idx]])
+
+
+def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, seed=None, init=None,
+                  weights=None, weight_factor=0.0):
+    """Fuzzy c-means on the sky (paper eqs. 15, 17, 18; Algorithm 1 steps 1-2).
+
+    Parameters
+    ----------
+    ra, dec : array_like
+        Positions in degrees.
+    n_clusters : int
+        Number of clusters c, 1 <= c <= N.
+    fuzziness : float
+        Weighting exponent m > 1 (m -> 1: hard k-means; larger: softer memberships).
+    tol : float
+        Stop when max |U_new - U_old| < tol.
+    max_iter : int
+        Maximum number of iterations.
+    seed : int or Generator, optional
+        Seed for the k-means++ initialisation.
+    init : array_like (c, 2), optional
+        Initial centres (degrees) instead of k-means++.
+    weights : array_like, optional
+        Object weights in the centre update.
+    weight_factor : float
+        k-means++ random-weight mixing (see :func:`kmeans_plus_plus`).
+
+    Returns
+    -------
+    FuzzyCMeansResult
+    """
+    ra, dec = check_sky_coords(ra, dec)
+    n = ra.size
+    n_clusters = _check_clusters(n_clusters, n)
+    fuzziness = float(fuzziness)
+    if not np.isfinite(fuzziness) or fuzziness <= 1.0:
+        raise ValueError(f"fuzziness must be > 1, got {fuzziness}")
+    if not (float(tol) > 0):
+        raise ValueError(f"tol must be > 0, got {tol}")
+    max_iter = check_positive_int(max_iter, "max_iter")
+    if weights is not None:
+        weights = as_float_array(weights, "weights")
+        if weights.size != n:
+            raise ValueError(f"weights has length {weights.size} but ra has length {n}")
+    if init is None:
+        init = kmeans_plus_plus(ra, dec, n_clusters, seed=seed, weight_factor=weight_factor)
+    else:
+        init = as_float_array(init, "init", ndim=2)
+        if init.shape != (n_clusters, 2):
+            raise ValueError(f"init must have shape ({n_clusters}, 2), got {init.shape}")
+        check_sky_coords(init[:, 0], init[:, 1], ra_name="init ra", dec_name="init dec")
+    xyz = unit_vectors(ra, dec)
+    cxyz = unit_vectors(init[:, 0], init[:, 1])
+    d = angular_distances(xyz, cxyz)
+    U = memberships(d, fuzziness)
+    history = [objective(d, U, fuzziness)]
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        new = update_centers(xyz, U, fuzziness, weights)
+        keep = np.linalg.norm(new, axis=0) == 0
+        new[:, keep] = cxyz[:, keep]
+        cxyz = new
+        d = angular_distances(xyz, cxyz)
+        U_new = memberships(d, fuzziness)
+        history.append(objective(d, U_new, fuzziness))
+        change = np.max(np.abs(U_new - U))
+        U = U_new
+        if change < tol:
+            converged = True
+            break
+    return FuzzyCMeansResult(vectors_to_radec(cxyz), U, it, np.array(history), converged, fuzziness)
+
+
+def sample_assignments(U, rng, n_samples=None):
+    """Draw M_i ~ Categorical(U_i) for every object (paper eq. 19), vectorised.
+
+    Returns int array (N,) or, with ``n_samples``, (n_samples, N).
+    """
+    U = np.asarray(U, dtype=float)
+    cum = np.cumsum(U, axis=1)
+    cum[:, -1] = np.inf  # guard against rounding: the last category closes the interval
+    shape = (U.shape[0],) if n_samples is None else (n_samples, U.shape[0])
+    u = rng.random(shape)
+    return (u[..., None] >= cum).sum(axis=-1)
+
+
+def greedy_assignments(U):
+    """Deterministic assignment to the most probable cluster (argmax of each row of U)."""
+    return np.argmax(np.asarray(U), axis=1)
+
+
+def max_membership(U):
+    """Per-object maximum membership probability (paper fig. 9, left)."""
+    return np.max(np.asarray(U), axis=1)
+
+
+def membership_entropy(U):
+    """Per-object Shannon entropy of the membership distribution, in nats (paper fig. 9, right)."""
+    U = np.asarray(U, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = np.where(U > 0, U * np.log(U), 0.0)
+    return -t.sum(axis=1)
