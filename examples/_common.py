@@ -1,0 +1,30 @@
+"""Shared helpers for the example scripts: default paths and the star catalog to use."""
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+COSMOS = SHARED / "cosmos_web" / "f115w_validation_psfex.fits"
+IAEMU = SHARED / "iaemu" / "iaemu.pt"
+OUTDIR = ROOT / "examples" / "output"
+
+
+def load_stars(path):
+    """The star catalog at ``path``, or the built-in synthetic one when no path/file is given."""
+    import cosmocorr as cc
+    from cosmocorr.synthetic import synthetic_star_catalog
+
+    if path and Path(path).exists():
+        print(f"catalog: {path}")
+        return cc.StarCatalog.from_fits(path), Path(path).name
+    print("catalog: built-in synthetic star catalog (610 stars, seed 0)")
+    return synthetic_star_catalog(610, seed=0), "synthetic"
+
+
+def outdir(path):
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    return p
