@@ -1,0 +1,239 @@
+"""IAEmu (Pandya et al. 2025, arXiv:2504.05235) in NumPy: the paper's sec. 7 surrogate.
+
+Inputs: 7 HOD + IA parameters ``mu_cen, mu_sat, logMmin, sigma_logM, logM0, logM1, alpha``.
+Outputs: 3 correlations (xi, omega, eta) x 40 values: 20 radial-bin means, then 20 aleatoric
+variances (softplus). Eval-mode architecture (``../shared/data/iaemu/README.md``):
+
+- encoder blocks Linear -> LeakyReLU(0.01) -> BatchNorm1d -> Dropout(0.2):
+  h1 = layer1(x); h2 = layer2(h1); h3 = layer3(h2) + match_dim1(h2); h4 = layer4(h3) + h3;
+  z = final_layer(h4);
+- per correlation a decoder: Linear 128 -> 700, LeakyReLU, BatchNorm, reshape (7, 100), conv
+  blocks (Conv1d k=3 pad=1, LeakyReLU, BatchNorm) 7->14->28->28(+res)->56->112->112(+res), then
+  Conv1d 112 -> 2 (k=5, pad=1, stride=5): channel 0 the means, softplus(channel 1) the variances.
+
+The Jacobian with respect to the inputs (paper fig. 18) is exact: tangents are carried through
+every layer's derivative (:mod:`cosmocorr.surrogate.layers`). Monte Carlo dropout (dropout on,
+BatchNorm in eval) gives the epistemic spread.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .checkpoint import load_npz, load_state_dict, save_npz
+from .layers import batchnorm_eval, conv1d, dropout, leaky_relu, linear, softplus
+from .scalers import IAEmuScalers
+
+__all__ = ["IAEmu", "IAEmuPrediction", "INPUT_NAMES", "OUTPUT_NAMES"]
+
+INPUT_NAMES = ("mu_cen", "mu_sat", "logMmin", "sigma_logM", "logM0", "logM1", "alpha")
+OUTPUT_NAMES = ("xi", "omega", "eta")
+N_BINS = 20
+DROPOUT_P = 0.2
+_ENCODER_BLOCKS = ("layer1", "layer2", "layer3", "layer4", "final_layer")
+_CONVS = ("1", "2", "3", "4", "5", "6")
+
+
+@dataclass
+class IAEmuPrediction:
+    """Per correlation (axis 1: xi, omega, eta) and bin (axis 2): mean, aleatoric and epistemic std."""
+
+    mean: np.ndarray
+    aleatoric_std: np.ndarray
+    epistemic_std: np.ndarray
+    physical_units: bool
+
+
+class IAEmu:
+    """The IAEmu network with NumPy weights (float64 arithmetic by default, float32 optional).
+
+    Build with :meth:`from_checkpoint` (the published PyTorch file, read safely without torch),
+    :meth:`from_npz`, or :meth:`random` (same architecture, random weights: for running the
+    examples without the checkpoint). Without :attr:`scalers` the model works in standardised
+    units (inputs standardised, outputs in the network's scaled units) and says so.
+    """
+
+    def __init__(self, state, scalers=None, dtype=np.float64):
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise TypeError(f"dtype must be float32 or float64, got {dtype}")
+        self.state = {k: np.asarray(v, dtype=self.dtype) for k, v in state.items() if not k.endswith("num_batches_tracked")}
+        missing = [k for k in ("encoder.layer1.0.weight", "decoder1.conv7.weight", "decoder3.conv7.bias") if k not in self.state]
+        if missing:
+            raise ValueError(f"state: not an IAEmu state dict (missing {', '.join(missing)})")
+        self.scalers = scalers
+
+    # ------------------------------------------------------------------ construction
+    @classmethod
+    def from_checkpoint(cls, path, scalers=None, dtype=np.float64):
+        """Load the published PyTorch checkpoint (``iaemu.pt``) without PyTorch.
+
+        ``dtype=np.float32`` (the checkpoint's own precision) is about twice as fast for large
+        batches; float64 (default) keeps finite-difference checks clean.
+        """
+        return cls(load_state_dict(path), scalers, dtype)
+
+    @classmethod
+    def from_npz(cls, path, scalers=None, dtype=np.float64):
+        return cls(load_npz(path), scalers, dtype)
+
+    def save_npz(self, path):
+        save_npz(path, self.state)
+
+    @classmethod
+    def random(cls, seed=0):
+        """Same architecture, random weights (He-style scale) and unit BatchNorm statistics."""
+        rng = np.random.default_rng(seed)
+        s = {}
+
+        def lin(name, fin, fout):
+            s[f"{name}.weight"] = rng.normal(0, np.sqrt(2 / fin), (fout, fin))
+            s[f"{name}.bias"] = rng.normal(0, 0.05, fout)
+
+        def bn(name, f):
+            s[f"{name}.weight"], s[f"{name}.bias"] = np.ones(f), np.zeros(f)
+            s[f"{name}.running_mean"], s[f"{name}.running_var"] = np.zeros(f), np.ones(f)
+
+        dims = {"layer1": (7, 128), "layer2": (128, 128), "layer3": (128, 256), "layer4": (256, 256), "final_layer": (256, 128)}
+        for name, (fi, fo) in dims.items():
+            lin(f"encoder.{name}.0", fi, fo)
+            bn(f"encoder.{name}.2", fo)
+        lin("encoder.match_dim1", 128, 256)
+        chans = {"1": (7, 14), "2": (14, 28), "3": (28, 28), "4": (28, 56), "5": (56, 112), "6": (112, 112)}
+        for d in ("decoder1", "decoder2", "decoder3"):
+            lin(f"{d}.initial_layer", 128, 700)
+            bn(f"{d}.initial_bn", 700)
+            for c, (ci, co) in chans.items():
+                s[f"{d}.conv{c}.weight"] = rng.normal(0, np.sqrt(2 / (3 * ci)), (co, ci, 3))
+                s[f"{d}.conv{c}.bias"] = np.zeros(co)
+                bn(f"{d}.bn{c}", co)
+            s[f"{d}.conv7.weight"] = rng.normal(0, np.sqrt(1 / (5 * 112)), (2, 112, 5))
+            s[f"{d}.conv7.bias"] = np.zeros(2)
+        return cls(s)
+
+    # ------------------------------------------------------------------ network
+    def _block(self, prefix, v, t, mask):
+        p = self.state
+        v, t = linear(v, t, p[f"{prefix}.0.weight"], p[f"{prefix}.0.bias"])
+        v, t = leaky_relu(v, t)
+        v, t = batchnorm_eval(v, t, p[f"{prefix}.2.weight"], p[f"{prefix}.2.bias"],
+                              p[f"{prefix}.2.running_mean"], p[f"{prefix}.2.running_var"])
+        return dropout(v, t, mask)
+
+    def _bn(self, prefix, v, t):
+        p = self.state
+        return batchnorm_eval(v, t, p[f"{prefix}.weight"], p[f"{prefix}.bias"], p[f"{prefix}.running_mean"],
+                              p[f"{prefix}.running_var"])
+
+    def _decoder(self, name, z, tz):
+        p = self.state
+        v, t = linear(z, tz, p[f"{name}.initial_layer.weight"], p[f"{name}.initial_layer.bias"])
+        v, t = leaky_relu(v, t)
+        v, t = self._bn(f"{name}.initial_bn", v, t)
+        v = v.reshape(v.shape[0], 7, 100)
+        t = None if t is None else t.reshape(t.shape[0], t.shape[1], 7, 100)
+        outs = {}
+        for c in _CONVS:
+            v, t = conv1d(v, t, p[f"{name}.conv{c}.weight"], p[f"{name}.conv{c}.bias"], stride=1, padding=1)
+            v, t = leaky_relu(v, t)
+            v, t = self._bn(f"{name}.bn{c}", v, t)
+            if c in ("3", "6"):  # residual connections around conv3 and conv6
+                rv, rt = outs[str(int(c) - 1)]
+                v = v + rv
+                t = None if t is None else t + rt
+            outs[c] = (v, t)
+        v, t = conv1d(v, t, p[f"{name}.conv7.weight"], p[f"{name}.conv7.bias"], stride=5, padding=1)
+        var, tvar = softplus(v[:, 1], None if t is None else t[:, :, 1])
+        mean_t = None if t is None else np.concatenate([t[:, :, 0], tvar], axis=-1)
+        return np.concatenate([v[:, 0], var], axis=-1), mean_t
+
+    def _forward(self, x, tangents=False, masks=None, chunk=64, outputs=(0, 1, 2), directions=None):
+        """Values (B, n_out, 40) and optionally Jacobians (B, n_out, 40, n_dir), in batch chunks that
+        keep the decoder's (chunk, 112, 100) temporaries cache-sized. ``outputs`` picks decoders
+        (0 xi, 1 omega, 2 eta) and ``directions`` the input indices to differentiate (default all 7)."""
+        x = np.asarray(x, dtype=self.dtype)
+        if x.shape[0] > chunk:
+            parts = [self._forward(x[i:i + chunk], tangents,
+                                   None if masks is None else {k: v[i:i + chunk] for k, v in masks.items()}, chunk,
+                                   outputs, directions)
+                     for i in range(0, x.shape[0], chunk)]
+            return (np.concatenate([p[0] for p in parts]),
+                    None if not tangents else np.concatenate([p[1] for p in parts]))
+        dirs = np.arange(7) if directions is None else np.asarray(directions)
+        t = np.broadcast_to(np.eye(7, dtype=self.dtype)[dirs], (x.shape[0], dirs.size, 7)).copy() if tangents else None
+        m = masks or {}
+        h1 = self._block("encoder.layer1", x, t, m.get("layer1"))
+        h2 = self._block("encoder.layer2", *h1, m.get("layer2"))
+        a3 = self._block("encoder.layer3", *h2, m.get("layer3"))
+        r3 = linear(*h2, self.state["encoder.match_dim1.weight"], self.state["encoder.match_dim1.bias"])
+        h3 = (a3[0] + r3[0], None if t is None else a3[1] + r3[1])
+        a4 = self._block("encoder.layer4", *h3, m.get("layer4"))
+        h4 = (a4[0] + h3[0], None if t is None else a4[1] + h3[1])
+        z = self._block("encoder.final_layer", *h4, m.get("final_layer"))
+        outs = [self._decoder(f"decoder{d + 1}", *z) for d in outputs]
+        y = np.stack([o[0] for o in outs], axis=1)                       # (B, 3, 40)
+        jac = None if t is None else np.stack([o[1] for o in outs], axis=1)  # (B, 3, 7, 40)
+        return y, (None if jac is None else np.moveaxis(jac, 2, 3))      # (B, 3, 40, 7)
+
+    @staticmethod
+    def _check_x(x, name="x"):
+        x = np.asarray(x, dtype=np.float64)
+        if x.ndim == 1:
+            x = x[None, :]
+        if x.ndim != 2 or x.shape[1] != 7:
+            raise ValueError(f"{name} must have shape (n, 7) (inputs {', '.join(INPUT_NAMES)}); got {x.shape}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"{name} contains NaN or infinite values")
+        return x
+
+    def raw(self, x):
+        """Network output (n, 3, 40) for standardised inputs x (n, 7), eval mode."""
+        return self._forward(self._check_x(x))[0]
+
+    def raw_jacobian(self, x):
+        """d raw(x) / d x, shape (n, 3, 40, 7), exact (forward-mode through every layer)."""
+        return self._forward(self._check_x(x), tangents=True)[1]
+
+    def raw_mc_dropout(self, x, n_passes=50, seed=None):
+        """Network outputs (n_passes, n, 3, 40) with dropout on (p = 0.2) and BatchNorm in eval."""
+        x = self._check_x(x)
+        rng = np.random.default_rng(seed)
+        widths = {"layer1": 128, "layer2": 128, "layer3": 256, "layer4": 256, "final_layer": 128}
+        outs = []
+        for _ in range(int(n_passes)):
+            masks = {k: (rng.random((x.shape[0], w)) >= DROPOUT_P) / (1 - DROPOUT_P) for k, w in widths.items()}
+            outs.append(self._forward(x, masks=masks)[0])
+        return np.array(outs)
+
+    # ------------------------------------------------------------------ predictions
+    def predict(self, x, n_passes=50, seed=None, standardized=None):
+        """Means, aleatoric std and epistemic std (MC dropout) per correlation and bin.
+
+        Parameters
+        ----------
+        x : array_like (n, 7)
+            Inputs: physical when :attr:`scalers` is set (unless ``standardized=True``), else
+            standardised.
+        n_passes : int
+            Monte Carlo dropout passes for the epistemic std (0 to skip).
+
+        Returns
+        -------
+        IAEmuPrediction
+            Arrays (n, 3, 20). In physical units when scalers are set; otherwise in the
+            network's standardised units (``physical_units=False``).
+        """
+        x = self._check_x(x)
+        use_scalers = self.scalers is not None and not standardized
+        xs = self.scalers.transform_inputs(x) if use_scalers else x
+        y = self.raw(xs)
+        mean, var = y[..., :N_BINS], y[..., N_BINS:]
+        mc = self.raw_mc_dropout(xs, n_passes, seed)[..., :N_BINS] if n_passes else None
+        if use_scalers:
+            mean_p, ale = self.scalers.inverse_outputs(mean, var)
+            epi = np.zeros_like(mean_p) if mc is None else np.std(self.scalers.inverse_outputs(mc, np.zeros_like(mc))[0], axis=0)
+            return IAEmuPrediction(mean_p, ale, epi, True)
+        epi = np.zeros_like(mean) if mc is None else np.std(mc, axis=0)
+        return IAEmuPrediction(mean, np.sqrt(var), epi, False)
