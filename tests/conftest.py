@@ -24,7 +24,7 @@ def cosmos_fits():
     return _need(COSMOS_FITS)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def iaemu_dir():
     """Directory holding iaemu.pt and reference_outputs.npz (skips when absent)."""
     _need(IAEMU_DIR / "iaemu.pt")
