@@ -1,0 +1,194 @@
+"""A trainable surrogate for any forward model (paper Algorithm 3, steps 1-5).
+
+An MLP (tanh hidden layers) with a mean head and a variance head (softplus), trained on the
+Gaussian negative log-likelihood 0.5 [log s^2 + (y - mu)^2 / s^2] with Adam (written in NumPy,
+backpropagation by hand), early stopping on the validation loss, and the paper's 70/10/20
+train/validation/test split. Inputs and outputs are standardised with the training set's
+statistics. Input Jacobians are exact (tangents through every layer).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .._progress import progress_range
+
+__all__ = ["MLPSurrogate", "split_70_10_20"]
+
+
+def split_70_10_20(n, seed=None):
+    """Index arrays (train, validation, test) for n samples: 70 %, 10 %, 20 % (Table 2)."""
+    perm = np.random.default_rng(seed).permutation(n)
+    a, b = int(round(0.7 * n)), int(round(0.8 * n))
+    return perm[:a], perm[a:b], perm[b:]
+
+
+def _softplus(z):
+    return np.logaddexp(0.0, z)
+
+
+def _sigmoid(z):
+    return 0.5 * (1 + np.tanh(0.5 * z))
+
+
+@dataclass
+class MLPSurrogate:
+    """Mean-and-variance MLP surrogate. Build with :meth:`fit` or :meth:`load`.
+
+    Attributes
+    ----------
+    weights : list of (W, b)
+        Hidden layers, then the output layer producing 2 * n_out values (means, raw variances).
+    x_mean, x_std, y_mean, y_std : ndarray
+        Standardisation of inputs and outputs.
+    history : dict
+        ``train_loss`` and ``val_loss`` per epoch (the learning curve); ``test_loss`` at the end.
+    """
+
+    weights: list
+    x_mean: np.ndarray
+    x_std: np.ndarray
+    y_mean: np.ndarray
+    y_std: np.ndarray
+    history: dict = field(default_factory=dict)
+
+    @property
+    def n_out(self):
+        return self.y_mean.size
+
+    # ------------------------------------------------------------- network in scaled units
+    def _forward(self, xs, keep=False):
+        acts = [xs]
+        h = xs
+        for W, b in self.weights[:-1]:
+            h = np.tanh(h @ W + b)
+            acts.append(h)
+        W, b = self.weights[-1]
+        out = h @ W + b
+        mu, raw = out[:, : self.n_out], out[:, self.n_out:]
+        var = _softplus(raw) + 1e-6
+        return (mu, var, raw, acts) if keep else (mu, var)
+
+    def _loss_and_grads(self, xs, ys):
+        mu, var, raw, acts = self._forward(xs, keep=True)
+        n = xs.shape[0]
+        r = ys - mu
+        loss = 0.5 * np.mean(np.log(var) + r * r / var)
+        d_mu = -r / var / (n * self.n_out)
+        d_var = 0.5 * (1 / var - r * r / var**2) / (n * self.n_out)
+        d_out = np.concatenate([d_mu, d_var * _sigmoid(raw)], axis=1)
+        grads = []
+        delta = d_out
+        for layer in range(len(self.weights) - 1, -1, -1):
+            W, _ = self.weights[layer]
+            a = acts[layer]
+            grads.append((a.T @ delta, delta.sum(axis=0)))
+            if layer > 0:
+                delta = (delta @ W.T) * (1 - a * a)
+        return loss, grads[::-1]
+
+    # ------------------------------------------------------------- training
+    @classmethod
+    def fit(cls, x, y, hidden=(64, 64), epochs=2000, batch_size=64, learning_rate=2e-3, patience=100, seed=None,
+            progress=False):
+        """Train on inputs x (n, k) and outputs y (n, m) with the 70/10/20 split.
+
+        Early stopping keeps the weights of the best validation loss, stopping after
+        ``patience`` epochs without improvement.
+        """
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        if x.ndim == 1:
+            x = x[:, None]
+        if y.ndim == 1:
+            y = y[:, None]
+        if x.shape[0] != y.shape[0]:
+            raise ValueError(f"x has {x.shape[0]} rows but y has {y.shape[0]}")
+        if x.shape[0] < 10:
+            raise ValueError("x: at least 10 samples are needed for a 70/10/20 split")
+        if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+            raise ValueError("x and y must be finite")
+        rng = np.random.default_rng(seed)
+        tr, va, te = split_70_10_20(x.shape[0], rng.integers(2**63))
+        xm, xsd = x[tr].mean(0), x[tr].std(0) + 1e-12
+        ym, ysd = y[tr].mean(0), y[tr].std(0) + 1e-12
+        xs, ys = (x - xm) / xsd, (y - ym) / ysd
+        sizes = [x.shape[1], *hidden, 2 * y.shape[1]]
+        weights = [(rng.normal(0, np.sqrt(1 / a), (a, b)), np.zeros(b)) for a, b in zip(sizes[:-1], sizes[1:])]
+        model = cls(weights, xm, xsd, ym, ysd, {"train_loss": [], "val_loss": []})
+        m = [(np.zeros_like(W), np.zeros_like(b)) for W, b in weights]
+        v = [(np.zeros_like(W), np.zeros_like(b)) for W, b in weights]
+        b1, b2, eps, t = 0.9, 0.999, 1e-8, 0
+        best, best_w, wait = np.inf, None, 0
+        for _ in progress_range(epochs, desc="training surrogate", progress=progress):
+            perm = rng.permutation(tr)
+            losses = []
+            for i in range(0, perm.size, batch_size):
+                idx = perm[i:i + batch_size]
+                loss, grads = model._loss_and_grads(xs[idx], ys[idx])
+                losses.append(loss)
+                t += 1
+                for layer, ((W, b), (gW, gb)) in enumerate(zip(model.weights, grads)):
+                    mW, mb = m[layer]
+                    vW, vb = v[layer]
+                    mW, mb = b1 * mW + (1 - b1) * gW, b1 * mb + (1 - b1) * gb
+                    vW, vb = b2 * vW + (1 - b2) * gW**2, b2 * vb + (1 - b2) * gb**2
+                    m[layer], v[layer] = (mW, mb), (vW, vb)
+                    c1, c2 = 1 - b1**t, 1 - b2**t
+                    model.weights[layer] = (W - learning_rate * (mW / c1) / (np.sqrt(vW / c2) + eps),
+                                            b - learning_rate * (mb / c1) / (np.sqrt(vb / c2) + eps))
+            val = model._loss_and_grads(xs[va], ys[va])[0]
+            model.history["train_loss"].append(float(np.mean(losses)))
+            model.history["val_loss"].append(float(val))
+            if val < best - 1e-6:
+                best, best_w, wait = val, [(W.copy(), b.copy()) for W, b in model.weights], 0
+            else:
+                wait += 1
+                if wait >= patience:
+                    break
+        model.weights = best_w
+        model.history["test_loss"] = float(model._loss_and_grads(xs[te], ys[te])[0])
+        model.history["split"] = {"train": tr, "validation": va, "test": te}
+        return model
+
+    # ------------------------------------------------------------- use
+    def predict(self, x):
+        """Means and standard deviations (aleatoric) in physical units, each (n, m)."""
+        xs = (np.atleast_2d(np.asarray(x, dtype=float)) - self.x_mean) / self.x_std
+        mu, var = self._forward(xs)
+        return mu * self.y_std + self.y_mean, np.sqrt(var) * self.y_std
+
+    def jacobian(self, x):
+        """d mean / d x and d std / d x, each (n, m, k), exact (tangents through every layer)."""
+        xs = (np.atleast_2d(np.asarray(x, dtype=float)) - self.x_mean) / self.x_std
+        k = xs.shape[1]
+        t = np.broadcast_to(np.diag(1 / self.x_std), (xs.shape[0], k, k)).copy()   # d xs / d x
+        h = xs
+        for W, b in self.weights[:-1]:
+            h = np.tanh(h @ W + b)
+            t = (t @ W) * (1 - h * h)[:, None, :]
+        W, b = self.weights[-1]
+        out = h @ W + b
+        tout = t @ W
+        raw = out[:, self.n_out:]
+        var = _softplus(raw) + 1e-6
+        dmu = tout[:, :, : self.n_out] * self.y_std
+        dstd = tout[:, :, self.n_out:] * _sigmoid(raw)[:, None, :] / (2 * np.sqrt(var))[:, None, :] * self.y_std
+        return np.swapaxes(dmu, 1, 2), np.swapaxes(dstd, 1, 2)
+
+    def save(self, path):
+        arrays = {"x_mean": self.x_mean, "x_std": self.x_std, "y_mean": self.y_mean, "y_std": self.y_std,
+                  "train_loss": np.array(self.history.get("train_loss", [])),
+                  "val_loss": np.array(self.history.get("val_loss", []))}
+        for i, (W, b) in enumerate(self.weights):
+            arrays[f"W{i}"], arrays[f"b{i}"] = W, b
+        np.savez(path, **arrays)
+
+    @classmethod
+    def load(cls, path):
+        with np.load(path, allow_pickle=False) as z:
+            n = sum(1 for k in z.files if k.startswith("W"))
+            weights = [(z[f"W{i}"], z[f"b{i}"]) for i in range(n)]
+            hist = {"train_loss": z["train_loss"].tolist(), "val_loss": z["val_loss"].tolist()}
+            return cls(weights, z["x_mean"], z["x_std"], z["y_mean"], z["y_std"], hist)
