@@ -28,3 +28,15 @@ def outdir(path):
     p = Path(path)
     p.mkdir(parents=True, exist_ok=True)
     return p
+
+
+def load_iaemu(path):
+    """The published IAEmu checkpoint, or a randomly initialised network of the same architecture."""
+    from cosmocorr.surrogate import IAEmu
+
+    if path and Path(path).exists():
+        print(f"IAEmu checkpoint: {path}")
+        return IAEmu.from_checkpoint(path), True
+    print("IAEmu checkpoint not found: using a RANDOMLY INITIALISED network with the same architecture "
+          "(shapes and code paths only; the numbers mean nothing)")
+    return IAEmu.random(0), False

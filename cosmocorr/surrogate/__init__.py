@@ -6,3 +6,12 @@ from .scalers import IAEmuScalers
 
 __all__ = ["IAEmu", "IAEmuPrediction", "IAEmuScalers", "INPUT_NAMES", "OUTPUT_NAMES", "UnsafeCheckpointError",
            "load_state_dict"]
+from .diagnostics import effective_sample_size, split_rhat
+from .ensemble import run_emcee
+from .hmc import HMCResult, hmc
+from .mlp import MLPSurrogate, split_70_10_20
+from .optimize import minimize_inputs
+from .posterior import GaussianSurrogatePosterior, iaemu_posterior
+
+__all__ += ["hmc", "HMCResult", "run_emcee", "effective_sample_size", "split_rhat", "MLPSurrogate",
+            "split_70_10_20", "minimize_inputs", "GaussianSurrogatePosterior", "iaemu_posterior"]
