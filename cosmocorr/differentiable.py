@@ -192,7 +192,7 @@ def _objects(cat, approach, state, mode):
         g1, g2, w = _cluster_from_weights(xyz, g, U)
         return centres, g1, g2, w
     # approach a: Gumbel-softmax with fixed noise
-    logits = (dl.log(U) + state["gumbel"]) / state["tau"]
+    logits = (dl.log(U + 1e-300) + state["gumbel"]) / state["tau"]  # memberships can underflow to 0
     shift = dl.value(logits).max(axis=1, keepdims=True)
     e = dl.exp(logits - shift)
     A = e / e.sum(axis=1, keepdims=True)
