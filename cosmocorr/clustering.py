@@ -36,12 +36,24 @@ def vectors_to_radec(xyz):
 def angular_distances(xyz, centers_xyz):
     """Vincenty distances (radians) between N objects and c centres, shape (N, c).
 
-    eq. 16 in vector form, atan2(|a x b|, a . b), evaluated for all pairs at once.
+    eq. 16 in vector form, atan2(|a x b|, a . b), evaluated for all pairs at once with outer
+    products (no (N, c, 3) temporaries).
     """
-    a = xyz.T[:, None, :]            # (N, 1, 3)
-    b = centers_xyz.T[None, :, :]    # (1, c, 3)
-    cross = np.cross(a, b)
-    return np.arctan2(np.sqrt(np.einsum("nci,nci->nc", cross, cross)), xyz.T @ centers_xyz)
+    x, y, z = xyz
+    cx, cy, cz = centers_xyz
+    out = np.multiply.outer(y, cz)
+    out -= np.multiply.outer(z, cy)
+    np.square(out, out=out)
+    t = np.multiply.outer(z, cx)
+    t -= np.multiply.outer(x, cz)
+    np.square(t, out=t)
+    out += t
+    np.multiply.outer(x, cy, out=t)
+    t -= np.multiply.outer(y, cx)
+    np.square(t, out=t)
+    out += t
+    np.sqrt(out, out=out)
+    return np.arctan2(out, xyz.T @ centers_xyz, out=out)
 
 
 def memberships(d, fuzziness):
