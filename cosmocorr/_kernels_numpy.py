@@ -14,7 +14,7 @@ import numpy as np
 
 from .geometry import ARCMIN
 
-__all__ = ["pair_sums", "bin_index", "SUM_NAMES", "SHEAR_SUM_NAMES"]
+__all__ = ["pair_sums", "bin_index", "fcm_iterate", "SUM_NAMES", "SHEAR_SUM_NAMES"]
 
 #: pairs per tile: small enough that the ~40 temporaries of a tile stay in the CPU cache
 DEFAULT_CHUNK_PAIRS = 4_096
@@ -209,3 +209,7 @@ def pair_sums(xyz1, w1, g1, xyz2, w2, g2, min_sep, max_sep, nbins, log, auto,
                 total += acc
     out = {name: total[q, :nbins].copy() for q, name in enumerate(names)}
     return out
+
+
+# the fuzzy c-means iterations live with the clustering code; exposed here as a kernel
+from .clustering import fcm_iterate  # noqa: E402

@@ -174,7 +174,7 @@ def kmeans_plus_plus(ra, dec, n_clusters, seed=None, weight_factor=0.0):
 
 
 def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, seed=None, init=None,
-                  weights=None, weight_factor=0.0):
+                  weights=None, weight_factor=0.0, backend=None):
     """Fuzzy c-means on the sky (paper eqs. 15, 17, 18; Algorithm 1 steps 1-2).
 
     Parameters
@@ -197,6 +197,8 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
         Object weights in the centre update.
     weight_factor : float
         k-means++ random-weight mixing (see :func:`kmeans_plus_plus`).
+    backend : {"numpy", "julia", "auto"}, optional
+        Where the iterations run (:func:`fcm_iterate` or its Julia counterpart).
 
     Returns
     -------
@@ -224,6 +226,19 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
         check_sky_coords(init[:, 0], init[:, 1], ra_name="init ra", dec_name="init dec")
     xyz = unit_vectors(ra, dec)
     cxyz = unit_vectors(init[:, 0], init[:, 1])
+    from .backend import get_kernels
+
+    cxyz, U, it, history, converged = get_kernels(backend).fcm_iterate(xyz, cxyz, fuzziness, float(tol), max_iter, weights)
+    return FuzzyCMeansResult(vectors_to_radec(cxyz), U, int(it), np.asarray(history), bool(converged), fuzziness)
+
+
+def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None):
+    """The fuzzy c-means iterations (the kernel both backends implement).
+
+    From initial centre unit vectors ``cxyz`` (3, c): memberships (eq. 18), then repeat centres
+    (eq. 17) and memberships until max |U_new - U| < tol or ``max_iter``.
+    Returns (centres (3, c), U (N, c), n_iter, J_m history (arcmin^2), converged).
+    """
     d = angular_distances(xyz, cxyz)
     U = memberships(d, fuzziness)
     history = [objective(d, U, fuzziness)]
@@ -242,7 +257,7 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
         if change < tol:
             converged = True
             break
-    return FuzzyCMeansResult(vectors_to_radec(cxyz), U, it, np.array(history), converged, fuzziness)
+    return cxyz, U, it, np.array(history), converged
 
 
 def sample_assignments(U, rng, n_samples=None):

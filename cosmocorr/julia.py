@@ -126,7 +126,14 @@ def kernels():
         k = cc.bin_index(np.asarray(r, dtype=float).ravel(), float(min_sep), float(max_sep), int(nbins), bool(log))
         return (np.asarray(k, dtype=np.intp) - 1).reshape(np.shape(r))
 
-    return SimpleNamespace(pair_sums=pair_sums, bin_index=bin_index)
+    def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None):
+        out = cc.fcm_iterate(np.ascontiguousarray(xyz, dtype=float), np.ascontiguousarray(cxyz, dtype=float),
+                             float(fuzziness), float(tol), int(max_iter),
+                             None if weights is None else np.asarray(weights, dtype=float))
+        return (np.asarray(out.centers, dtype=float), np.asarray(out.membership, dtype=float), int(out.n_iter),
+                np.asarray(out.objective, dtype=float), bool(out.converged))
+
+    return SimpleNamespace(pair_sums=pair_sums, bin_index=bin_index, fcm_iterate=fcm_iterate)
 
 
 def install():

@@ -142,3 +142,17 @@ def test_bin_index_parity(rng):
     for log, lo in ((False, 0.0), (True, 0.5)):
         np.testing.assert_array_equal(julia.kernels().bin_index(r, lo, 60.0, 7, log),
                                       _kernels_numpy.bin_index(r, lo, 60.0, 7, log))
+
+
+@pytest.mark.julia
+@requires_julia
+def test_fcm_iterate_parity(rng):
+    from cosmocorr.clustering import kmeans_plus_plus
+    from cosmocorr.geometry import unit_vectors
+    ra, dec = rng.uniform(149, 151, 300), rng.uniform(1, 3, 300)
+    init = kmeans_plus_plus(ra, dec, 12, seed=0)
+    args = (unit_vectors(ra, dec), unit_vectors(init[:, 0], init[:, 1]), 2.0, 1e-8, 200, None)
+    ref, got = _kernels_numpy.fcm_iterate(*args), julia.kernels().fcm_iterate(*args)
+    np.testing.assert_allclose(got[0], ref[0], rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got[1], ref[1], rtol=1e-9, atol=1e-12)
+    assert got[2] == ref[2]

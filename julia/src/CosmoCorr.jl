@@ -10,10 +10,11 @@ module CosmoCorr
 using LinearAlgebra
 using Random
 
-export separation, bin_index, pair_sums
+export separation, bin_index, pair_sums, fcm_iterate
 
 include("geometry.jl")
 include("binning.jl")
 include("pairs.jl")
+include("clustering.jl")
 
 end # module
