@@ -132,8 +132,9 @@ class IAEmu:
         v, t = linear(z, tz, p[f"{name}.initial_layer.weight"], p[f"{name}.initial_layer.bias"])
         v, t = leaky_relu(v, t)
         v, t = self._bn(f"{name}.initial_bn", v, t)
-        v = v.reshape(v.shape[0], 7, 100)
-        t = None if t is None else t.reshape(t.shape[0], t.shape[1], 7, 100)
+        # torch's view (B, 7, 100), kept channels-last (B, 100, 7) for the convolutions
+        v = v.reshape(v.shape[0], 7, 100).transpose(0, 2, 1)
+        t = None if t is None else t.reshape(t.shape[0], t.shape[1], 7, 100).transpose(0, 1, 3, 2)
         outs = {}
         for c in _CONVS:
             v, t = conv1d(v, t, p[f"{name}.conv{c}.weight"], p[f"{name}.conv{c}.bias"], stride=1, padding=1)
@@ -145,9 +146,9 @@ class IAEmu:
                 t = None if t is None else t + rt
             outs[c] = (v, t)
         v, t = conv1d(v, t, p[f"{name}.conv7.weight"], p[f"{name}.conv7.bias"], stride=5, padding=1)
-        var, tvar = softplus(v[:, 1], None if t is None else t[:, :, 1])
-        mean_t = None if t is None else np.concatenate([t[:, :, 0], tvar], axis=-1)
-        return np.concatenate([v[:, 0], var], axis=-1), mean_t
+        var, tvar = softplus(v[..., 1], None if t is None else t[..., 1])
+        mean_t = None if t is None else np.concatenate([t[..., 0], tvar], axis=-1)
+        return np.concatenate([v[..., 0], var], axis=-1), mean_t
 
     def _forward(self, x, tangents=False, masks=None, chunk=64, outputs=(0, 1, 2), directions=None):
         """Values (B, n_out, 40) and optionally Jacobians (B, n_out, 40, n_dir), in batch chunks that

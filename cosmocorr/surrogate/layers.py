@@ -23,11 +23,9 @@ def leaky_relu(v, t, slope=0.01):
 
 
 def batchnorm_eval(v, t, gamma, beta, mean, var, eps=1e-5):
-    """BatchNorm1d in eval mode (running statistics). Works on (B, F) and (B, C, L) (per channel C)."""
+    """BatchNorm1d in eval mode (running statistics), features/channels on the last axis."""
     scale = gamma / np.sqrt(var + eps)
     shift = beta - mean * scale
-    if v.ndim == 3:
-        scale, shift = scale[:, None], shift[:, None]
     return v * scale + shift, (None if t is None else t * scale)
 
 
@@ -39,25 +37,21 @@ def dropout(v, t, mask):
 
 
 def _conv(x, weight, stride, padding):
-    """Cross-correlation as torch.nn.Conv1d: x (B, Cin, L) -> (B, Cout, Lout)."""
-    k = weight.shape[2]
-    xp = np.pad(x, ((0, 0), (0, 0), (padding, padding)))
-    if stride == 1:
-        # a sum of k shifted (batched) matrix products: no im2col copy
-        lout = xp.shape[2] - k + 1
-        out = weight[:, :, 0] @ xp[:, :, 0:lout]
-        for j in range(1, k):
-            out += weight[:, :, j] @ xp[:, :, j:j + lout]
-        return out
-    win = np.lib.stride_tricks.sliding_window_view(xp, k, axis=2)[:, :, ::stride, :]  # (B, Cin, Lout, k)
-    b, cin, lout, _ = win.shape
-    cols = np.ascontiguousarray(win.transpose(0, 2, 1, 3)).reshape(b * lout, cin * k)  # im2col
-    out = cols @ weight.reshape(weight.shape[0], cin * k).T
-    return out.reshape(b, lout, -1).transpose(0, 2, 1)
+    """Cross-correlation as torch.nn.Conv1d, channels-last: x (B, L, Cin) -> (B, Lout, Cout).
+
+    im2col by concatenating the k shifted (contiguous) slices, then one matrix product.
+    """
+    cout, cin, k = weight.shape
+    xp = np.pad(x, ((0, 0), (padding, padding), (0, 0)))
+    lout = (xp.shape[1] - k) // stride + 1
+    cols = np.concatenate([xp[:, j:j + stride * (lout - 1) + 1:stride, :] for j in range(k)], axis=2)
+    w = weight.transpose(2, 1, 0).reshape(k * cin, cout)   # rows ordered (j, ci) like cols
+    return (cols.reshape(-1, k * cin) @ w).reshape(x.shape[0], lout, cout)
 
 
 def conv1d(v, t, weight, bias, stride=1, padding=1):
-    out = _conv(v, weight, stride, padding) + bias[:, None]
+    """Conv1d on channels-last values (B, L, C) and tangents (B, D, L, C)."""
+    out = _conv(v, weight, stride, padding) + bias
     if t is None:
         return out, None
     b, d = t.shape[:2]
