@@ -33,7 +33,7 @@ from .backend import resolve_backend
 from .bins import Bins
 from .clustering import fuzzy_c_means, kmeans_plus_plus
 from .dual import Dual
-from .geometry import ARCMIN
+from .geometry import ARCMIN, unit_vectors
 from .gravity import simulate_catalog
 from .soft_binning import soft_bin_weights
 
@@ -177,7 +177,6 @@ def _objects(cat, approach, state, mode):
         g1, g2, w = _cluster_from_weights(xyz, g, A)
         return pos, g1, g2, w
     if approach == "b" and mode == "full":
-        from .geometry import unit_vectors
         centres = unit_vectors(state["init"][:, 0], state["init"][:, 1])
         for _ in range(state["n_iter"]):
             U = _memberships(_distances(xyz, centres), m)
