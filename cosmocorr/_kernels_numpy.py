@@ -197,16 +197,21 @@ def pair_sums(xyz1, w1, g1, xyz2, w2, g2, min_sep, max_sep, nbins, log, auto,
                 acc[3 + q] = np.bincount(k, weights=t.ravel(), minlength=m)
         return acc
 
-    nthreads = min(_n_threads(), len(tiles))
-    total = np.zeros((len(names), nbins + 1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        if nthreads > 1:
-            with ThreadPoolExecutor(nthreads) as pool:
-                for acc in pool.map(tile, tiles):
-                    total += acc
-        else:
-            for acc in map(tile, tiles):
-                total += acc
+    def worker(share):
+        # each thread accumulates its own share of tiles: memory stays flat whatever N is
+        acc = np.zeros((len(names), nbins + 1))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            for ij in share:
+                acc += tile(ij)
+        return acc
+
+    nthreads = max(1, min(_n_threads(), len(tiles)))
+    shares = [tiles[k::nthreads] for k in range(nthreads)]
+    if nthreads > 1:
+        with ThreadPoolExecutor(nthreads) as pool:
+            total = sum(pool.map(worker, shares))
+    else:
+        total = worker(shares[0])
     out = {name: total[q, :nbins].copy() for q, name in enumerate(names)}
     return out
 
