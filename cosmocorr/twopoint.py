@@ -167,9 +167,9 @@ def naive_pair_sums(cat1, cat2=None, bins=None, *, shear=True, backend=None, g1=
     auto = cat2 is None
     c2 = cat1 if auto else cat2
     if shear:
-        same = g1 is g2 and (g1 is not None or auto)
+        same = auto and g1 is g2  # one field with itself (the catalog's own shear, or one given array)
         g1 = cat1.g if g1 is None else np.asarray(g1, dtype=complex)
-        g2 = (g1 if same else c2.g) if g2 is None else (g1 if same else np.asarray(g2, dtype=complex))
+        g2 = g1 if same else (c2.g if g2 is None else np.asarray(g2, dtype=complex))
     else:
         g1 = g2 = None
     sums = get_kernels(backend).pair_sums(
