@@ -1,0 +1,300 @@
+"""Three-dimensional intrinsic-alignment correlations (paper sec. 2.2, eqs. 9-11).
+
+For galaxies at positions x_i with orientation axes e_i (unit vectors; e and -e are the same
+axis, so only |e . v|^2 enters), summed over ordered pairs (i, j), i != j, with separation
+r_ij in the bin (r_k, r_k+1]:
+
+* position-orientation, eq. 10:   omega(r) = sum w_i w_j |e_i . r_hat_ij|^2 / sum w_i w_j - 1/3
+* orientation-orientation, eq. 11: eta(r) = sum w_i w_j |e_i . e_j|^2 / sum w_i w_j - 1/3
+* position-position, eq. 9:       xi(r) = DD / RR - 1 in a periodic box (RR analytic), or the
+  Landy-Szalay estimator with a random catalog otherwise.
+
+These are the estimators of halotools' ``ed_3d`` and ``ee_3d`` (the IAEmu training set). Pairs at
+zero separation are never counted. A bin without pairs gives NaN ("no pair measured the
+correlation at this separation"), never an error. Pairs are found with
+``scipy.spatial.cKDTree`` (periodic when ``period`` is given, using minimum-image separations)
+and reduced in chunks with ``numpy.bincount``: memory is about 16 bytes per pair.
+"""
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from .._kernels_numpy import _n_threads
+
+from .._validate import as_float_array, check_same_length
+
+__all__ = ["DEFAULT_RBINS", "IACorrelations", "ia_correlations", "ia_pair_sums", "xi", "omega", "eta"]
+
+#: IAEmu's 20 logarithmic radial bins, 0.1 to 10**1.2 (about 15.8) Mpc/h.
+DEFAULT_RBINS = np.logspace(-1.0, 1.2, 21)
+
+_CHUNK = 1 << 20
+
+
+def _positions(x, name):
+    x = as_float_array(x, name, ndim=2)
+    if x.shape[1] != 3:
+        raise ValueError(f"{name} must have shape (N, 3), got {x.shape}")
+    return x
+
+
+def _orientations(e, n, name):
+    e = as_float_array(e, name, ndim=2)
+    if e.shape != (n, 3):
+        raise ValueError(f"{name} must have shape ({n}, 3) to match the positions, got {e.shape}")
+    norm = np.linalg.norm(e, axis=1)
+    if np.any(norm == 0):
+        raise ValueError(f"{name} contains {int(np.sum(norm == 0))} zero-length vector(s); axes need a direction")
+    return e / norm[:, None]
+
+
+def _weights(w, n, name):
+    if w is None:
+        return None
+    w = as_float_array(w, name)
+    check_same_length(("positions", np.empty(n)), (name, w))
+    if np.any(w < 0):
+        raise ValueError(f"{name} must be non-negative")
+    return w
+
+
+def _rbins(rbins, period):
+    rbins = as_float_array(rbins, "rbins")
+    if rbins.size < 2:
+        raise ValueError("rbins must hold at least two bin edges")
+    if rbins[0] < 0 or np.any(np.diff(rbins) <= 0):
+        raise ValueError("rbins must be non-negative and strictly increasing")
+    if period is not None and rbins[-1] >= 0.5 * period:
+        raise ValueError(f"rbins: the largest edge {rbins[-1]:g} must be below half the period ({0.5 * period:g})")
+    return rbins
+
+
+def _period(period):
+    if period is None:
+        return None
+    p = as_float_array(period, "period")
+    if p.size == 3 and np.all(p == p[0]):
+        p = p[:1]
+    if p.size != 1 or p[0] <= 0:
+        raise ValueError("period must be one positive box length (the same in x, y and z)")
+    return float(p[0])
+
+
+def _wrap(x, period):
+    if period is None:
+        return x
+    x = np.mod(x, period)
+    return np.where(x >= period, 0.0, x)   # np.mod can round a tiny negative up to the period
+
+
+def _pairs(x1, x2, rmax, period):
+    """Index pairs within rmax: (i, j, unordered) for an auto-correlation, ordered otherwise."""
+    t1 = cKDTree(x1, boxsize=period)
+    if x2 is None:
+        p = t1.query_pairs(rmax, output_type="ndarray")
+        return p[:, 0], p[:, 1], True
+    t2 = cKDTree(x2, boxsize=period)
+    m = t1.sparse_distance_matrix(t2, rmax, output_type="ndarray")
+    return m["i"].astype(np.intp), m["j"].astype(np.intp), False
+
+
+def ia_pair_sums(positions, rbins, orientations=None, period=None, weights=None, positions2=None,
+                 orientations2=None, weights2=None, sums=("ed", "ee")):
+    """Weighted pair sums over ordered pairs, per bin.
+
+    Returns a dict of (nbins,) arrays: ``npairs`` (count), ``weight`` (sum w_i w_j), ``rsum``
+    (sum w_i w_j r), and, when orientations are given, ``ed`` (sum w_i w_j |e_i . r_hat|^2) and
+    ``ee`` (sum w_i w_j |e_i . e_j|^2, needs ``orientations2`` for a cross-correlation).
+    ``positions2`` turns the auto-correlation into a cross-correlation (sample 1 carries the
+    orientation in ``ed``, as in halotools' ``ed_3d(sample1, orientations1, sample2, ...)``).
+    ``sums`` limits the orientation sums computed (omega needs only ``ed``, eta only ``ee``).
+    """
+    period = _period(period)
+    rbins = _rbins(rbins, period)
+    x1 = _wrap(_positions(positions, "positions"), period)
+    n1 = x1.shape[0]
+    e1 = None if orientations is None else _orientations(orientations, n1, "orientations")
+    w1 = _weights(weights, n1, "weights")
+    if positions2 is None:
+        if orientations2 is not None or weights2 is not None:
+            raise ValueError("orientations2 and weights2 need positions2")
+        x2, e2, w2 = None, e1, w1
+    else:
+        x2 = _wrap(_positions(positions2, "positions2"), period)
+        e2 = None if orientations2 is None else _orientations(orientations2, x2.shape[0], "orientations2")
+        w2 = _weights(weights2, x2.shape[0], "weights2")
+    i, j, unordered = _pairs(x1, x2, rbins[-1], period)
+    y2 = x1 if x2 is None else x2
+    nb = rbins.size - 1
+    want_ed = e1 is not None and "ed" in sums
+    want_ee = e1 is not None and e2 is not None and "ee" in sums
+    keys = ["npairs", "weight", "rsum"] + (["ed"] if want_ed else []) + (["ee"] if want_ee else [])
+
+    def chunk(s):
+        a, b = i[s:s + _CHUNK], j[s:s + _CHUNK]
+        d = y2[b] - x1[a]
+        if period is not None:
+            d -= period * np.round(d / period)
+        r = np.sqrt(np.einsum("ij,ij->i", d, d))
+        # bins are (r_k, r_k+1]; r <= r_0 (and r = 0) goes to an overflow bin that is dropped
+        k = np.searchsorted(rbins, r, side="left") - 1
+        k[k < 0] = nb
+        k[r == 0] = nb
+        ww = None if w1 is None and w2 is None else \
+            np.broadcast_to((1.0 if w1 is None else w1[a]) * (1.0 if w2 is None else w2[b]), a.shape)
+        acc = np.zeros((len(keys), nb + 1))
+        acc[0] = np.bincount(k, minlength=nb + 1)
+        acc[1] = acc[0] if ww is None else np.bincount(k, ww, minlength=nb + 1)
+        acc[2] = np.bincount(k, r if ww is None else ww * r, minlength=nb + 1)
+        if want_ed or want_ee:
+            ea = e1[a]
+            eb = e1[b] if unordered else (None if e2 is None else e2[b])
+        if want_ed:
+            ed = np.einsum("ij,ij->i", ea, d) ** 2
+            if unordered:
+                ed += np.einsum("ij,ij->i", eb, d) ** 2
+            with np.errstate(invalid="ignore", divide="ignore"):
+                ed /= r * r
+            ed[k == nb] = 0.0
+            acc[3] = np.bincount(k, ed if ww is None else ww * ed, minlength=nb + 1)
+        if want_ee:
+            ee = np.einsum("ij,ij->i", ea, eb) ** 2
+            acc[-1] = np.bincount(k, ee if ww is None else ww * ee, minlength=nb + 1)
+        return acc
+
+    starts = range(0, i.size, _CHUNK)
+    n_threads = max(1, min(_n_threads(), len(starts)))
+    if n_threads > 1:
+        with ThreadPoolExecutor(n_threads) as pool:
+            total = sum(pool.map(chunk, starts))
+    else:
+        total = sum((chunk(s) for s in starts), np.zeros((len(keys), nb + 1)))
+    twice = 2.0 if unordered else 1.0
+    out = {key: twice * total[q, :nb] for q, key in enumerate(keys)}
+    if "ed" in out:
+        out["ed"] /= twice       # both members' orientations were already summed per unordered pair
+    return out
+
+
+def _ratio(num, den):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+
+
+@dataclass
+class IACorrelations:
+    """xi, omega and eta per radial bin from one pass over the pairs.
+
+    Attributes
+    ----------
+    rbins : (nbins + 1,) bin edges; ``rnom`` the geometric bin centres; ``meanr`` the weighted
+    mean pair separation (NaN in an empty bin); ``npairs`` and ``weight`` per bin (ordered
+    pairs); ``xi``, ``omega``, ``eta`` the correlations (NaN where a bin has no pairs).
+    """
+
+    rbins: np.ndarray
+    meanr: np.ndarray
+    npairs: np.ndarray
+    weight: np.ndarray
+    xi: np.ndarray
+    omega: np.ndarray
+    eta: np.ndarray
+
+    @property
+    def rnom(self):
+        return np.sqrt(self.rbins[1:] * self.rbins[:-1])
+
+    def stack(self):
+        """(3, nbins) array of xi, omega, eta: the layout of IAEmu's outputs."""
+        return np.stack([self.xi, self.omega, self.eta])
+
+
+def _xi_periodic(sums, n_w, sum_w2, rbins, period):
+    shell = 4.0 / 3.0 * np.pi * np.diff(rbins**3)
+    rr = (n_w**2 - sum_w2) * shell / period**3
+    return _ratio(sums["weight"], rr) - 1.0
+
+
+def _xi_landy_szalay(dd, positions, randoms, rbins, w):
+    randoms = _positions(randoms, "randoms")
+    n_w = np.sum(w) if w is not None else float(positions.shape[0])
+    n_r = float(randoms.shape[0])
+    dr = ia_pair_sums(positions, rbins, weights=w, positions2=randoms, sums=())["weight"]
+    rr = ia_pair_sums(randoms, rbins, sums=())["weight"]
+    dd_n, dr_n, rr_n = dd / n_w**2, dr / (n_w * n_r), rr / n_r**2   # TreeCorr's normalisation
+    return _ratio(dd_n - 2 * dr_n + rr_n, rr_n)
+
+
+def ia_correlations(positions, orientations, rbins=DEFAULT_RBINS, period=None, weights=None, randoms=None):
+    """xi (eq. 9), omega (eq. 10) and eta (eq. 11) of one catalog in one pass over the pairs.
+
+    Parameters
+    ----------
+    positions : (N, 3) array, Mpc/h
+    orientations : (N, 3) array
+        Galaxy orientation axes (normalised here; sign irrelevant).
+    rbins : array_like
+        Bin edges in Mpc/h; default :data:`DEFAULT_RBINS` (IAEmu's 20 log bins).
+    period : float, optional
+        Periodic box length. Then xi uses analytic randoms, RR = (sum w)^2 - sum w^2 times the
+        shell volume over the box volume.
+    weights : (N,) array, optional
+    randoms : (Nr, 3) array, optional
+        Random catalog for xi when there is no period: Landy-Szalay with DD, DR, RR normalised by
+        (sum w)^2, sum w N_r and N_r^2 as TreeCorr does. Without either, xi is NaN.
+    """
+    s = ia_pair_sums(positions, rbins, orientations, period=period, weights=weights)
+    rbins = np.asarray(rbins, dtype=float)
+    period_f = _period(period)
+    x = np.asarray(positions, dtype=float)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    if period_f is not None:
+        n_w = float(x.shape[0]) if w is None else float(np.sum(w))
+        sum_w2 = n_w if w is None else float(np.sum(w * w))
+        xi_ = _xi_periodic(s, n_w, sum_w2, rbins, period_f)
+    elif randoms is not None:
+        xi_ = _xi_landy_szalay(s["weight"], x, randoms, rbins, w)
+    else:
+        xi_ = np.full(rbins.size - 1, np.nan)
+    return IACorrelations(rbins=rbins, meanr=_ratio(s["rsum"], s["weight"]), npairs=s["npairs"],
+                          weight=s["weight"], xi=xi_, omega=_ratio(s["ed"], s["weight"]) - 1.0 / 3.0,
+                          eta=_ratio(s["ee"], s["weight"]) - 1.0 / 3.0)
+
+
+def omega(positions, orientations, rbins=DEFAULT_RBINS, period=None, weights=None, positions2=None, weights2=None):
+    """Position-orientation correlation omega(r), eq. 10 (halotools ``ed_3d``), per bin.
+
+    With ``positions2`` the directions point to the second sample (a cross-correlation).
+    """
+    s = ia_pair_sums(positions, rbins, orientations, period=period, weights=weights, positions2=positions2,
+                     weights2=weights2, sums=("ed",))
+    return _ratio(s["ed"], s["weight"]) - 1.0 / 3.0
+
+
+def eta(positions, orientations, rbins=DEFAULT_RBINS, period=None, weights=None, positions2=None,
+        orientations2=None, weights2=None):
+    """Orientation-orientation correlation eta(r), eq. 11 (halotools ``ee_3d``), per bin."""
+    if positions2 is not None and orientations2 is None:
+        raise ValueError("orientations2 is needed with positions2 for eta")
+    s = ia_pair_sums(positions, rbins, orientations, period=period, weights=weights, positions2=positions2,
+                     orientations2=orientations2, weights2=weights2, sums=("ee",))
+    return _ratio(s["ee"], s["weight"]) - 1.0 / 3.0
+
+
+def xi(positions, rbins=DEFAULT_RBINS, period=None, weights=None, randoms=None):
+    """Position-position correlation xi(r), eq. 9: analytic randoms in a periodic box,
+    Landy-Szalay with ``randoms`` otherwise."""
+    period_f = _period(period)
+    if period_f is None and randoms is None:
+        raise ValueError("randoms: a random catalog is needed for xi when there is no period")
+    s = ia_pair_sums(positions, rbins, period=period, weights=weights, sums=())
+    rbins = np.asarray(rbins, dtype=float)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    if period_f is not None:
+        n = float(len(positions)) if w is None else float(np.sum(w))
+        return _xi_periodic(s, n, n if w is None else float(np.sum(w * w)), rbins, period_f)
+    return _xi_landy_szalay(s["weight"], np.asarray(positions, dtype=float), randoms, rbins, w)
