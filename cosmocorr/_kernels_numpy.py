@@ -7,11 +7,9 @@ are shared between threads (NumPy releases the GIL inside its array loops).
 """
 from __future__ import annotations
 
-import os
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 
+from ._parallel import n_threads, thread_map
 from .geometry import ARCMIN
 
 __all__ = ["pair_sums", "bin_index", "fcm_iterate", "SUM_NAMES", "SHEAR_SUM_NAMES"]
@@ -20,13 +18,6 @@ __all__ = ["pair_sums", "bin_index", "fcm_iterate", "SUM_NAMES", "SHEAR_SUM_NAME
 DEFAULT_CHUNK_PAIRS = 4_096
 SUM_NAMES = ("npairs", "weight", "wr")
 SHEAR_SUM_NAMES = ("xip", "xip_im", "xim", "xim_im")
-
-
-def _n_threads():
-    env = os.environ.get("COSMOCORR_NUM_THREADS")
-    if env:
-        return max(1, int(env))
-    return max(1, min(4, os.cpu_count() or 1))
 
 
 def bin_index(r, min_sep, max_sep, nbins, log):
@@ -205,13 +196,8 @@ def pair_sums(xyz1, w1, g1, xyz2, w2, g2, min_sep, max_sep, nbins, log, auto,
                 acc += tile(ij)
         return acc
 
-    nthreads = max(1, min(_n_threads(), len(tiles)))
-    shares = [tiles[k::nthreads] for k in range(nthreads)]
-    if nthreads > 1:
-        with ThreadPoolExecutor(nthreads) as pool:
-            total = sum(pool.map(worker, shares))
-    else:
-        total = worker(shares[0])
+    nthreads = max(1, min(n_threads(), len(tiles)))
+    total = sum(thread_map(worker, [tiles[k::nthreads] for k in range(nthreads)], limit_blas=False))
     out = {name: total[q, :nbins].copy() for q, name in enumerate(names)}
     return out
 

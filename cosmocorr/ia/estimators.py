@@ -17,13 +17,12 @@ and reduced in chunks with ``numpy.bincount``: memory is about 16 bytes per pair
 """
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.spatial import cKDTree
 
-from .._kernels_numpy import _n_threads
+from .._parallel import thread_map
 
 from .._validate import as_float_array, check_same_length
 
@@ -166,13 +165,7 @@ def ia_pair_sums(positions, rbins, orientations=None, period=None, weights=None,
             acc[-1] = np.bincount(k, ee if ww is None else ww * ee, minlength=nb + 1)
         return acc
 
-    starts = range(0, i.size, _CHUNK)
-    n_threads = max(1, min(_n_threads(), len(starts)))
-    if n_threads > 1:
-        with ThreadPoolExecutor(n_threads) as pool:
-            total = sum(pool.map(chunk, starts))
-    else:
-        total = sum((chunk(s) for s in starts), np.zeros((len(keys), nb + 1)))
+    total = sum(thread_map(chunk, range(0, i.size, _CHUNK), limit_blas=False), np.zeros((len(keys), nb + 1)))
     twice = 2.0 if unordered else 1.0
     out = {key: twice * total[q, :nb] for q, key in enumerate(keys)}
     if "ed" in out:

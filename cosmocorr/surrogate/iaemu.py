@@ -11,8 +11,9 @@ variances (softplus). Eval-mode architecture (``../shared/data/iaemu/README.md``
   blocks (Conv1d k=3 pad=1, LeakyReLU, BatchNorm) 7->14->28->28(+res)->56->112->112(+res), then
   Conv1d 112 -> 2 (k=5, pad=1, stride=5): channel 0 the means, softplus(channel 1) the variances.
 
-The Jacobian with respect to the inputs (paper fig. 18) is exact: tangents are carried through
-every layer's derivative (:mod:`cosmocorr.surrogate.layers`). Monte Carlo dropout (dropout on,
+The Jacobian with respect to the inputs (paper fig. 18) is exact: by hand-written
+backpropagation (:mod:`cosmocorr.surrogate.backprop`, also giving one-pass gradients of a
+log-likelihood) or by tangents carried forward through every layer (:mod:`cosmocorr.surrogate.layers`). Monte Carlo dropout (dropout on,
 BatchNorm in eval) gives the epistemic spread.
 """
 from __future__ import annotations
@@ -22,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .._parallel import thread_map
+from . import backprop
 from .checkpoint import load_npz, load_state_dict, save_npz
 from .layers import batchnorm_eval, conv1d, dropout, leaky_relu, linear, softplus
 from .scalers import IAEmuScalers
@@ -189,13 +192,51 @@ class IAEmu:
             raise ValueError(f"{name} contains NaN or infinite values")
         return x
 
+    def _values(self, x, masks=None, chunk=32):
+        """Outputs (n, 3, 40) in batch chunks spread over threads (values only, the fast path)."""
+        x = np.asarray(x, dtype=self.dtype)
+
+        def run(i):
+            m = None if masks is None else {k: v[i:i + chunk] for k, v in masks.items()}
+            return backprop.forward(self.state, x[i:i + chunk], masks=m)[0]
+
+        return np.concatenate(thread_map(run, range(0, x.shape[0], chunk)))
+
     def raw(self, x):
         """Network output (n, 3, 40) for standardised inputs x (n, 7), eval mode."""
-        return self._forward(self._check_x(x))[0]
+        return self._values(self._check_x(x))
 
-    def raw_jacobian(self, x):
-        """d raw(x) / d x, shape (n, 3, 40, 7), exact (forward-mode through every layer)."""
-        return self._forward(self._check_x(x), tangents=True)[1]
+    def raw_jacobian(self, x, method="backprop", chunk=16):
+        """d raw(x) / d x, shape (n, 3, 40, 7), exact.
+
+        ``method="backprop"`` (default) pulls the 120 unit cotangents back through every layer
+        (hand-written reverse mode, :mod:`cosmocorr.surrogate.backprop`); ``"forward"`` pushes the
+        7 unit tangents forward instead (the same numbers, faster for large batches).
+        """
+        x = self._check_x(x)
+        if method == "forward":
+            return self._forward(x, tangents=True)[1]
+        if method != "backprop":
+            raise ValueError(f"method must be 'backprop' or 'forward', got {method!r}")
+        def run(i):
+            xi = x[i:i + chunk].astype(self.dtype)
+            _, cache = backprop.forward(self.state, xi)
+            jac = np.empty((xi.shape[0], 3, 2 * N_BINS, 7), dtype=self.dtype)
+            for q in range(3):   # one decoder at a time: its 40 unit cotangents
+                g = np.zeros((xi.shape[0], 2 * N_BINS, 3, 2 * N_BINS), dtype=self.dtype)
+                g[:, np.arange(2 * N_BINS), q, np.arange(2 * N_BINS)] = 1
+                jac[:, q] = backprop.backward(self.state, cache, g)
+            return jac
+
+        return np.concatenate(thread_map(run, range(0, x.shape[0], chunk)))
+
+    def raw_vjp(self, x, cotangent, outputs=(0, 1, 2)):
+        """Outputs (n, len(outputs), 40) and the gradient of sum(cotangent * outputs) with
+        respect to x, (n, 7), by one backpropagation pass (``outputs`` picks decoders)."""
+        x = self._check_x(x).astype(self.dtype)
+        y, cache = backprop.forward(self.state, x, outputs)
+        g = np.asarray(cotangent, dtype=self.dtype).reshape(y.shape)
+        return y, backprop.backward(self.state, cache, g[:, None])[:, 0]
 
     def raw_mc_dropout(self, x, n_passes=50, seed=None):
         """Network outputs (n_passes, n, 3, 40) with dropout on (p = 0.2) and BatchNorm in eval."""
@@ -205,7 +246,7 @@ class IAEmu:
         outs = []
         for _ in range(int(n_passes)):
             masks = {k: (rng.random((x.shape[0], w)) >= DROPOUT_P) / (1 - DROPOUT_P) for k, w in widths.items()}
-            outs.append(self._forward(x, masks=masks)[0])
+            outs.append(self._values(x, masks=masks))
         return np.array(outs)
 
     # ------------------------------------------------------------------ predictions

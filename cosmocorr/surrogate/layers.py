@@ -7,9 +7,11 @@ The output tangents for the D = n_inputs unit directions are the network's input
 """
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
-__all__ = ["linear", "leaky_relu", "batchnorm_eval", "dropout", "conv1d", "softplus"]
+__all__ = ["linear", "leaky_relu", "batchnorm_eval", "dropout", "conv1d", "softplus", "conv1d_input_grad", "conv3_padded"]
 
 
 def linear(v, t, weight, bias):
@@ -65,3 +67,55 @@ def softplus(v, t):
         return out, None
     sig = 0.5 * (1.0 + np.tanh(0.5 * v))
     return out, t * sig[:, None]
+
+
+_DERIVED = {}
+
+
+def _derived(weight, kind):
+    """A contiguous re-layout of a conv weight, computed once per weight array."""
+    key = (id(weight), kind)
+    hit = _DERIVED.get(key)
+    if hit is not None and hit[0]() is weight:
+        return hit[1]
+    cout, cin, k = weight.shape
+    if kind == "taps":            # (k, Cin, Cout): one matrix per tap
+        out = np.ascontiguousarray(weight.transpose(2, 1, 0))
+    else:                         # "cols_t": (Cout, k * Cin), rows ordered (j, ci) like im2col
+        out = np.ascontiguousarray(weight.transpose(0, 2, 1).reshape(cout, k * cin))
+    _DERIVED[key] = (weakref.ref(weight), out)
+    return out
+
+
+def conv1d_input_grad(g, weight, stride, padding, length):
+    """Backpropagation through :func:`_conv`: d loss / d x for output cotangents g (..., Lout, Cout),
+    x channels-last of the given ``length``; the transposed convolution by col2im."""
+    cout, cin, k = weight.shape
+    lout = g.shape[-2]
+    dcols = g @ _derived(weight, "cols_t")                       # (..., Lout, k * cin)
+    dxp = np.zeros(g.shape[:-2] + (length + 2 * padding, cin), dtype=g.dtype)
+    for j in range(k):
+        dxp[..., j:j + stride * (lout - 1) + 1:stride, :] += dcols[..., j * cin:(j + 1) * cin]
+    return dxp[..., padding:padding + length, :]
+
+
+def conv3_padded(xp, weight, bias):
+    """Conv1d (k=3, stride 1, padding 1) on a zero-padded channels-last layout.
+
+    ``xp`` is (B, L + 2, Cin) with zero first and last rows; returns the pre-activation in the same
+    padded layout (B, L + 2, Cout), pad rows zero. The three taps are three matrix products on
+    shifted contiguous views of the flattened input (no im2col copy).
+    """
+    b, lp, cin = xp.shape
+    cout = weight.shape[0]
+    x = xp.reshape(-1, cin)
+    w = _derived(weight, "taps")                                 # (3, Cin, Cout)
+    y = np.empty((x.shape[0], cout), dtype=xp.dtype)
+    np.matmul(x[:-2], w[0], out=y[1:-1])
+    y[1:-1] += x[1:-1] @ w[1]
+    y[1:-1] += x[2:] @ w[2]
+    y[1:-1] += bias
+    y = y.reshape(b, lp, cout)
+    y[:, 0] = 0
+    y[:, -1] = 0
+    return y

@@ -3,20 +3,25 @@
 Uniform box priors on the free inputs, the others held fixed; a Gaussian likelihood
 N(target | mean(theta), C(theta)) with C = diag(aleatoric variance(theta)) + data covariance,
 the target being observed data or zeros (the paper drives omega towards zero). The surrogate
-supplies its mean, variance and their Jacobians, so log p and its gradient are analytic.
+supplies its mean and variance and either their Jacobians or a pullback (one backpropagation
+pass for the cotangents d log L / d mean and d log L / d var), so log p and its gradient are
+analytic.
 HMC runs on unconstrained u with theta = lo + (hi - lo) sigmoid(u) (Jacobian included).
 """
 from __future__ import annotations
 
 import numpy as np
 
+from . import backprop
 from .iaemu import INPUT_NAMES, N_BINS, OUTPUT_NAMES
 
 __all__ = ["GaussianSurrogatePosterior", "iaemu_posterior"]
 
 
 class GaussianSurrogatePosterior:
-    """log p(theta | target) for a surrogate ``model(theta) -> (mean (m,), var (m,), dmean (m,k), dvar (m,k))``.
+    """log p(theta | target) for a surrogate ``model(theta)`` returning either
+    ``(mean (m,), var (m,), dmean (m, k), dvar (m, k))`` or ``(mean, var, pullback)`` with
+    ``pullback(g_mean (m,), g_var (m,)) -> (k,)`` the vector-Jacobian product.
 
     Parameters
     ----------
@@ -49,20 +54,25 @@ class GaussianSurrogatePosterior:
     def loglike_and_grad(self, theta):
         theta = np.asarray(theta, dtype=float)
         self.n_evals += 1
-        mean, var, dmean, dvar = self.model(theta)
+        out = self.model(theta)
+        if len(out) == 4:
+            mean, var, dmean, dvar = out
+
+            def pullback(gm, gv):
+                return gm @ dmean + gv @ dvar
+        else:
+            mean, var, pullback = out
         target = np.zeros_like(mean) if self.target is None else self.target
         r = target - mean
         if self.data_cov is None:
             ll = -0.5 * np.sum(r * r / var + np.log(2 * np.pi * var))
-            g = (r / var) @ dmean + 0.5 * ((r * r / var**2 - 1 / var) @ dvar)
-            return ll, g
+            return ll, pullback(r / var, 0.5 * (r * r / var**2 - 1 / var))
         C = np.diag(var) + self.data_cov
         L = np.linalg.cholesky(C)
         a = np.linalg.solve(C, r)
         ll = -0.5 * r @ a - np.sum(np.log(np.diag(L))) - 0.5 * r.size * np.log(2 * np.pi)
         cinv_diag = np.diag(np.linalg.inv(C))
-        g = a @ dmean + 0.5 * ((a * a - cinv_diag) @ dvar)
-        return ll, g
+        return ll, pullback(a, 0.5 * (a * a - cinv_diag))
 
     def log_prob(self, theta):
         """log posterior (uniform prior) for emcee; -inf outside the box."""
@@ -97,7 +107,8 @@ def iaemu_posterior(model, x_fixed, free=("mu_cen", "mu_sat"), bounds=((-1, 1), 
     """The paper's IAEmu experiment: posterior over ``free`` inputs, the others at ``x_fixed``.
 
     Works in the model's standardised input/output units (``model.raw``); with zero target this
-    pulls the chosen correlation towards zero in those units. ``bins`` selects radial bins.
+    pulls the chosen correlation towards zero in those units. ``bins`` selects radial bins. Each
+    gradient is one backpropagation pass through the encoder and the chosen decoder.
     """
     names = list(free)
     unknown = [n for n in names if n not in INPUT_NAMES]
@@ -115,8 +126,15 @@ def iaemu_posterior(model, x_fixed, free=("mu_cen", "mu_sat"), bounds=((-1, 1), 
     def surrogate(theta):
         x = x_fixed.copy()
         x[idx] = theta
-        y, jac = model._forward(x[None, :], tangents=True, outputs=(j,), directions=idx)
-        y, jac = y[0, 0], jac[0, 0]
-        return y[sel], y[N_BINS + sel], jac[sel], jac[N_BINS + sel]
+        y, cache = backprop.forward(model.state, x[None, :].astype(model.dtype), outputs=(j,))
+        y = y[0, 0].astype(float)
+
+        def pullback(g_mean, g_var):
+            g = np.zeros((1, 1, 1, 2 * N_BINS), dtype=model.dtype)
+            g[0, 0, 0, sel] = g_mean
+            g[0, 0, 0, N_BINS + sel] = g_var
+            return backprop.backward(model.state, cache, g)[0, 0, idx].astype(float)
+
+        return y[sel], y[N_BINS + sel], pullback
 
     return GaussianSurrogatePosterior(surrogate, bounds, target, data_cov)
