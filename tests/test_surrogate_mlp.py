@@ -49,7 +49,7 @@ def test_learns_the_function_on_held_out_points(trained):
 def test_jacobian_matches_analytic_derivative(trained):
     model, theta, _ = trained
     te = model.history["split"]["test"][:50]
-    dmu, _ = model.jacobian(theta[te])
+    dmu, dstd = model.jacobian(theta[te])
     truth = dpower_law(theta[te])
     scale = np.abs(truth).max(axis=(0, 1))
     err = np.abs(dmu - truth) / scale
@@ -61,6 +61,8 @@ def test_jacobian_matches_analytic_derivative(trained):
         e[i] = 1e-6
         fd = (model.predict(x + e)[0] - model.predict(x - e)[0]) / 2e-6
         np.testing.assert_allclose(dmu[:3, :, i], fd, rtol=1e-5, atol=1e-8)
+        fd_std = (model.predict(x + e)[1] - model.predict(x - e)[1]) / 2e-6
+        np.testing.assert_allclose(dstd[:3, :, i], fd_std, rtol=1e-4, atol=1e-9)
 
 
 def test_save_load_roundtrip(trained, tmp_path):

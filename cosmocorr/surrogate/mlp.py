@@ -4,7 +4,7 @@ An MLP (tanh hidden layers) with a mean head and a variance head (softplus), tra
 Gaussian negative log-likelihood 0.5 [log s^2 + (y - mu)^2 / s^2] with Adam (written in NumPy,
 backpropagation by hand), early stopping on the validation loss, and the paper's 70/10/20
 train/validation/test split. Inputs and outputs are standardised with the training set's
-statistics. Input Jacobians are exact (tangents through every layer).
+statistics. Input Jacobians are exact (backpropagation through every layer).
 """
 from __future__ import annotations
 
@@ -160,22 +160,19 @@ class MLPSurrogate:
         return mu * self.y_std + self.y_mean, np.sqrt(var) * self.y_std
 
     def jacobian(self, x):
-        """d mean / d x and d std / d x, each (n, m, k), exact (tangents through every layer)."""
+        """d mean / d x and d std / d x, each (n, m, k), exact, by backpropagation: the unit
+        cotangents of the 2m outputs are pulled back through the layers as in training."""
         xs = (np.atleast_2d(np.asarray(x, dtype=float)) - self.x_mean) / self.x_std
-        k = xs.shape[1]
-        t = np.broadcast_to(np.diag(1 / self.x_std), (xs.shape[0], k, k)).copy()   # d xs / d x
-        h = xs
-        for W, b in self.weights[:-1]:
-            h = np.tanh(h @ W + b)
-            t = (t @ W) * (1 - h * h)[:, None, :]
-        W, b = self.weights[-1]
-        out = h @ W + b
-        tout = t @ W
-        raw = out[:, self.n_out:]
-        var = _softplus(raw) + 1e-6
-        dmu = tout[:, :, : self.n_out] * self.y_std
-        dstd = tout[:, :, self.n_out:] * _sigmoid(raw)[:, None, :] / (2 * np.sqrt(var))[:, None, :] * self.y_std
-        return np.swapaxes(dmu, 1, 2), np.swapaxes(dstd, 1, 2)
+        mu, var, raw, acts = self._forward(xs, keep=True)
+        n, m = xs.shape[0], self.n_out
+        # cotangents (n, 2m outputs, 2m network units): mean_i <- unit i, std_i <- raw unit m + i
+        g = np.zeros((n, 2 * m, 2 * m))
+        g[:, np.arange(m), np.arange(m)] = self.y_std
+        g[:, m + np.arange(m), m + np.arange(m)] = _sigmoid(raw) / (2 * np.sqrt(var)) * self.y_std
+        for layer in range(len(self.weights) - 1, 0, -1):
+            g = (g @ self.weights[layer][0].T) * (1 - acts[layer] ** 2)[:, None, :]
+        jac = (g @ self.weights[0][0].T) / self.x_std                  # (n, 2m, k)
+        return jac[:, :m], jac[:, m:]
 
     def save(self, path):
         arrays = {"x_mean": self.x_mean, "x_std": self.x_std, "y_mean": self.y_mean, "y_std": self.y_std,
