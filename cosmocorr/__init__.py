@@ -9,7 +9,7 @@ from .backend import get_backend, set_backend
 from .bins import Bins
 from .catalog import Catalog
 from .clustering import FuzzyCMeansResult, fuzzy_c_means, kmeans_plus_plus, max_membership, membership_entropy
-from .differentiable import GradientResult, xi_plus_gradient
+from .differentiable import GradientResult, fit_G, xi_plus_gradient
 from .geometry import separation
 from .gravity import simulate_catalog
 from .soft_binning import soft_bin_weights
@@ -23,5 +23,5 @@ __all__ = [
     "Bins", "Catalog", "StarCatalog", "separation", "shear_shear", "landy_szalay", "rho_statistics",
     "ShearShearResult", "LandySzalayResult", "RhoResult", "fuzzy_c_means", "kmeans_plus_plus",
     "FuzzyCMeansResult", "max_membership", "membership_entropy", "clustering_uncertainty", "UncertaintyResult",
-    "xi_plus_gradient", "GradientResult", "simulate_catalog", "soft_bin_weights", "set_backend", "get_backend", "__version__",
+    "xi_plus_gradient", "fit_G", "GradientResult", "simulate_catalog", "soft_bin_weights", "set_backend", "get_backend", "__version__",
 ]

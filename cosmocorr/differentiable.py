@@ -37,7 +37,7 @@ from .geometry import ARCMIN, unit_vectors
 from .gravity import simulate_catalog
 from .soft_binning import soft_bin_weights
 
-__all__ = ["GradientResult", "xi_plus_gradient", "soft_xi_plus", "APPROACHES"]
+__all__ = ["GradientResult", "xi_plus_gradient", "soft_xi_plus", "fit_G", "APPROACHES"]
 
 APPROACHES = ("none", "a", "b", "c")
 
@@ -202,7 +202,7 @@ def _objects(cat, approach, state, mode):
 
 def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=20, seed=0, alpha=1.0,
                      kind="sigmoid", fuzziness=2.0, tau=0.5, mode="one_step", rtol=1e-10, atol=1e-12,
-                     state=None, backend=None):
+                     state=None, backend=None, t_max=None):
     """xi+ per bin and its forward-mode derivative d xi+/d G (paper sec. 6, fig. 10).
 
     Parameters
@@ -226,6 +226,9 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
         Clustering state from a previous result (``res.state``) to evaluate the same function.
     backend : {"numpy", "auto"}
         The forward-mode path is implemented in NumPy; ``"julia"`` raises NotImplementedError.
+    t_max : float, optional
+        Integration time of the forward model (default one circular period; see
+        :func:`cosmocorr.gravity.simulate_catalog`).
 
     Returns
     -------
@@ -247,10 +250,38 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
         raise NotImplementedError("xi_plus_gradient runs on the numpy backend; the Julia (ForwardDiff) version "
                                   "is not in this release: pass backend='numpy'")
     bins = Bins(0.0, 160.0, 3) if bins is None else bins
-    cat = simulate_catalog(G, n_galaxies, seed=seed, rtol=rtol, atol=atol)
+    cat = simulate_catalog(G, n_galaxies, seed=seed, rtol=rtol, atol=atol, t_max=t_max)
     if state is None and approach != "none":
         state = _fit_state(cat, approach, n_clusters, fuzziness, seed, tau)
     xyz, g1, g2, w = _objects(cat, approach, state, mode)
     xi = soft_xi_plus(xyz, g1, g2, w, bins, alpha, kind)
     return GradientResult(bins, dl.value(xi).copy(), dl.tangent(xi).copy(), approach, float(G),
                           n_galaxies if approach == "none" else n_clusters, state or {})
+
+
+def fit_G(target, G_start=1.0, max_steps=20, rtol=1e-10, progress=False, **kwargs):
+    """Inverse problem: the G whose xi+ matches ``target`` (per bin), by Gauss-Newton steps
+    G <- G - (J . r) / (J . J) with r = xi+(G) - target and J = d xi+/d G from
+    :func:`xi_plus_gradient` (``kwargs`` go to it; a clustering state is fitted once, at the first
+    step, and kept). Steps are clipped to [G/2, 2G].
+
+    Returns (G, history) with history a list of (G, |r|) per step.
+    """
+    from ._progress import progress_range
+
+    target = np.asarray(target, dtype=float)
+    G, state, history = float(G_start), kwargs.pop("state", None), []
+    for _ in progress_range(max_steps, desc="Gauss-Newton", progress=progress):
+        r = xi_plus_gradient(G, state=state, **kwargs)
+        state = r.state
+        res = r.xi - target
+        jj = float(r.dxi_dG @ r.dxi_dG)
+        if jj == 0:
+            raise ValueError("d xi+/d G vanishes: xi+ carries no information on G for these settings")
+        step = -float(r.dxi_dG @ res) / jj
+        history.append((G, float(np.linalg.norm(res))))
+        G = float(np.clip(G + step, 0.5 * G, 2.0 * G))
+        if abs(step) < rtol * G:
+            break
+    return G, history
+

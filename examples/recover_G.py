@@ -1,8 +1,9 @@
 """Inverse problem: recover G from a target xi+ made at G = 1.3, by gradient-based optimisation.
 
 Minimises the squared distance between xi+(G) and the target with Gauss-Newton steps that use
-the forward-mode derivative d xi+/d G (approach c, clustering fitted once at the start), starting
-from G = 1.
+the forward-mode derivative d xi+/d G, starting from G = 1. The forward model runs for a tenth of
+a circular period and the bins are soft (alpha = 0.05 / arcmin): over a full period with sharp
+bins xi+(G) wiggles on a scale of a few per cent in G and Gauss-Newton stalls in a local minimum.
 
     python examples/recover_G.py [--n-galaxies 200] [--progress]
 """
@@ -21,24 +22,21 @@ def main():
     ap.add_argument("--start", type=float, default=1.0)
     ap.add_argument("--approach", default="none")
     ap.add_argument("--steps", type=int, default=20)
+    ap.add_argument("--t-max", type=float, default=0.1, help="integration time in circular periods")
+    ap.add_argument("--alpha", type=float, default=0.05, help="soft-bin sharpness (1/arcmin)")
     ap.add_argument("--progress", action="store_true")
     ap.add_argument("--outdir", default=None, help="unused (prints only); accepted like the other examples")
     args = ap.parse_args()
-    kw = dict(n_galaxies=args.n_galaxies, approach=args.approach, n_clusters=50, seed=0)
-    target = cc.xi_plus_gradient(args.true_G, **kw).xi
-    G = args.start
-    state = None
-    for it in progress_range(args.steps, desc="Gauss-Newton", progress=args.progress):
-        r = cc.xi_plus_gradient(G, state=state, **kw)
-        state = r.state
-        res = r.xi - target
-        step = -(r.dxi_dG @ res) / (r.dxi_dG @ r.dxi_dG)
-        G = float(np.clip(G + step, 0.5 * G, 2.0 * G))
-        print(f"iteration {it + 1}: G = {G:.6f}, |xi - target| = {np.linalg.norm(res):.3e}")
-        if abs(step) < 1e-8 * G:
-            break
+    kw = dict(n_galaxies=args.n_galaxies, n_clusters=50, seed=0, alpha=args.alpha,
+              t_max=args.t_max * cc.gravity.circular_period())
+    target = cc.xi_plus_gradient(args.true_G, approach="none", **kw).xi    # the exact estimator: the "data"
+    G, history = cc.fit_G(target, args.start, max_steps=args.steps, approach=args.approach, progress=args.progress, **kw)
+    for k, (g, res) in enumerate(history, 1):
+        print(f"step {k}: G = {g:.6f}, |xi - target| = {res:.3e}")
     err = abs(G - args.true_G) / args.true_G
     print(f"recovered G = {G:.6f} (true {args.true_G}); relative error {err:.2e}")
+    if args.approach != "none":
+        print("(a clustered estimator matches the exact target only up to its clustering bias)")
 
 
 if __name__ == "__main__":
