@@ -29,7 +29,7 @@ import numpy as np
 
 from . import dual as dl
 from ._validate import check_choice, check_positive_int
-from .backend import resolve_backend
+from .backend import get_backend, resolve_backend
 from .bins import Bins
 from .clustering import fuzzy_c_means, kmeans_plus_plus
 from .dual import Dual
@@ -202,7 +202,7 @@ def _objects(cat, approach, state, mode):
 
 def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=20, seed=0, alpha=1.0,
                      kind="sigmoid", fuzziness=2.0, tau=0.5, mode="one_step", rtol=1e-10, atol=1e-12,
-                     state=None, backend=None, t_max=None):
+                     state=None, backend=None, t_max=None, ad="forward"):
     """xi+ per bin and its forward-mode derivative d xi+/d G (paper sec. 6, fig. 10).
 
     Parameters
@@ -224,8 +224,12 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
         Approach b only: the paper's shortcut or the derivative through every FCM iteration.
     state : dict, optional
         Clustering state from a previous result (``res.state``) to evaluate the same function.
-    backend : {"numpy", "auto"}
-        The forward-mode path is implemented in NumPy; ``"julia"`` raises NotImplementedError.
+    backend : {"numpy", "julia", "auto"}
+        NumPy: forward sensitivity equations and dual numbers. Julia: OrdinaryDiffEq (Tsit5) with
+        ForwardDiff or Zygote through the solve and the estimator, for approaches "none" and "c"
+        with sigmoid bins (the others raise NotImplementedError there).
+    ad : {"forward", "reverse"}
+        Julia backend only: ForwardDiff or Zygote (adjoint sensitivities), the paper's comparison.
     t_max : float, optional
         Integration time of the forward model (default one circular period; see
         :func:`cosmocorr.gravity.simulate_catalog`).
@@ -246,10 +250,13 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
         raise ValueError(f"alpha must be a positive number, got {alpha!r}")
     if approach == "a" and not tau > 0:
         raise ValueError(f"tau must be positive, got {tau!r}")
-    if resolve_backend(backend) != "numpy":
-        raise NotImplementedError("xi_plus_gradient runs on the numpy backend; the Julia (ForwardDiff) version "
-                                  "is not in this release: pass backend='numpy'")
+    check_choice(ad, "ad", ("forward", "reverse"))
     bins = Bins(0.0, 160.0, 3) if bins is None else bins
+    julia_mirrors = approach in ("none", "c") and kind == "sigmoid"
+    requested = get_backend() if backend is None else str(backend).lower()
+    if resolve_backend(backend) == "julia" and (julia_mirrors or requested != "auto"):
+        return _julia_gradient(G, n_galaxies, bins, approach, n_clusters, seed, alpha, kind, fuzziness, tau,
+                               rtol, atol, state, t_max, ad)
     cat = simulate_catalog(G, n_galaxies, seed=seed, rtol=rtol, atol=atol, t_max=t_max)
     if state is None and approach != "none":
         state = _fit_state(cat, approach, n_clusters, fuzziness, seed, tau)
@@ -257,6 +264,27 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
     xi = soft_xi_plus(xyz, g1, g2, w, bins, alpha, kind)
     return GradientResult(bins, dl.value(xi).copy(), dl.tangent(xi).copy(), approach, float(G),
                           n_galaxies if approach == "none" else n_clusters, state or {})
+
+
+def _julia_gradient(G, n_galaxies, bins, approach, n_clusters, seed, alpha, kind, fuzziness, tau, rtol, atol,
+                    state, t_max, ad):
+    """The same function on the Julia backend (the backend split for this estimator)."""
+    from .backend import get_kernels
+    from .gravity import ellipticities, initial_conditions
+
+    if approach not in ("none", "c") or kind != "sigmoid":
+        raise NotImplementedError("the Julia backend mirrors approaches 'none' and 'c' with sigmoid bins; "
+                                  "use backend='numpy' for the others")
+    if state is None and approach == "c":
+        state = _fit_state(simulate_catalog(G, n_galaxies, seed=seed, rtol=rtol, atol=atol, t_max=t_max,
+                                            with_tangent=False), approach, n_clusters, fuzziness, seed, tau)
+    x0, v0 = initial_conditions(n_galaxies, seed)
+    g = ellipticities(n_galaxies, seed)
+    xi, dxi = get_kernels("julia").xi_plus_gradient(G, x0, v0, g.real, g.imag, bins.edges, alpha,
+                                                   labels=None if approach == "none" else state["labels"], ad=ad,
+                                                   t_max=t_max, rtol=rtol, atol=atol)
+    return GradientResult(bins, xi, dxi, approach, float(G), n_galaxies if approach == "none" else n_clusters,
+                          state or {})
 
 
 def fit_G(target, G_start=1.0, max_steps=20, rtol=1e-10, progress=False, **kwargs):

@@ -27,7 +27,7 @@ from ._validate import check_positive_int
 from .clustering import vectors_to_radec
 from .dual import Dual
 
-__all__ = ["GravityCatalog", "initial_conditions", "integrate", "simulate_catalog", "circular_period"]
+__all__ = ["GravityCatalog", "initial_conditions", "ellipticities", "integrate", "simulate_catalog", "circular_period"]
 
 
 def circular_period(radius=1.0, G=1.0, M=1.0):
@@ -49,6 +49,13 @@ def initial_conditions(n_galaxies, seed=None, radius=1.0, M=1.0, dispersion=0.1)
     vc = np.sqrt(M / r)
     v = vc[:, None] * t + dispersion * vc[:, None] * rng.normal(size=(n, 3))
     return x, v
+
+
+def ellipticities(n_galaxies, seed=None, shape_noise=0.2):
+    """The fixed complex ellipticities of the forward model's galaxies (seeded apart from the
+    initial conditions)."""
+    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
+    return rng.normal(0, shape_noise, n_galaxies) + 1j * rng.normal(0, shape_noise, n_galaxies)
 
 
 def _rhs(G, M, eps2, n, with_sens):
@@ -122,7 +129,6 @@ def simulate_catalog(G=1.0, n_galaxies=200, seed=0, M=1.0, softening=0.01, rtol=
     norm = np.linalg.norm(p, axis=1, keepdims=True)
     u = p / norm
     du = np.zeros_like(u) if dx is None else (dx - u * np.sum(u * dx, axis=1, keepdims=True)) / norm
-    rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(1)[0])
-    g = rng.normal(0, shape_noise, n_galaxies) + 1j * rng.normal(0, shape_noise, n_galaxies)
+    g = ellipticities(n_galaxies, seed, shape_noise)
     radec = vectors_to_radec(u.T)
     return GravityCatalog(Dual(u.T, du.T), radec[:, 0], radec[:, 1], g, x, dx)

@@ -9,7 +9,7 @@ One-time set-up, on a machine with internet access::
     cosmocorr julia install        # or: python -m cosmocorr.julia install
 
 which lets juliapkg install Julia (>= 1.10) if needed and resolve OrdinaryDiffEq, ForwardDiff,
-Zygote and CosmoCorr (declared in ``juliapkg.json``). To use an existing Julia instead, set
+Zygote, SciMLSensitivity and CosmoCorr (declared in ``juliapkg.json``). To use an existing Julia instead, set
 ``PYTHON_JULIAPKG_EXE=/path/to/julia`` before installing.
 """
 from __future__ import annotations
@@ -133,7 +133,20 @@ def kernels():
         return (np.asarray(out.centers, dtype=float), np.asarray(out.membership, dtype=float), int(out.n_iter),
                 np.asarray(out.objective, dtype=float), bool(out.converged))
 
-    return SimpleNamespace(pair_sums=pair_sums, bin_index=bin_index, fcm_iterate=fcm_iterate)
+    def xi_plus_gradient(G, x0, v0, g1, g2, edges, alpha, labels=None, ad="forward", t_max=None, softening=0.01,
+                         rtol=1e-10, atol=1e-12, observer_distance=10.0):
+        """(xi, dxi_dG) of the gravity forward model: Tsit5 with ForwardDiff (``ad="forward"``) or
+        Zygote through SciMLSensitivity (``"reverse"``); ``labels`` (0-based) select approach c."""
+        out = cc.xi_plus_gradient(
+            float(G), np.ascontiguousarray(np.asarray(x0, dtype=float).T), np.ascontiguousarray(np.asarray(v0, dtype=float).T),
+            np.asarray(g1, dtype=float), np.asarray(g2, dtype=float), np.asarray(edges, dtype=float), float(alpha),
+            mode=jl.Symbol(ad), labels=None if labels is None else np.asarray(labels, dtype=np.int64) + 1,
+            t_max=float(2 * np.pi if t_max is None else t_max), softening=float(softening), reltol=float(rtol),
+            abstol=float(atol), observer_distance=float(observer_distance))
+        return np.asarray(out.xi, dtype=float), np.asarray(out.dxi_dG, dtype=float)
+
+    return SimpleNamespace(pair_sums=pair_sums, bin_index=bin_index, fcm_iterate=fcm_iterate,
+                           xi_plus_gradient=xi_plus_gradient)
 
 
 def install():

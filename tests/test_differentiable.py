@@ -68,3 +68,14 @@ def test_inverse_problem_recovers_G_within_one_percent():
     G, history = cc.fit_G(target, 1.0, max_steps=15, **kw)
     assert abs(G - 1.3) / 1.3 < 0.01, history
     assert history[-1][1] < 1e-3 * history[0][1]
+
+
+def test_julia_backend_without_julia_says_how_to_install():
+    from cosmocorr import julia
+
+    if julia.julia_ready():
+        pytest.skip("Julia is installed here: the parity tests in test_julia_backend.py cover it")
+    with pytest.raises(julia.JuliaNotAvailableError, match="cosmocorr julia install"):
+        xi_plus_gradient(1.0, n_galaxies=20, approach="none", backend="julia")
+    # "auto" falls back to NumPy without starting anything
+    assert xi_plus_gradient(1.0, n_galaxies=20, approach="none", backend="auto").xi.shape == (3,)

@@ -84,6 +84,7 @@ def test_juliapkg_json_matches_project_toml():
         "OrdinaryDiffEq": "1dea7af3-3e70-54e6-95c3-0bf5283fa5ed",
         "ForwardDiff": "f6369f11-7733-5829-9624-2563aa707210",
         "Zygote": "e88e6eb3-aa80-5325-afca-941959d7151f",
+        "SciMLSensitivity": "1ed8b502-d754-442c-8d5d-10ac956f44a1",
     }
     for name, uuid in known.items():
         assert spec["packages"][name]["uuid"] == uuid
@@ -156,3 +157,19 @@ def test_fcm_iterate_parity(rng):
     np.testing.assert_allclose(got[0], ref[0], rtol=1e-9, atol=1e-12)
     np.testing.assert_allclose(got[1], ref[1], rtol=1e-9, atol=1e-12)
     assert got[2] == ref[2]
+
+
+@pytest.mark.julia
+@requires_julia
+@pytest.mark.parametrize("approach", ["none", "c"])
+def test_xi_plus_gradient_parity(approach):
+    """Julia (Tsit5 + ForwardDiff, and Zygote) against the NumPy forward sensitivities."""
+    from cosmocorr import xi_plus_gradient
+
+    kw = dict(n_galaxies=60, approach=approach, n_clusters=20, seed=2, alpha=0.2)
+    ref = xi_plus_gradient(1.1, backend="numpy", **kw)
+    for ad in ("forward", "reverse"):
+        got = xi_plus_gradient(1.1, backend="julia", ad=ad, state=ref.state, **kw)
+        np.testing.assert_allclose(got.xi, ref.xi, rtol=1e-6, atol=1e-12)
+        np.testing.assert_allclose(got.dxi_dG, ref.dxi_dG, rtol=1e-4, atol=1e-10)
+

@@ -9,12 +9,17 @@ module CosmoCorr
 
 using LinearAlgebra
 using Random
+using OrdinaryDiffEq
+using ForwardDiff
+using Zygote
+using SciMLSensitivity
 
-export separation, bin_index, pair_sums, fcm_iterate
+export separation, bin_index, pair_sums, fcm_iterate, final_positions, soft_xi_plus, xi_plus_gradient
 
 include("geometry.jl")
 include("binning.jl")
 include("pairs.jl")
 include("clustering.jl")
+include("gravity.jl")
 
 end # module
