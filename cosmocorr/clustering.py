@@ -263,7 +263,7 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
     return FuzzyCMeansResult(vectors_to_radec(cxyz), U, int(it), np.asarray(history), bool(converged), fuzziness)
 
 
-def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=256):
+def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None):
     """The fuzzy c-means iterations (the kernel both backends implement).
 
     From initial centre unit vectors ``cxyz`` (3, c): memberships (eq. 18), then repeat centres
@@ -271,14 +271,17 @@ def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=256):
     Returns (centres (3, c), U (N, c), n_iter, J_m history (arcmin^2), converged).
 
     Each iteration splits the objects between threads; each thread walks its rows in blocks of
-    ``block`` (distances, memberships, its share of the next centre sums, of J_m and of the change
+    ``block`` rows (default: about 65,536 / c; distances, memberships, its share of the next centre sums, of J_m and of the change
     in U) in work arrays it reuses, so the (N, c) work stays in cache and only U is kept.
     """
     pts = np.ascontiguousarray(xyz.T)
     n, c = pts.shape[0], cxyz.shape[1]
+    block = max(64, min(n, 65_536 // c)) if block is None else int(block)   # ~0.5 MB work arrays
     U = np.empty((n, c))
     p = 2.0 / (fuzziness - 1.0)
-    shares = np.array_split(np.arange(0, n, block), max(1, min(n_threads(), -(-n // block))))
+    # threads only pay off for large problems (a pool costs ~1 ms per iteration)
+    workers = max(1, min(n_threads(), -(-n // block), (n * c) // 200_000))
+    shares = np.array_split(np.arange(0, n, block), workers)
 
     def sweep(centres, first):
         factors = _cross_factors(centres)

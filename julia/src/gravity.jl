@@ -33,11 +33,13 @@ Differentiable in `G` with ForwardDiff (G a Dual: the state is promoted) and wit
 """
 function final_positions(G, x0::AbstractMatrix, v0::AbstractMatrix; M=1.0, softening=0.01, t_max=2pi,
                          reltol=1e-10, abstol=1e-12)
-    T = promote_type(typeof(G), eltype(x0))
-    u0 = convert(Vector{T}, vcat(vec(x0), vec(v0)))
-    p = [G * one(T), M * one(T), softening^2 * one(T)]
-    prob = ODEProblem(gravity_rhs!, u0, (0.0, float(t_max)), p)
-    sol = solve(prob, Tsit5(); saveat=[float(t_max)], reltol=reltol, abstol=abstol)
+    start = Float64.(vcat(vec(x0), vec(v0)))
+    prob = ODEProblem(gravity_rhs!, start, (0.0, float(t_max)), [1.0, float(M), float(softening)^2])
+    # u0 and p passed to solve (the SciMLSensitivity pattern); both carry G's type, so a
+    # ForwardDiff Dual G promotes the whole state
+    u0 = start .* one(G)
+    p = [G, M * one(G), softening^2 * one(G)]
+    sol = solve(prob, Tsit5(); u0=u0, p=p, saveat=[float(t_max)], reltol=reltol, abstol=abstol)
     n = size(x0, 2)
     return reshape(sol.u[end][1:3n], 3, n)
 end
