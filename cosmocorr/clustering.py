@@ -89,13 +89,7 @@ def memberships(d, fuzziness):
     p = 2.0 / (fuzziness - 1.0)
     dmin = d.min(axis=1, keepdims=True)
     if dmin.size and dmin.min() > 0:          # the usual case: no object on a centre
-        ratio = np.divide(dmin, d)
-        if p == 2.0:
-            np.square(ratio, out=ratio)
-        else:
-            np.power(ratio, p, out=ratio)
-        ratio /= ratio.sum(axis=1, keepdims=True)
-        return ratio
+        return _memberships_into(d, p, np.empty_like(d))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(d > 0, (dmin / np.where(d > 0, d, 1.0)) ** p, 1.0)
     on_centre = (dmin[:, 0] == 0)
@@ -271,8 +265,9 @@ def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None):
     Returns (centres (3, c), U (N, c), n_iter, J_m history (arcmin^2), converged).
 
     Each iteration splits the objects between threads; each thread walks its rows in blocks of
-    ``block`` rows (default: about 65,536 / c; distances, memberships, its share of the next centre sums, of J_m and of the change
-    in U) in work arrays it reuses, so the (N, c) work stays in cache and only U is kept.
+    ``block`` rows (default about 65,536 / c) and computes, per block, distances, memberships and
+    its share of the next centre sums, of J_m and of the change in U, in work arrays it reuses:
+    the (N, c) work stays in cache and only U itself is kept.
     """
     pts = np.ascontiguousarray(xyz.T)
     n, c = pts.shape[0], cxyz.shape[1]
@@ -294,7 +289,7 @@ def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None):
                 k = rows.stop - rows.start
                 dk, tk, uk = d[:k], t[:k], um[:k]
                 _distances_into(pts[rows], factors, dk, tk, dot[:k])
-                u = memberships(dk, fuzziness) if dk.min() == 0 else _memberships_into(dk, p, dot[:k], tk)
+                u = memberships(dk, fuzziness) if dk.min() == 0 else _memberships_into(dk, p, dot[:k])
                 if not first:
                     np.subtract(u, U[rows], out=tk)
                     change = max(change, float(np.abs(tk).max()))
@@ -326,7 +321,7 @@ def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None):
     return cxyz, U, it, np.array(history), converged
 
 
-def _memberships_into(d, p, out, work):
+def _memberships_into(d, p, out):
     """eq. 18 for rows without a zero distance: (d_min / d)^p normalised, written to ``out``."""
     np.divide(d.min(axis=1, keepdims=True), d, out=out)
     np.square(out, out=out) if p == 2.0 else np.power(out, p, out=out)

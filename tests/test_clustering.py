@@ -104,3 +104,26 @@ def test_diagnostics():
 def test_bad_arguments(kw, match):
     with pytest.raises((ValueError, TypeError), match=match):
         fuzzy_c_means(np.arange(10.0), np.zeros(10), **kw)
+
+
+def test_blocked_iterations_match_the_plain_equations(rng):
+    """fcm_iterate (blocked, threaded) against eqs. 15, 17, 18 written plainly on whole arrays."""
+    from cosmocorr.clustering import angular_distances, fcm_iterate, objective, update_centers
+    from cosmocorr.geometry import unit_vectors
+
+    n = 30_000   # n * c = 450,000: large enough for the threaded path
+    ra, dec = rng.uniform(10, 12, n), rng.uniform(-1, 1, n)
+    w = rng.uniform(0.5, 2.0, n)
+    c0 = unit_vectors(ra[:15], dec[:15] + 0.01)
+    for weights in (None, w):
+        # plain reference iterations
+        U = memberships(angular_distances(unit_vectors(ra, dec), c0), 2.0)
+        cx = c0
+        for _ in range(5):
+            cx = update_centers(unit_vectors(ra, dec), U, 2.0, weights)
+            d = angular_distances(unit_vectors(ra, dec), cx)
+            U = memberships(d, 2.0)
+        got = fcm_iterate(unit_vectors(ra, dec), c0, 2.0, 1e-300, 5, weights, block=128)
+        np.testing.assert_allclose(got[0], cx, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(got[1], U, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(got[3][-1], objective(d, U, 2.0), rtol=1e-10)
