@@ -199,7 +199,7 @@ def kmeans_plus_plus(ra, dec, n_clusters, seed=None, weight_factor=0.0):
 
 
 def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, seed=None, init=None,
-                  weights=None, weight_factor=0.0, backend=None):
+                  weights=None, weight_factor=0.0, backend=None, accelerate=False):
     """Fuzzy c-means on the sky (paper eqs. 15, 17, 18; Algorithm 1 steps 1-2).
 
     Parameters
@@ -224,6 +224,12 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
         k-means++ random-weight mixing (see :func:`kmeans_plus_plus`).
     backend : {"numpy", "julia", "auto"}, optional
         Where the iterations run (:func:`fcm_iterate` or its Julia counterpart).
+    accelerate : bool
+        Over-relaxed centre steps (NumPy backend): each step moves the centres further along
+        the eq. 17 update by an adaptive factor (1.5 to start, growing while steps are kept, at
+        most :data:`RELAX_CAP`), kept only when J_m decreases, so J_m stays monotone and the
+        fixed points are those of eqs. 17-18. Typically 2-3x fewer iterations; on data without
+        clear clusters it may settle in a different local minimum than the plain iteration.
 
     Returns
     -------
@@ -251,18 +257,28 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
         check_sky_coords(init[:, 0], init[:, 1], ra_name="init ra", dec_name="init dec")
     xyz = unit_vectors(ra, dec)
     cxyz = unit_vectors(init[:, 0], init[:, 1])
-    from .backend import get_kernels
+    from .backend import get_backend, get_kernels
 
-    cxyz, U, it, history, converged = get_kernels(backend).fcm_iterate(xyz, cxyz, fuzziness, float(tol), max_iter, weights)
+    if accelerate:
+        requested = get_backend() if backend is None else str(backend).lower()
+        kernels = get_kernels("numpy" if requested == "auto" else backend)
+        run = kernels.fcm_iterate(xyz, cxyz, fuzziness, float(tol), max_iter, weights, relax=1.5)
+    else:
+        run = get_kernels(backend).fcm_iterate(xyz, cxyz, fuzziness, float(tol), max_iter, weights)
+    cxyz, U, it, history, converged = run
     return FuzzyCMeansResult(vectors_to_radec(cxyz), U, int(it), np.asarray(history), bool(converged), fuzziness)
 
 
-def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None):
+RELAX_CAP = 5.0   # largest over-relaxation factor of the accelerated iterations
+
+
+def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None, relax=1.0):
     """The fuzzy c-means iterations (the kernel both backends implement).
 
     From initial centre unit vectors ``cxyz`` (3, c): memberships (eq. 18), then repeat centres
     (eq. 17) and memberships until max |U_new - U| < tol or ``max_iter``.
     Returns (centres (3, c), U (N, c), n_iter, J_m history (arcmin^2), converged).
+    ``relax`` > 1 starts the over-relaxed iterations of ``fuzzy_c_means(accelerate=True)``.
 
     Each iteration splits the objects between threads; each thread walks its rows in blocks of
     ``block`` rows (default about 65,536 / c) and computes, per block, distances, memberships and
@@ -278,7 +294,8 @@ def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None):
     workers = max(1, min(n_threads(), -(-n // block), (n * c) // 200_000))
     shares = np.array_split(np.arange(0, n, block), workers)
 
-    def sweep(centres, first):
+    def sweep(centres, out, ref=None):
+        """Memberships for ``centres`` into ``out``; the change is measured against ``ref``."""
         factors = _cross_factors(centres)
 
         def run(starts):
@@ -290,10 +307,10 @@ def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None):
                 dk, tk, uk = d[:k], t[:k], um[:k]
                 _distances_into(pts[rows], factors, dk, tk, dot[:k])
                 u = memberships(dk, fuzziness) if dk.min() == 0 else _memberships_into(dk, p, dot[:k])
-                if not first:
-                    np.subtract(u, U[rows], out=tk)
+                if ref is not None:
+                    np.subtract(u, ref[rows], out=tk)
                     change = max(change, float(np.abs(tk).max()))
-                U[rows] = u
+                out[rows] = u
                 np.power(u, fuzziness, out=uk) if fuzziness != 2.0 else np.square(u, out=uk)
                 dk /= ARCMIN
                 jm += float(np.einsum("ij,ij,ij->", uk, dk, dk))
@@ -305,15 +322,35 @@ def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None):
         parts = thread_map(run, shares)
         return sum(q[0] for q in parts), sum(q[1] for q in parts), max(q[2] for q in parts)
 
-    sums, jm, _ = sweep(cxyz, True)
+    def renormalise(v, previous):
+        norm = np.linalg.norm(v, axis=0)
+        keep = norm == 0                       # a centre without weight stays where it was
+        return np.where(keep, previous, v / np.where(keep, 1.0, norm))
+
+    sums, jm, _ = sweep(cxyz, U)
+    spare = None if relax == 1.0 else np.empty_like(U)   # second buffer for over-relaxed trials
     history = [jm]
     converged = False
     it = 0
     for it in range(1, max_iter + 1):
-        norm = np.linalg.norm(sums, axis=0)
-        keep = norm == 0                       # a centre without weight stays where it was
-        cxyz = np.where(keep, cxyz, sums / np.where(keep, 1.0, norm))
-        sums, jm, change = sweep(cxyz, False)
+        proposal = renormalise(sums, cxyz)     # eq. 17
+        step = None
+        if spare is not None:
+            # over-relaxed step, kept only if J_m still decreases; the factor grows while steps
+            # are kept and shrinks when one is refused (then the plain eq. 17 step is taken)
+            trial = renormalise(cxyz + relax * (proposal - cxyz), proposal)
+            t_sums, t_jm, t_change = sweep(trial, spare, U)
+            if t_jm <= history[-1]:
+                relax = min(relax * 1.1, RELAX_CAP)
+                step = trial, t_sums, t_jm, t_change
+            else:
+                relax = max(1.0 + 0.5 * (relax - 1.0), 1.05)
+        if step is None:
+            target = U if spare is None else spare
+            step = (proposal,) + sweep(proposal, target, U)
+        cxyz, sums, jm, change = step
+        if spare is not None:
+            U, spare = spare, U
         history.append(jm)
         if change < tol:
             converged = True

@@ -126,7 +126,9 @@ def kernels():
         k = cc.bin_index(np.asarray(r, dtype=float).ravel(), float(min_sep), float(max_sep), int(nbins), bool(log))
         return (np.asarray(k, dtype=np.intp) - 1).reshape(np.shape(r))
 
-    def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None):
+    def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, relax=1.0):
+        if relax != 1.0:
+            raise NotImplementedError("accelerate=True (over-relaxed fuzzy c-means) runs on the numpy backend")
         out = cc.fcm_iterate(np.ascontiguousarray(xyz, dtype=float), np.ascontiguousarray(cxyz, dtype=float),
                              float(fuzziness), float(tol), int(max_iter),
                              None if weights is None else np.asarray(weights, dtype=float))

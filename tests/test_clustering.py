@@ -127,3 +127,16 @@ def test_blocked_iterations_match_the_plain_equations(rng):
         np.testing.assert_allclose(got[0], cx, rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(got[1], U, rtol=1e-10, atol=1e-13)
         np.testing.assert_allclose(got[3][-1], objective(d, U, 2.0), rtol=1e-10)
+
+
+def test_accelerated_fcm_reaches_the_same_centres_in_fewer_iterations(rng):
+    truth = np.column_stack([rng.uniform(20, 22, 12), rng.uniform(-1, 1, 12)])
+    pts = _blobs(rng, truth, n=150, sigma=0.05)
+    init = kmeans_plus_plus(pts[:, 0], pts[:, 1], 12, seed=3)
+    plain = fuzzy_c_means(pts[:, 0], pts[:, 1], 12, init=init, tol=1e-9, max_iter=2000)
+    fast = fuzzy_c_means(pts[:, 0], pts[:, 1], 12, init=init, tol=1e-9, max_iter=2000, accelerate=True)
+    assert plain.converged and fast.converged and fast.n_iter < plain.n_iter
+    np.testing.assert_allclose(np.sort(fast.centers, axis=0), np.sort(plain.centers, axis=0), atol=1e-6)
+    np.testing.assert_allclose(fast.membership.sum(axis=1), 1.0, rtol=1e-12)
+    assert np.all(np.diff(fast.objective) <= 1e-12 * fast.objective[:-1])
+    np.testing.assert_allclose(fast.objective[-1], plain.objective[-1], rtol=1e-8)
