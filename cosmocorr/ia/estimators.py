@@ -166,11 +166,9 @@ def ia_pair_sums(positions, rbins, orientations=None, period=None, weights=None,
         return acc
 
     total = sum(thread_map(chunk, range(0, i.size, _CHUNK), limit_blas=False), np.zeros((len(keys), nb + 1)))
+    # an unordered pair stands for two ordered ones; "ed" already summed both members' axes
     twice = 2.0 if unordered else 1.0
-    out = {key: twice * total[q, :nb] for q, key in enumerate(keys)}
-    if "ed" in out:
-        out["ed"] /= twice       # both members' orientations were already summed per unordered pair
-    return out
+    return {key: (1.0 if key == "ed" else twice) * total[q, :nb] for q, key in enumerate(keys)}
 
 
 def _ratio(num, den):
@@ -206,19 +204,22 @@ class IACorrelations:
         return np.stack([self.xi, self.omega, self.eta])
 
 
-def _xi_periodic(sums, n_w, sum_w2, rbins, period):
-    shell = 4.0 / 3.0 * np.pi * np.diff(rbins**3)
-    rr = (n_w**2 - sum_w2) * shell / period**3
-    return _ratio(sums["weight"], rr) - 1.0
-
-
-def _xi_landy_szalay(dd, positions, randoms, rbins, w):
+def _xi(dd, positions, rbins, period, w, randoms):
+    """eq. 9 from the DD weight sums: analytic randoms in a periodic box, RR = ((sum w)^2 - sum w^2)
+    times shell volume / box volume; otherwise Landy-Szalay with ``randoms`` (DD, DR, RR normalised
+    by (sum w)^2, sum w N_r and N_r^2 as TreeCorr does); NaN with neither."""
+    n_w = float(positions.shape[0]) if w is None else float(np.sum(w))
+    if period is not None:
+        sum_w2 = n_w if w is None else float(np.sum(w * w))
+        rr = (n_w**2 - sum_w2) * 4.0 / 3.0 * np.pi * np.diff(rbins**3) / period**3
+        return _ratio(dd, rr) - 1.0
+    if randoms is None:
+        return np.full(rbins.size - 1, np.nan)
     randoms = _positions(randoms, "randoms")
-    n_w = np.sum(w) if w is not None else float(positions.shape[0])
     n_r = float(randoms.shape[0])
     dr = ia_pair_sums(positions, rbins, weights=w, positions2=randoms, sums=())["weight"]
     rr = ia_pair_sums(randoms, rbins, sums=())["weight"]
-    dd_n, dr_n, rr_n = dd / n_w**2, dr / (n_w * n_r), rr / n_r**2   # TreeCorr's normalisation
+    dd_n, dr_n, rr_n = dd / n_w**2, dr / (n_w * n_r), rr / n_r**2
     return _ratio(dd_n - 2 * dr_n + rr_n, rr_n)
 
 
@@ -241,18 +242,10 @@ def ia_correlations(positions, orientations, rbins=DEFAULT_RBINS, period=None, w
         (sum w)^2, sum w N_r and N_r^2 as TreeCorr does. Without either, xi is NaN.
     """
     s = ia_pair_sums(positions, rbins, orientations, period=period, weights=weights)
-    rbins = np.asarray(rbins, dtype=float)
-    period_f = _period(period)
-    x = np.asarray(positions, dtype=float)
     w = None if weights is None else np.asarray(weights, dtype=float)
-    if period_f is not None:
-        n_w = float(x.shape[0]) if w is None else float(np.sum(w))
-        sum_w2 = n_w if w is None else float(np.sum(w * w))
-        xi_ = _xi_periodic(s, n_w, sum_w2, rbins, period_f)
-    elif randoms is not None:
-        xi_ = _xi_landy_szalay(s["weight"], x, randoms, rbins, w)
-    else:
-        xi_ = np.full(rbins.size - 1, np.nan)
+    xi_ = _xi(s["weight"], np.asarray(positions, dtype=float), np.asarray(rbins, dtype=float), _period(period), w,
+              randoms)
+    rbins = np.asarray(rbins, dtype=float)
     return IACorrelations(rbins=rbins, meanr=_ratio(s["rsum"], s["weight"]), npairs=s["npairs"],
                           weight=s["weight"], xi=xi_, omega=_ratio(s["ed"], s["weight"]) - 1.0 / 3.0,
                           eta=_ratio(s["ee"], s["weight"]) - 1.0 / 3.0)
@@ -285,9 +278,5 @@ def xi(positions, rbins=DEFAULT_RBINS, period=None, weights=None, randoms=None):
     if period_f is None and randoms is None:
         raise ValueError("randoms: a random catalog is needed for xi when there is no period")
     s = ia_pair_sums(positions, rbins, period=period, weights=weights, sums=())
-    rbins = np.asarray(rbins, dtype=float)
     w = None if weights is None else np.asarray(weights, dtype=float)
-    if period_f is not None:
-        n = float(len(positions)) if w is None else float(np.sum(w))
-        return _xi_periodic(s, n, n if w is None else float(np.sum(w * w)), rbins, period_f)
-    return _xi_landy_szalay(s["weight"], np.asarray(positions, dtype=float), randoms, rbins, w)
+    return _xi(s["weight"], np.asarray(positions, dtype=float), np.asarray(rbins, dtype=float), period_f, w, randoms)
