@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 import cosmocorr as cc
-from cosmocorr.synthetic import synthetic_star_catalog
+from cosmocorr.sky.synthetic import synthetic_star_catalog
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "cosmos_web" / "f115w_validation_psfex.fits"
 

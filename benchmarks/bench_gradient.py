@@ -11,9 +11,9 @@ import time
 import numpy as np
 
 import cosmocorr as cc
-from cosmocorr import dual as dl
+from cosmocorr.differentiable import dual as dl
 from cosmocorr.differentiable import soft_xi_plus
-from cosmocorr.gravity import simulate_catalog
+from cosmocorr.differentiable.gravity import simulate_catalog
 
 
 def main():

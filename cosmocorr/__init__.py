@@ -1,21 +1,27 @@
 """cosmocorr: correlation functions on the sky with soft clustering, clustering uncertainty,
 differentiable estimators and surrogates (Berman, Pandya, McCleary et al. 2025, arXiv:2504.06174).
 
+The package is layered (see the README's "Layout"); data flows one way, catalog -> optional
+cluster reduction -> pair sums on a backend -> result:
+
+- :mod:`cosmocorr.sky`: geometry, bins, catalogs;
+- :mod:`cosmocorr.backends`: the NumPy reference kernels and the lazy Julia bridge;
+- :mod:`cosmocorr.estimators`: exact estimators; :mod:`cosmocorr.clustering`: fuzzy c-means;
+- :mod:`cosmocorr.uncertainty`: Algorithm 1 and the uncertainty study;
+- :mod:`cosmocorr.differentiable`, :mod:`cosmocorr.surrogate`, :mod:`cosmocorr.ia`;
+- :mod:`cosmocorr.api`: the composed public estimators re-exported here.
+
 The NumPy backend is the reference implementation; the bundled Julia module ``CosmoCorr`` is used
-through juliacall when asked for (see :mod:`cosmocorr.backend`). ``import cosmocorr`` never
+through juliacall when asked for (see :mod:`cosmocorr.backends`). ``import cosmocorr`` never
 imports juliacall.
 """
-from .backend import get_backend, set_backend
-from .bins import Bins
-from .catalog import Catalog
+from .api import landy_szalay, rho_statistics, shear_shear
+from .backends import get_backend, set_backend
 from .clustering import FuzzyCMeansResult, fuzzy_c_means, kmeans_plus_plus, max_membership, membership_entropy
-from .differentiable import GradientResult, fit_G, xi_plus_gradient
-from .geometry import separation
-from .gravity import simulate_catalog
-from .soft_binning import soft_bin_weights
-from .rho import RhoResult, StarCatalog, rho_statistics
+from .differentiable import GradientResult, fit_G, gravity, simulate_catalog, soft_bin_weights, xi_plus_gradient
+from .estimators import LandySzalayResult, RhoResult, ShearShearResult
+from .sky import Bins, Catalog, StarCatalog, separation
 from .uncertainty import UncertaintyResult, clustering_uncertainty
-from .twopoint import LandySzalayResult, ShearShearResult, landy_szalay, shear_shear
 
 __version__ = "0.1.0"
 

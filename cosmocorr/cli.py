@@ -43,8 +43,8 @@ def _write_outputs(result, out_png, out_json, title):
 
 
 def cmd_rho(args):
-    from .bins import Bins
-    from .rho import StarCatalog, rho_statistics
+    from .api import rho_statistics
+    from .sky import Bins, StarCatalog
 
     g1s, g2s, ss = _columns(args.star_columns, "--star-columns")
     g1m, g2m, sm = _columns(args.model_columns, "--model-columns")
@@ -63,9 +63,9 @@ def cmd_rho(args):
 
 
 def cmd_demo(args):
-    from .bins import Bins
-    from .rho import rho_statistics
-    from .synthetic import synthetic_star_catalog
+    from .api import rho_statistics
+    from .sky import Bins
+    from .sky.synthetic import synthetic_star_catalog
 
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
@@ -80,7 +80,7 @@ def cmd_demo(args):
 
 
 def cmd_julia(args):
-    from . import julia
+    from .backends import julia_bridge as julia
 
     if args.action == "install":
         julia.install()

@@ -15,7 +15,7 @@ OUTDIR = ROOT / "examples" / "output"
 def load_stars(path):
     """The star catalog at ``path``, or the built-in synthetic one when no path/file is given."""
     import cosmocorr as cc
-    from cosmocorr.synthetic import synthetic_star_catalog
+    from cosmocorr.sky.synthetic import synthetic_star_catalog
 
     if path and Path(path).exists():
         print(f"catalog: {path}")

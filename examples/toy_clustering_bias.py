@@ -13,7 +13,7 @@ import numpy as np
 from _common import OUTDIR, outdir
 
 import cosmocorr as cc
-from cosmocorr.synthetic import uniform_randoms
+from cosmocorr.sky.synthetic import uniform_randoms
 
 
 def main():

@@ -8,7 +8,7 @@ import pytest
 import treecorr
 
 from cosmocorr.cli import main
-from cosmocorr.synthetic import synthetic_star_catalog
+from cosmocorr.sky.synthetic import synthetic_star_catalog
 
 
 def _tc_xip(ra, dec, z, z2=None, min_sep=0.0):

@@ -108,8 +108,10 @@ def test_bad_arguments(kw, match):
 
 def test_blocked_iterations_match_the_plain_equations(rng):
     """fcm_iterate (blocked, threaded) against eqs. 15, 17, 18 written plainly on whole arrays."""
-    from cosmocorr.clustering import angular_distances, fcm_iterate, objective, update_centers
-    from cosmocorr.geometry import unit_vectors
+    from cosmocorr.backends.numpy_fcm import fcm_iterate
+    from cosmocorr.clustering import objective, update_centers
+    from cosmocorr.sky.geometry import angular_distances
+    from cosmocorr.sky.geometry import unit_vectors
 
     n = 30_000   # n * c = 450,000: large enough for the threaded path
     ra, dec = rng.uniform(10, 12, n), rng.uniform(-1, 1, n)

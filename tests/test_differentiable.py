@@ -71,7 +71,7 @@ def test_inverse_problem_recovers_G_within_one_percent():
 
 
 def test_julia_backend_without_julia_says_how_to_install():
-    from cosmocorr import julia
+    from cosmocorr.backends import julia_bridge as julia
 
     if julia.julia_ready():
         pytest.skip("Julia is installed here: the parity tests in test_julia_backend.py cover it")

@@ -5,7 +5,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 
 from cosmocorr import separation
-from cosmocorr.geometry import ARCMIN, unit_vectors, vincenty_from_vectors
+from cosmocorr.sky.geometry import ARCMIN, unit_vectors, vincenty_from_vectors
 
 
 def _astropy_arcmin(ra1, dec1, ra2, dec2):

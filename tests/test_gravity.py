@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from cosmocorr.gravity import circular_period, initial_conditions, integrate, simulate_catalog
+from cosmocorr.differentiable.gravity import circular_period, initial_conditions, integrate, simulate_catalog
 
 
 @pytest.mark.parametrize("G", [0.7, 1.0, 1.6])

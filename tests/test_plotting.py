@@ -7,7 +7,7 @@ import numpy as np
 
 from cosmocorr.plotting import plot_rho, plot_rho_statistics
 from cosmocorr import rho_statistics
-from cosmocorr.synthetic import synthetic_star_catalog
+from cosmocorr.sky.synthetic import synthetic_star_catalog
 
 
 def test_plot_rho_marks_negative_values_open():

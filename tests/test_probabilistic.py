@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 
 import cosmocorr as cc
-from cosmocorr.probabilistic import clustered_rho_statistics, clustered_shear_shear
-from cosmocorr.synthetic import synthetic_shear_catalog, synthetic_star_catalog, uniform_randoms
+from cosmocorr.uncertainty import clustered_rho_statistics, clustered_shear_shear
+from cosmocorr.sky.synthetic import synthetic_shear_catalog, synthetic_star_catalog, uniform_randoms
 
 
 def test_one_cluster_per_object_equals_naive_shear():
@@ -43,7 +43,7 @@ def test_single_cluster_has_no_pairs():
 
 
 def test_cluster_objects_average_quantities():
-    from cosmocorr.probabilistic import cluster_objects
+    from cosmocorr.clustering import cluster_objects
     centres = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
     a = np.array([0, 0, 2, 2, 2])
     w = np.array([1.0, 3.0, 1.0, 1.0, 2.0])

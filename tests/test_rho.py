@@ -6,8 +6,8 @@ import pytest
 import treecorr
 
 from cosmocorr import Bins, StarCatalog, rho_statistics
-from cosmocorr.rho import RHO_FIELDS
-from cosmocorr.synthetic import synthetic_star_catalog
+from cosmocorr.estimators import RHO_FIELDS
+from cosmocorr.sky.synthetic import synthetic_star_catalog
 
 
 def _tc(stars, z):

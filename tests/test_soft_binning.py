@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 
 import cosmocorr as cc
-from cosmocorr import dual as dl
+from cosmocorr.differentiable import dual as dl
 from cosmocorr.differentiable import soft_xi_plus
-from cosmocorr.soft_binning import soft_bin_weights
-from cosmocorr.synthetic import synthetic_shear_catalog
+from cosmocorr.differentiable.soft_bin_weights import soft_bin_weights
+from cosmocorr.sky.synthetic import synthetic_shear_catalog
 
 
 def test_weights_are_eqs_22_and_23():

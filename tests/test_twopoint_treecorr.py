@@ -4,8 +4,8 @@ import pytest
 import treecorr
 
 from cosmocorr import Bins, Catalog, StarCatalog, landy_szalay, shear_shear
-from cosmocorr import _kernels_numpy
-from cosmocorr.synthetic import synthetic_shear_catalog, uniform_randoms
+from cosmocorr.backends import numpy_kernels as _kernels_numpy
+from cosmocorr.sky.synthetic import synthetic_shear_catalog, uniform_randoms
 
 
 def _tc_cat(c):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import cosmocorr as cc
-from cosmocorr.synthetic import synthetic_shear_catalog, synthetic_star_catalog
+from cosmocorr.sky.synthetic import synthetic_shear_catalog, synthetic_star_catalog
 
 
 def test_rho_uncertainty_on_cosmos_web(cosmos_fits, tmp_path):
@@ -34,7 +34,7 @@ def test_greedy_bootstrap_is_the_only_randomness():
     u2 = cc.clustering_uncertainty(cat, b, 20, n_samples=3, n_bootstrap=4, seed=5)
     np.testing.assert_array_equal(u1.bootstrap_samples["xip"], u2.bootstrap_samples["xip"])
     # a "resample" that keeps every object once reproduces the greedy estimate exactly
-    from cosmocorr.probabilistic import clustered_shear_shear
+    from cosmocorr.uncertainty import clustered_shear_shear
     g = clustered_shear_shear(cat, None, b, 20, assignment="greedy", clustering=u1.clustering)
     sub = cc.clustering_uncertainty(cat, b, 20, n_samples=2, n_bootstrap=2, method="subset", subset_fraction=1e-9,
                                     clustering=u1.clustering, seed=1)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import check_positive_int
+from .._validate import check_positive_int
 from .catalog import Catalog
-from .rho import StarCatalog
+from .stars import StarCatalog
 
 __all__ = ["synthetic_star_catalog", "synthetic_shear_catalog", "uniform_randoms"]
 

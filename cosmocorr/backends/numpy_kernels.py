@@ -1,6 +1,6 @@
 """NumPy reference kernels: exact all-pairs sums per separation bin.
 
-These are the functions the backend switch (:mod:`cosmocorr.backend`) dispatches to; the Julia
+These are the functions the backend switch (:mod:`cosmocorr.backends`) dispatches to; the Julia
 module ``CosmoCorr`` (``julia/src``) implements the same functions with the same arguments.
 Everything is vectorised, processed in row blocks so that memory stays bounded, and the blocks
 are shared between threads (NumPy releases the GIL inside its array loops).
@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._parallel import n_threads, thread_map
-from .geometry import ARCMIN
+from .._parallel import n_threads, thread_map
+from ..sky.geometry import ARCMIN
+from .numpy_fcm import fcm_iterate
 
 __all__ = ["pair_sums", "bin_index", "fcm_iterate", "SUM_NAMES", "SHEAR_SUM_NAMES"]
 
@@ -201,6 +202,3 @@ def pair_sums(xyz1, w1, g1, xyz2, w2, g2, min_sep, max_sep, nbins, log, auto,
     out = {name: total[q, :nbins].copy() for q, name in enumerate(names)}
     return out
 
-
-# the fuzzy c-means iterations live with the clustering code; exposed here as a kernel
-from .clustering import fcm_iterate  # noqa: E402

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._validate import as_float_array, check_same_length, check_sky_coords
+from .._validate import as_float_array, check_same_length, check_sky_coords
 from .geometry import unit_vectors
 
 __all__ = ["Catalog", "read_fits_columns"]

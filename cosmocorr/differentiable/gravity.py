@@ -23,8 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from ._validate import check_positive_int
-from .clustering import vectors_to_radec
+from .._validate import check_positive_int
+from ..sky.geometry import vectors_to_radec
 from .dual import Dual
 
 __all__ = ["GravityCatalog", "initial_conditions", "ellipticities", "integrate", "simulate_catalog", "circular_period"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import dual as dl
-from ._validate import check_choice
+from .._validate import check_choice
 
 __all__ = ["soft_bin_weights", "KINDS"]
 

@@ -16,14 +16,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._progress import progress_range
-from ._validate import check_choice, check_positive_int
-from .bins import Bins
-from .catalog import Catalog
-from .clustering import greedy_assignments, sample_assignments
-from .probabilistic import _nanmean, _std, cluster_objects, fit_clusters, rho_draws
-from .rho import StarCatalog, rho_statistics
-from .twopoint import ShearShearResult, naive_pair_sums, shear_shear
+from .._progress import progress_range
+from .._validate import check_choice, check_positive_int
+from ..clustering import cluster_objects, fit_clusters, greedy_assignments, sample_assignments
+from ..estimators import ShearShearResult, naive_pair_sums, rho_statistics, shear_shear
+from ..sky import Bins, Catalog, StarCatalog
+from .algorithm1 import _nanmean, _std, rho_draws
+from .resampling import resample_indices
 
 __all__ = ["UncertaintyResult", "clustering_uncertainty"]
 
@@ -73,7 +72,7 @@ class UncertaintyResult:
         the naive no-clustering estimate overlaid; |value| on a log axis, negative values open."""
         import matplotlib.pyplot as plt
 
-        from .plotting import RHO_LABELS, plot_rho
+        from ..plotting import RHO_LABELS, plot_rho
 
         if axes is None:
             fig, axes = plt.subplots(1, 2, figsize=(10, 4), sharey=True, constrained_layout=True)
@@ -92,13 +91,6 @@ class UncertaintyResult:
         axes[0].set_ylabel(f"|{label}| (open: negative)")
         axes[0].legend(fontsize="small")
         return fig
-
-
-def _resample(n, method, fraction, rng):
-    if method == "bootstrap":
-        return rng.integers(0, n, n)
-    keep = n - int(round(fraction * n))
-    return np.sort(rng.choice(n, size=max(keep, 2), replace=False))
 
 
 def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10, method="bootstrap",
@@ -171,7 +163,7 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
     boot = {k: [] for k in samples}
     greedy = greedy_assignments(U)
     for _ in progress_range(n_bootstrap, desc=f"{method} resamples", progress=progress):
-        idx = _resample(cat.nobj, method, subset_fraction, rng)
+        idx = resample_indices(cat.nobj, method, subset_fraction, rng)
         one = draws(greedy[idx][None, :], subset=idx)
         for k in boot:
             boot[k].append(one[k][0])

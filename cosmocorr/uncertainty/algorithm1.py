@@ -1,4 +1,4 @@
-"""The probabilistic estimator: paper Algorithm 1.
+"""The probabilistic estimator: paper Algorithm 1, repeated over sampled assignments.
 
 1. k-means++ centres, 2. fuzzy c-means centres v and memberships U (fitted once),
 3. assign each object to a cluster, M_i ~ Categorical(U_i) (eq. 19) — or greedily by argmax,
@@ -17,60 +17,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._progress import progress_range
-from ._validate import check_choice, check_positive_int
-from .catalog import Catalog
-from .clustering import FuzzyCMeansResult, fuzzy_c_means, greedy_assignments, sample_assignments
-from .twopoint import LandySzalayResult, ShearShearResult, naive_pair_sums
+from .._progress import progress_range
+from .._validate import check_choice, check_positive_int
+from ..clustering import FuzzyCMeansResult, cluster_objects, fit_clusters, greedy_assignments, sample_assignments
+from ..estimators import RHO_FIELDS, LandySzalayResult, RhoResult, ShearShearResult, naive_pair_sums, rho_pair_sums
 
 __all__ = [
-    "cluster_objects", "fit_clusters", "assign", "ClusteredShearShearResult", "ClusteredLandySzalayResult",
-    "clustered_shear_shear", "clustered_landy_szalay", "clustered_rho_statistics",
+    "assign", "ClusteredShearShearResult", "ClusteredLandySzalayResult",
+    "clustered_shear_shear", "clustered_landy_szalay", "clustered_rho_statistics", "rho_draws",
 ]
 
 ASSIGNMENTS = ("sample", "greedy")
-
-
-def cluster_objects(centers, assignment, w, fields=None, n_clusters=None):
-    """Algorithm 1 step 4: one object per non-empty cluster.
-
-    Parameters
-    ----------
-    centers : ndarray (c, 2)
-        Cluster centres (degrees).
-    assignment : int ndarray (N,)
-        Cluster of each object.
-    w : ndarray (N,)
-        Object weights.
-    fields : dict of complex ndarray (N,), optional
-        Quantities to average (weighted by w) within each cluster.
-
-    Returns
-    -------
-    (Catalog, dict)
-        The cluster objects (at their centres, weight = sum of member weights) and their
-        averaged fields. Clusters with no member (or zero total weight) are dropped.
-    """
-    c = centers.shape[0] if n_clusters is None else n_clusters
-    sw = np.bincount(assignment, weights=w, minlength=c)
-    keep = sw > 0
-    out = {}
-    for name, q in (fields or {}).items():
-        re = np.bincount(assignment, weights=w * q.real, minlength=c)
-        im = np.bincount(assignment, weights=w * q.imag, minlength=c)
-        out[name] = (re[keep] + 1j * im[keep]) / sw[keep]
-    return Catalog(centers[keep, 0], centers[keep, 1], w=sw[keep]), out
-
-
-def fit_clusters(cat, n_clusters, fuzziness=2.0, seed=None, clustering=None):
-    """Fuzzy c-means on a catalog's positions (Algorithm 1 steps 1-2), or a given result."""
-    if clustering is not None:
-        if not isinstance(clustering, FuzzyCMeansResult):
-            raise TypeError(f"clustering must be a FuzzyCMeansResult, got {type(clustering).__name__}")
-        if clustering.membership.shape[0] != cat.nobj:
-            raise ValueError("clustering: its membership has a row per object of another catalog")
-        return clustering
-    return fuzzy_c_means(cat.ra, cat.dec, n_clusters, fuzziness=fuzziness, seed=seed, weights=cat.w)
 
 
 def assign(U, assignment, rng, n_samples):
@@ -204,8 +161,6 @@ def clustered_landy_szalay(data, randoms, bins, n_clusters, assignment="sample",
 
 def rho_draws(stars, bins, fit, assignments, backend=None, progress=False, desc="Algorithm 1 samples"):
     """rho1..rho5 (dict name -> list of ShearShearResult) for each row of ``assignments``."""
-    from .rho import RHO_FIELDS, rho_pair_sums
-
     fields = stars.fields()
     out = {name: [] for name in RHO_FIELDS}
     for s in progress_range(assignments.shape[0], desc=desc, progress=progress):
@@ -220,11 +175,9 @@ def clustered_rho_statistics(stars, bins, n_clusters, assignment="sample", n_sam
     """rho1..rho5 by Algorithm 1 (see :func:`cosmocorr.rho_statistics` with ``n_clusters``).
 
     The stars are clustered once; each draw averages e, delta e and e dT/T within clusters.
-    Returns a :class:`~cosmocorr.rho.RhoResult` whose entries are
+    Returns a :class:`~cosmocorr.estimators.RhoResult` whose entries are
     :class:`ClusteredShearShearResult` (``xip_samples``, ``xip_std``, ...).
     """
-    from .rho import RhoResult
-
     n_samples, fit_seed, rng = _setup(n_samples, assignment, seed)
     fit = fit_clusters(stars.catalog, n_clusters, fuzziness, fit_seed, clustering)
     draws = rho_draws(stars, bins, fit, assign(fit.membership, assignment, rng, n_samples), backend, progress)

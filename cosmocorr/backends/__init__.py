@@ -1,4 +1,9 @@
-"""Choice of compute backend: the one place where NumPy and Julia are told apart.
+"""The backends layer: the one place where NumPy and Julia are told apart.
+
+Owns the choice of backend (this module), the NumPy reference kernels (:mod:`.numpy_kernels`:
+all-pairs bin sums and bin indices, paper eqs. 7-8 and 16; :mod:`.numpy_fcm`: the fuzzy c-means
+iterations, eqs. 15-18) and the lazy juliacall bridge to the bundled Julia module
+(:mod:`.julia_bridge`). Imports only :mod:`cosmocorr.sky` and the private helpers.
 
 ``"numpy"``
     The reference implementation, always available.
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import os
 
-from ._validate import check_choice
+from .._validate import check_choice
 
 __all__ = ["BACKENDS", "set_backend", "get_backend", "resolve_backend", "get_kernels"]
 
@@ -30,12 +35,12 @@ def set_backend(name):
     """Set the default backend for this session: ``"numpy"``, ``"julia"`` or ``"auto"``.
 
     ``set_backend("julia")`` checks at once that Julia can be had and raises
-    :class:`cosmocorr.julia.JuliaNotAvailableError` (with installation instructions) if not.
+    :class:`cosmocorr.backends.julia_bridge.JuliaNotAvailableError` (with installation instructions) if not.
     """
     global _chosen
     name = _normalise(name, "backend")
     if name == "julia":
-        from . import julia
+        from . import julia_bridge as julia
 
         julia.require_julia()
     _chosen = name
@@ -56,22 +61,22 @@ def resolve_backend(backend=None):
     """Resolve ``backend`` (or the configured default) to ``"numpy"`` or ``"julia"``."""
     name = get_backend() if backend is None else _normalise(backend, "backend")
     if name == "auto":
-        from . import julia
+        from . import julia_bridge as julia
 
         return "julia" if julia.julia_ready() else "numpy"
     return name
 
 
 def get_kernels(backend=None):
-    """The kernel namespace for ``backend``: :mod:`cosmocorr._kernels_numpy` or the Julia bridge."""
+    """The kernel namespace for ``backend``: :mod:`.numpy_kernels` or the Julia bridge's."""
     name = resolve_backend(backend)
     if name == "julia":
-        from . import julia
+        from . import julia_bridge as julia
 
         return julia.kernels()
-    from . import _kernels_numpy
+    from . import numpy_kernels
 
-    return _kernels_numpy
+    return numpy_kernels
 
 
 def _normalise(name, argname):

@@ -6,7 +6,7 @@ state only: it never starts Julia, never resolves and never downloads.
 
 One-time set-up, on a machine with internet access::
 
-    cosmocorr julia install        # or: python -m cosmocorr.julia install
+    cosmocorr julia install        # or: python -m cosmocorr.backends.julia_bridge install
 
 which lets juliapkg install Julia (>= 1.10) if needed and resolve OrdinaryDiffEq, ForwardDiff,
 Zygote, SciMLSensitivity and CosmoCorr (declared in ``juliapkg.json``). To use an existing Julia instead, set
@@ -26,7 +26,7 @@ __all__ = ["JuliaNotAvailableError", "julia_ready", "require_julia", "load", "ke
 
 INSTALL_HINT = (
     "To use the Julia backend, run once on a machine with internet access:\n"
-    "    cosmocorr julia install        (or: python -m cosmocorr.julia install)\n"
+    "    cosmocorr julia install        (or: python -m cosmocorr.backends.julia_bridge install)\n"
     "which installs Julia >= 1.10 through juliapkg if needed and resolves the bundled CosmoCorr module. "
     "To use a Julia you already have, set PYTHON_JULIAPKG_EXE=/path/to/julia first. "
     "Until then use backend='numpy' (the reference implementation)."
@@ -110,7 +110,7 @@ def _complex_or_nothing(g):
 
 
 def kernels():
-    """Kernel namespace with the same functions as :mod:`cosmocorr._kernels_numpy`, on Julia."""
+    """Kernel namespace with the same functions as :mod:`cosmocorr.backends.numpy_kernels`, on Julia."""
     jl = load()
     cc = jl.CosmoCorr
 
@@ -165,7 +165,7 @@ def install():
 
 def status():
     """What the backend decision sees, as a dict."""
-    from .backend import resolve_backend
+    from . import resolve_backend
 
     return {"julia_ready": julia_ready(), "reason": reason(), "auto_resolves_to": resolve_backend("auto"),
             "juliacall_imported": "juliacall" in sys.modules}
@@ -178,7 +178,7 @@ def _main(argv=None):
     elif argv[:1] == ["status"]:
         print(json.dumps(status(), indent=1))
     else:
-        print("usage: python -m cosmocorr.julia install|status")
+        print("usage: python -m cosmocorr.backends.julia_bridge install|status")
         return 2
     return 0
 

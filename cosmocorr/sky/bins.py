@@ -5,7 +5,7 @@ import numbers
 
 import numpy as np
 
-from ._validate import check_choice, check_positive_int
+from .._validate import check_choice, check_positive_int
 
 __all__ = ["Bins"]
 

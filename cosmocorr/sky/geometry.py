@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validate import as_float_array
+from .._validate import as_float_array
 
-__all__ = ["separation", "unit_vectors", "vincenty_from_vectors", "pair_direction", "DEG", "ARCMIN"]
+__all__ = ["separation", "unit_vectors", "vincenty_from_vectors", "pair_direction", "vectors_to_radec", "angular_distances", "DEG", "ARCMIN"]
 
 DEG = np.pi / 180.0
 ARCMIN = DEG / 60.0
@@ -87,3 +87,56 @@ def pair_direction(x1, y1, z1, x2, y2, z2):
     cos_a = (z1 - z2) + 0.5 * z2 * dsq
     sin_a = y1 * x2 - x1 * y2
     return sin_a - 1j * cos_a
+
+
+def vectors_to_radec(xyz):
+    """(3, c) unit vectors -> (c, 2) array of (ra, dec) in degrees, ra in [0, 360)."""
+    x, y, z = xyz
+    ra = np.degrees(np.arctan2(y, x)) % 360.0
+    dec = np.degrees(np.arctan2(z, np.hypot(x, y)))
+    return np.column_stack([ra, dec])
+
+
+def angular_distances(xyz, centers_xyz):
+    """Vincenty distances (radians) between N objects and c centres, shape (N, c).
+
+    eq. 16 in vector form, atan2(|a x b|, a . b), for all pairs at once: the dot products and
+    each component of the cross products are matrix products (no (N, c, 3) temporaries), and the
+    arctangent is taken in half-angle form.
+    """
+    n, c = xyz.shape[1], centers_xyz.shape[1]
+    out = np.empty((n, c))
+    _distances_into(np.ascontiguousarray(xyz.T), _cross_factors(centers_xyz), out, np.empty((n, c)), np.empty((n, c)))
+    return out
+
+
+def _cross_factors(centers_xyz):
+    """The (2, c) right-hand factors giving each cross-product component as a matrix product,
+    then the centres themselves for the dot products."""
+    cx, cy, cz = centers_xyz
+    return np.vstack([cz, -cy]), np.vstack([cx, -cz]), np.vstack([cy, -cx]), centers_xyz
+
+
+def _distances_into(p, factors, out, t, dot):
+    """Distances from unit vectors p (n, 3) to the centres behind ``factors``, written to ``out``
+    (n, c); ``t`` and ``dot`` are work arrays of the same shape (so nothing is allocated)."""
+    fx, fy, fz, centres = factors
+    np.matmul(p[:, 1:], fx, out=out)                    # (a x b)_x
+    np.square(out, out=out)
+    np.matmul(p[:, [2, 0]], fy, out=t)                  # (a x b)_y from columns (z, x)
+    out += np.square(t, out=t)
+    np.matmul(p[:, :2], fz, out=t)                      # (a x b)_z
+    out += np.square(t, out=t)
+    np.sqrt(out, out=out)
+    # atan2(s, c) = 2 atan(s / (1 + c)) (half-angle; well conditioned for c >= 0), and
+    # pi - 2 atan(s / (1 - c)) for c < 0: twice as fast as arctan2, equally accurate
+    np.matmul(p, centres, out=dot)
+    np.abs(dot, out=t)
+    t += 1.0
+    out /= t
+    np.arctan(out, out=out)
+    out *= 2.0
+    np.less(dot, 0.0, out=t)
+    if t.any():
+        np.subtract(np.pi, out, out=out, where=t.astype(bool))
+    return out

@@ -1,0 +1,132 @@
+"""NumPy kernel of the fuzzy c-means iterations (paper eqs. 15, 17, 18), the reference the Julia
+module's ``fcm_iterate`` mirrors.
+
+Distances are Vincenty's (eq. 16) in vector form, computed from matrix products; memberships
+follow eq. 18 in a form that never overflows; each iteration walks the objects in cache-sized
+blocks over threads. :mod:`cosmocorr.clustering` owns the algorithm around it (initialisation,
+validation, results); this module owns only the arithmetic.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._parallel import n_threads, thread_map
+from ..sky.geometry import ARCMIN, _cross_factors, _distances_into
+
+__all__ = ["fcm_iterate", "memberships", "RELAX_CAP"]
+
+
+def memberships(d, fuzziness):
+    """Fuzzy memberships from distances (paper eq. 18), in a numerically safe form.
+
+    U_ik = 1 / sum_j (d_ik / d_jk)^(2/(m-1)), computed as (d_min/d_ik)^p / sum_j (d_min/d_jk)^p with
+    p = 2/(m-1) and d_min the row minimum, so no ratio overflows. An object sitting exactly on one
+    or more centres belongs to them in equal parts (the limit of eq. 18), never NaN.
+    """
+    p = 2.0 / (fuzziness - 1.0)
+    dmin = d.min(axis=1, keepdims=True)
+    if dmin.size and dmin.min() > 0:          # the usual case: no object on a centre
+        return _memberships_into(d, p, np.empty_like(d))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(d > 0, (dmin / np.where(d > 0, d, 1.0)) ** p, 1.0)
+    on_centre = (dmin[:, 0] == 0)
+    if np.any(on_centre):
+        ratio[on_centre] = (d[on_centre] == 0).astype(float)
+    return ratio / ratio.sum(axis=1, keepdims=True)
+
+
+RELAX_CAP = 5.0   # largest over-relaxation factor of the accelerated iterations
+
+
+def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None, relax=1.0):
+    """The fuzzy c-means iterations (the kernel both backends implement).
+
+    From initial centre unit vectors ``cxyz`` (3, c): memberships (eq. 18), then repeat centres
+    (eq. 17) and memberships until max |U_new - U| < tol or ``max_iter``.
+    Returns (centres (3, c), U (N, c), n_iter, J_m history (arcmin^2), converged).
+    ``relax`` > 1 starts the over-relaxed iterations of ``fuzzy_c_means(accelerate=True)``.
+
+    Each iteration splits the objects between threads; each thread walks its rows in blocks of
+    ``block`` rows (default about 65,536 / c) and computes, per block, distances, memberships and
+    its share of the next centre sums, of J_m and of the change in U, in work arrays it reuses:
+    the (N, c) work stays in cache and only U itself is kept.
+    """
+    pts = np.ascontiguousarray(xyz.T)
+    n, c = pts.shape[0], cxyz.shape[1]
+    block = max(64, min(n, 65_536 // c)) if block is None else int(block)   # ~0.5 MB work arrays
+    U = np.empty((n, c))
+    p = 2.0 / (fuzziness - 1.0)
+    # threads only pay off for large problems (a pool costs ~1 ms per iteration)
+    workers = max(1, min(n_threads(), -(-n // block), (n * c) // 200_000))
+    shares = np.array_split(np.arange(0, n, block), workers)
+
+    def sweep(centres, out, ref=None):
+        """Memberships for ``centres`` into ``out``; the change is measured against ``ref``."""
+        factors = _cross_factors(centres)
+
+        def run(starts):
+            d, t, dot, um = (np.empty((block, c)) for _ in range(4))
+            sums, jm, change = np.zeros((3, c)), 0.0, 0.0
+            for s in starts:
+                rows = slice(s, min(s + block, n))
+                k = rows.stop - rows.start
+                dk, tk, uk = d[:k], t[:k], um[:k]
+                _distances_into(pts[rows], factors, dk, tk, dot[:k])
+                u = memberships(dk, fuzziness) if dk.min() == 0 else _memberships_into(dk, p, dot[:k])
+                if ref is not None:
+                    np.subtract(u, ref[rows], out=tk)
+                    change = max(change, float(np.abs(tk).max()))
+                out[rows] = u
+                np.power(u, fuzziness, out=uk) if fuzziness != 2.0 else np.square(u, out=uk)
+                dk /= ARCMIN
+                jm += float(np.einsum("ij,ij,ij->", uk, dk, dk))
+                if weights is not None:
+                    uk *= weights[rows, None]
+                sums += pts[rows].T @ uk
+            return sums, jm, change
+
+        parts = thread_map(run, shares)
+        return sum(q[0] for q in parts), sum(q[1] for q in parts), max(q[2] for q in parts)
+
+    def renormalise(v, previous):
+        norm = np.linalg.norm(v, axis=0)
+        keep = norm == 0                       # a centre without weight stays where it was
+        return np.where(keep, previous, v / np.where(keep, 1.0, norm))
+
+    sums, jm, _ = sweep(cxyz, U)
+    spare = None if relax == 1.0 else np.empty_like(U)   # second buffer for over-relaxed trials
+    history = [jm]
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        proposal = renormalise(sums, cxyz)     # eq. 17
+        step = None
+        if spare is not None:
+            # over-relaxed step, kept only if J_m still decreases; the factor grows while steps
+            # are kept and shrinks when one is refused (then the plain eq. 17 step is taken)
+            trial = renormalise(cxyz + relax * (proposal - cxyz), proposal)
+            t_sums, t_jm, t_change = sweep(trial, spare, U)
+            if t_jm <= history[-1]:
+                relax = min(relax * 1.1, RELAX_CAP)
+                step = trial, t_sums, t_jm, t_change
+            else:
+                relax = max(1.0 + 0.5 * (relax - 1.0), 1.05)
+        if step is None:
+            target = U if spare is None else spare
+            step = (proposal,) + sweep(proposal, target, U)
+        cxyz, sums, jm, change = step
+        if spare is not None:
+            U, spare = spare, U
+        history.append(jm)
+        if change < tol:
+            converged = True
+            break
+    return cxyz, U, it, np.array(history), converged
+
+
+def _memberships_into(d, p, out):
+    """eq. 18 for rows without a zero distance: (d_min / d)^p normalised, written to ``out``."""
+    np.divide(d.min(axis=1, keepdims=True), d, out=out)
+    np.square(out, out=out) if p == 2.0 else np.power(out, p, out=out)
+    out /= out.sum(axis=1, keepdims=True)
+    return out

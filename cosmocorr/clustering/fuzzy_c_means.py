@@ -1,0 +1,150 @@
+"""Fuzzy c-means on the sky with Vincenty distances (paper sec. 4, eqs. 15-18; Algorithm 1 steps 1-2).
+
+Fuzzy c-means (Bezdek, Ehrlich & Full 1984) minimises (paper eq. 15)
+
+.. math:: J_m(U, v) = \\sum_{k=1}^N \\sum_{i=1}^c U_{ik}^m\\, d(y_k, v_i)^2
+
+with d the great-circle (Vincenty, eq. 16) distance, alternating the centre update (eq. 17,
+done on unit vectors and renormalised, so that it is correct across RA = 0/360 and near the
+poles) and the membership update (eq. 18). Memberships are rows of ``U`` (N, c) that sum to 1;
+each row is the categorical distribution of Algorithm 1's assignment (eq. 19).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validate import as_float_array, check_positive_int, check_sky_coords
+from ..backends import get_backend, get_kernels
+from ..backends.numpy_fcm import RELAX_CAP, memberships
+from ..sky.geometry import ARCMIN, angular_distances, unit_vectors, vectors_to_radec
+from .kmeans_pp import check_n_clusters, kmeans_plus_plus
+
+__all__ = ["FuzzyCMeansResult", "fuzzy_c_means", "memberships", "update_centers", "objective",
+           "angular_distances", "RELAX_CAP"]
+
+
+def update_centers(xyz, U, fuzziness, weights=None):
+    """Centre update (paper eq. 17) on the sphere: the U^m-weighted mean of unit vectors, renormalised.
+
+    Returns unit vectors (3, c). A centre whose members have no weight keeps a zero vector
+    (callers keep the previous centre in that case).
+    """
+    um = U ** fuzziness
+    if weights is not None:
+        um = um * weights[:, None]
+    v = xyz @ um                                   # (3, c)
+    norm = np.linalg.norm(v, axis=0)
+    return v / np.where(norm > 0, norm, 1.0)
+
+
+def objective(d, U, fuzziness):
+    """J_m (eq. 15) in arcmin^2."""
+    return float(np.sum(U ** fuzziness * (d / ARCMIN) ** 2))
+
+
+@dataclass
+class FuzzyCMeansResult:
+    """Result of :func:`fuzzy_c_means`.
+
+    Attributes
+    ----------
+    centers : ndarray (c, 2)
+        Cluster centres (ra, dec) in degrees.
+    membership : ndarray (N, c)
+        U, rows summing to 1 (eq. 18).
+    n_iter : int
+        Iterations performed.
+    objective : ndarray
+        J_m (eq. 15, arcmin^2) after the initial membership and after each iteration.
+    converged : bool
+        Whether max |U_new - U_old| < tol was reached before ``max_iter``.
+    fuzziness : float
+    """
+
+    centers: np.ndarray
+    membership: np.ndarray
+    n_iter: int
+    objective: np.ndarray
+    converged: bool
+    fuzziness: float
+
+    @property
+    def n_clusters(self):
+        return self.centers.shape[0]
+
+    @property
+    def centers_xyz(self):
+        return unit_vectors(self.centers[:, 0], self.centers[:, 1])
+
+
+def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, seed=None, init=None,
+                  weights=None, weight_factor=0.0, backend=None, accelerate=False):
+    """Fuzzy c-means on the sky (paper eqs. 15, 17, 18; Algorithm 1 steps 1-2).
+
+    Parameters
+    ----------
+    ra, dec : array_like
+        Positions in degrees.
+    n_clusters : int
+        Number of clusters c, 1 <= c <= N.
+    fuzziness : float
+        Weighting exponent m > 1 (m -> 1: hard k-means; larger: softer memberships).
+    tol : float
+        Stop when max |U_new - U_old| < tol.
+    max_iter : int
+        Maximum number of iterations.
+    seed : int or Generator, optional
+        Seed for the k-means++ initialisation.
+    init : array_like (c, 2), optional
+        Initial centres (degrees) instead of k-means++.
+    weights : array_like, optional
+        Object weights in the centre update.
+    weight_factor : float
+        k-means++ random-weight mixing (see :func:`kmeans_plus_plus`).
+    backend : {"numpy", "julia", "auto"}, optional
+        Where the iterations run (:func:`fcm_iterate` or its Julia counterpart).
+    accelerate : bool
+        Over-relaxed centre steps (NumPy backend): each step moves the centres further along
+        the eq. 17 update by an adaptive factor (1.5 to start, growing while steps are kept, at
+        most :data:`RELAX_CAP`), kept only when J_m decreases, so J_m stays monotone and the
+        fixed points are those of eqs. 17-18. Typically 2-3x fewer iterations; on data without
+        clear clusters it may settle in a different local minimum than the plain iteration.
+
+    Returns
+    -------
+    FuzzyCMeansResult
+    """
+    ra, dec = check_sky_coords(ra, dec)
+    n = ra.size
+    n_clusters = check_n_clusters(n_clusters, n)
+    fuzziness = float(fuzziness)
+    if not np.isfinite(fuzziness) or fuzziness <= 1.0:
+        raise ValueError(f"fuzziness must be > 1, got {fuzziness}")
+    if not (float(tol) > 0):
+        raise ValueError(f"tol must be > 0, got {tol}")
+    max_iter = check_positive_int(max_iter, "max_iter")
+    if weights is not None:
+        weights = as_float_array(weights, "weights")
+        if weights.size != n:
+            raise ValueError(f"weights has length {weights.size} but ra has length {n}")
+    if init is None:
+        init = kmeans_plus_plus(ra, dec, n_clusters, seed=seed, weight_factor=weight_factor)
+    else:
+        init = as_float_array(init, "init", ndim=2)
+        if init.shape != (n_clusters, 2):
+            raise ValueError(f"init must have shape ({n_clusters}, 2), got {init.shape}")
+        check_sky_coords(init[:, 0], init[:, 1], ra_name="init ra", dec_name="init dec")
+    xyz = unit_vectors(ra, dec)
+    cxyz = unit_vectors(init[:, 0], init[:, 1])
+    if accelerate:
+        requested = get_backend() if backend is None else str(backend).lower()
+        kernels = get_kernels("numpy" if requested == "auto" else backend)
+        run = kernels.fcm_iterate(xyz, cxyz, fuzziness, float(tol), max_iter, weights, relax=1.5)
+    else:
+        run = get_kernels(backend).fcm_iterate(xyz, cxyz, fuzziness, float(tol), max_iter, weights)
+    cxyz, U, it, history, converged = run
+    return FuzzyCMeansResult(vectors_to_radec(cxyz), U, int(it), np.asarray(history), bool(converged), fuzziness)
+
+
