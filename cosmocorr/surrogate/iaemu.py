@@ -24,19 +24,90 @@ from pathlib import Path
 import numpy as np
 
 from .._parallel import thread_map
+from .._validate import check_positive_int, check_seed
 from . import backprop
-from .checkpoint import load_npz, load_state_dict, save_npz
+from .checkpoint import DEFAULT_MAX_BYTES, check_state_shapes, load_npz, load_state_dict, save_npz
 from .layers import batchnorm_eval, conv1d, dropout, leaky_relu, linear, softplus
 from .scalers import IAEmuScalers
 
-__all__ = ["IAEmu", "IAEmuPrediction", "INPUT_NAMES", "OUTPUT_NAMES"]
+__all__ = ["IAEmu", "IAEmuPrediction", "INPUT_NAMES", "OUTPUT_NAMES", "IAEMU_HOD_SETS"]
 
 INPUT_NAMES = ("mu_cen", "mu_sat", "logMmin", "sigma_logM", "logM0", "logM1", "alpha")
 OUTPUT_NAMES = ("xi", "omega", "eta")
 N_BINS = 20
+#: The three fixed HOD parameter sets of the IAEmu release's HMC script (``snehjp2/IAEmu``,
+#: ``src/scripts/hmc.py``; TNG300 stellar-mass samples, paper sec. 7 and figs. 12-13), physical units,
+#: in the order of :data:`INPUT_NAMES`; mu_cen and mu_sat are the samples' measured alignments,
+#: replaced by the sampled values. logMmin decreases from set 1 to 3, i.e. (presumably) the paper's
+#: stellar-mass cuts log M* >= 10.0, 9.5 and 9.0 (fig. 12, left to right). Usable with input scalers
+#: only (``IAEmuScalers.transform_inputs``): the checkpoint itself works in standardised units.
+IAEMU_HOD_SETS = {
+    "sample1": np.array([0.81, 0.35, 12.54, 0.26, 12.68, 13.48, 1.0]),
+    "sample2": np.array([0.71, 0.14, 11.93, 0.26, 12.05, 12.85, 1.0]),
+    "sample3": np.array([0.54, 0.05, 11.61, 0.26, 11.80, 12.60, 1.0]),
+}
 DROPOUT_P = 0.2
 _ENCODER_BLOCKS = ("layer1", "layer2", "layer3", "layer4", "final_layer")
 _CONVS = ("1", "2", "3", "4", "5", "6")
+# layer sizes of the released network (../shared/data/README.md): Linear (in, out); Conv1d (in, out, kernel)
+_ENCODER_DIMS = {"layer1": (7, 128), "layer2": (128, 128), "layer3": (128, 256), "layer4": (256, 256),
+                 "final_layer": (256, 128)}
+_CONV_DIMS = {"1": (7, 14, 3), "2": (14, 28, 3), "3": (28, 28, 3), "4": (28, 56, 3), "5": (56, 112, 3),
+              "6": (112, 112, 3), "7": (112, 2, 5)}
+
+
+def state_shapes():
+    """Every entry of the IAEmu state dict (PyTorch names) and its shape, from the architecture:
+    torch layouts Linear weight (out, in), Conv1d weight (out, in, kernel), BatchNorm1d weight, bias,
+    running_mean, running_var (n,) and the num_batches_tracked counter ()."""
+    s = {}
+
+    def lin(name, fin, fout):
+        s[f"{name}.weight"], s[f"{name}.bias"] = (fout, fin), (fout,)
+
+    def bn(name, n):
+        s.update({f"{name}.{p}": (n,) for p in ("weight", "bias", "running_mean", "running_var")})
+        s[f"{name}.num_batches_tracked"] = ()
+
+    for name, (fi, fo) in _ENCODER_DIMS.items():
+        lin(f"encoder.{name}.0", fi, fo)
+        bn(f"encoder.{name}.2", fo)
+        if name == "layer2":
+            lin("encoder.match_dim1", 128, 256)
+    for d in ("decoder1", "decoder2", "decoder3"):
+        lin(f"{d}.initial_layer", 128, 700)
+        bn(f"{d}.initial_bn", 700)
+        for c, (ci, co, k) in _CONV_DIMS.items():
+            s[f"{d}.conv{c}.weight"], s[f"{d}.conv{c}.bias"] = (co, ci, k), (co,)
+            if c != "7":
+                bn(f"{d}.bn{c}", co)
+    return s
+
+
+def _check_state(state, source, require_buffers=False):
+    """Arrays of a state dict checked against :func:`state_shapes` as torch's strict
+    ``load_state_dict`` does (``num_batches_tracked`` optional unless ``require_buffers``), numeric,
+    finite, running variances non-negative. One ValueError naming ``source`` and the entry."""
+    if not hasattr(state, "items"):
+        raise TypeError(f"state must be a mapping of entry name -> array, got {type(state).__name__}")
+    arrays = {}
+    for k, v in state.items():
+        try:
+            a = np.asarray(v)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"{source}: entry '{k}': not an array ({e})") from None
+        if a.dtype.kind not in "biuf":
+            raise ValueError(f"{source}: entry '{k}': dtype {a.dtype} is not numeric")
+        arrays[k] = a
+    shapes = state_shapes()
+    optional = () if require_buffers else tuple(k for k in shapes if k.endswith("num_batches_tracked"))
+    check_state_shapes(arrays, shapes, source, optional)
+    for k, a in arrays.items():
+        if not np.all(np.isfinite(a)):
+            raise ValueError(f"{source}: entry '{k}': contains NaN or infinite values")
+        if k.endswith("running_var") and np.any(a < 0):
+            raise ValueError(f"{source}: entry '{k}': negative running variance")
+    return arrays
 
 
 @dataclass
@@ -62,25 +133,27 @@ class IAEmu:
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
-        self.state = {k: np.asarray(v, dtype=self.dtype) for k, v in state.items() if not k.endswith("num_batches_tracked")}
-        missing = [k for k in ("encoder.layer1.0.weight", "decoder1.conv7.weight", "decoder3.conv7.bias") if k not in self.state]
-        if missing:
-            raise ValueError(f"state: not an IAEmu state dict (missing {', '.join(missing)})")
+        state = _check_state(state, "state")
+        self.state = {k: v.astype(self.dtype) for k, v in state.items() if not k.endswith("num_batches_tracked")}
         self.scalers = scalers
 
     # ------------------------------------------------------------------ construction
     @classmethod
-    def from_checkpoint(cls, path, scalers=None, dtype=np.float64):
+    def from_checkpoint(cls, path, scalers=None, dtype=np.float64, max_bytes=DEFAULT_MAX_BYTES):
         """Load the published PyTorch checkpoint (``iaemu.pt``) without PyTorch.
 
         ``dtype=np.float32`` (the checkpoint's own precision) is about twice as fast for large
-        batches; float64 (default) keeps finite-difference checks clean.
+        batches; float64 (default) keeps finite-difference checks clean. The file is read with
+        :func:`~cosmocorr.surrogate.checkpoint.load_state_dict`'s limits (``max_bytes``, default
+        1 GiB) and every entry checked against the architecture (:func:`state_shapes`) as torch's
+        strict ``load_state_dict`` does; any failure is a ValueError naming the file and the entry.
         """
-        return cls(load_state_dict(path), scalers, dtype)
+        return cls(_check_state(load_state_dict(path, max_bytes), str(path), require_buffers=True), scalers, dtype)
 
     @classmethod
-    def from_npz(cls, path, scalers=None, dtype=np.float64):
-        return cls(load_npz(path), scalers, dtype)
+    def from_npz(cls, path, scalers=None, dtype=np.float64, max_bytes=DEFAULT_MAX_BYTES):
+        """Load weights saved by :meth:`save_npz` (same limits and checks as :meth:`from_checkpoint`)."""
+        return cls(_check_state(load_npz(path, max_bytes), str(path)), scalers, dtype)
 
     def save_npz(self, path):
         save_npz(path, self.state)
@@ -259,7 +332,10 @@ class IAEmu:
             Inputs: physical when :attr:`scalers` is set (unless ``standardized=True``), else
             standardised.
         n_passes : int
-            Monte Carlo dropout passes for the epistemic std (0 to skip).
+            Monte Carlo dropout passes for the epistemic std: 0 skips them (``epistemic_std`` is
+            then NaN, "not estimated", never 0) or at least 2 (one pass has no spread: ValueError).
+        seed : int, SeedSequence or Generator, optional
+            Dropout masks.
 
         Returns
         -------
@@ -267,6 +343,11 @@ class IAEmu:
             Arrays (n, 3, 20). In physical units when scalers are set; otherwise in the
             network's standardised units (``physical_units=False``).
         """
+        n_passes = check_positive_int(n_passes, "n_passes", minimum=0)
+        if n_passes == 1:
+            raise ValueError("n_passes=1: one Monte Carlo dropout pass has no spread, so it gives no epistemic "
+                             "std; use n_passes >= 2 (or 0 to skip)")
+        check_seed(seed)
         x = self._check_x(x)
         use_scalers = self.scalers is not None and not standardized
         xs = self.scalers.transform_inputs(x) if use_scalers else x
@@ -275,7 +356,52 @@ class IAEmu:
         mc = self.raw_mc_dropout(xs, n_passes, seed)[..., :N_BINS] if n_passes else None
         if use_scalers:
             mean_p, ale = self.scalers.inverse_outputs(mean, var)
-            epi = np.zeros_like(mean_p) if mc is None else np.std(self.scalers.inverse_outputs(mc, np.zeros_like(mc))[0], axis=0)
+            epi = np.full_like(mean_p, np.nan) if mc is None else np.std(self.scalers.inverse_outputs(mc, np.zeros_like(mc))[0], axis=0)
             return IAEmuPrediction(mean_p, ale, epi, True)
-        epi = np.zeros_like(mean) if mc is None else np.std(mc, axis=0)
+        epi = np.full_like(mean, np.nan) if mc is None else np.std(mc, axis=0)
         return IAEmuPrediction(mean, np.sqrt(var), epi, False)
+
+    def zero_level(self, correlation="omega", hod=None):
+        """The level of *physical* zero of ``correlation`` ("omega" or "eta") in the network's
+        standardised output units (paper sec. 7: the HMC target for a vanishing IA signal).
+
+        IAEmu's output scaler is one mean and one scale per correlation, so physical zero is one
+        constant ``c = -y_mean / y_std`` for all 20 bins, not 0. With output scalers
+        (:attr:`scalers`) that exact value is returned. Without them (the published checkpoint)
+        the constant is calibrated from the physics: with mu_cen = mu_sat = 0 galaxy orientations
+        are random, so omega and eta vanish at every r for any HOD; the level is the network's
+        mean output over the 20 bins at mu_cen = mu_sat = 0 and the given HOD. This takes
+        standardised mu = 0 as physical mu = 0 (training alignments centred on zero). The check is
+        that the prediction there is flat in r, as only the zero function is: for omega with the
+        published weights at the mean HOD it is -0.134, flat to 0.007 (std over bins).
+
+        Parameters
+        ----------
+        correlation : {"omega", "eta"}
+            xi is modelled in log and has no physical zero.
+        hod : array_like (5,) or (7,), optional
+            logMmin, sigma_logM, logM0, logM1, alpha (or all 7 inputs; mu_cen and mu_sat are
+            replaced by 0), standardised (default: zeros, the training-set mean). Used only
+            without scalers (the exact level does not depend on the HOD).
+
+        Returns
+        -------
+        float
+        """
+        if correlation not in ("omega", "eta"):
+            raise ValueError(f"correlation must be 'omega' or 'eta' (xi is modelled in log: no physical zero), "
+                             f"got {correlation!r}")
+        j = OUTPUT_NAMES.index(correlation)
+        if self.scalers is not None:
+            if self.scalers.log_outputs[j]:
+                raise ValueError(f"correlation {correlation!r} is log-scaled by these scalers: no physical zero")
+            return float(-self.scalers.y_mean[j] / self.scalers.y_std[j])
+        x = np.zeros(7)
+        if hod is not None:
+            h = np.asarray(hod, dtype=float).ravel()
+            if h.size not in (5, 7) or not np.all(np.isfinite(h)):
+                raise ValueError(f"hod must hold 5 finite HOD values ({', '.join(INPUT_NAMES[2:])}) or all 7 "
+                                 f"inputs, got shape {np.shape(hod)}")
+            x[2:] = h[-5:]
+        y = self.raw(x[None])[0, j, :N_BINS]
+        return float(np.mean(y))

@@ -14,7 +14,34 @@ from pathlib import Path
 
 import numpy as np
 
+from .checkpoint import load_npz
+
 __all__ = ["IAEmuScalers"]
+
+_SHAPES = {"x_mean": (7,), "x_std": (7,), "y_mean": (3,), "y_std": (3,)}
+_MEANING = {"x": "one per input", "y": "one per correlation: xi, omega, eta"}
+_MAX_FILE_BYTES = 1 << 20
+
+
+def _entry(name, v):
+    """One scaler entry checked: shape, finite, positive scales; log_outputs 3 booleans."""
+    if name == "log_outputs":
+        lo = tuple(v) if isinstance(v, (tuple, list, np.ndarray)) else None
+        if lo is None or len(lo) != 3 or not all(isinstance(b, (bool, np.bool_)) for b in lo):
+            raise ValueError(f"log_outputs must be 3 booleans (xi, omega, eta), got {v!r:.80}")
+        return tuple(bool(b) for b in lo)
+    shape = _SHAPES[name]
+    try:
+        a = np.asarray(v, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be {shape[0]} numbers, got {v!r:.80}") from None
+    if a.shape != shape:
+        raise ValueError(f"{name} must have shape {shape} ({_MEANING[name[0]]}), got {a.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError(f"{name} contains NaN or infinite values")
+    if name.endswith("std") and np.any(a <= 0):
+        raise ValueError(f"{name} must be positive")
+    return a
 
 
 @dataclass
@@ -26,12 +53,9 @@ class IAEmuScalers:
     log_outputs: tuple = (True, False, False)
 
     def __post_init__(self):
-        self.x_mean, self.x_std = np.asarray(self.x_mean, float), np.asarray(self.x_std, float)
-        self.y_mean, self.y_std = np.asarray(self.y_mean, float), np.asarray(self.y_std, float)
-        if np.any(self.x_std <= 0) or np.any(self.y_std <= 0):
-            raise ValueError("x_std and y_std must be positive")
-        if self.x_mean.shape != (7,) or self.y_mean.shape != (3,):
-            raise ValueError("x_mean must have 7 entries and y_mean 3 (xi, omega, eta)")
+        for name in _SHAPES:
+            setattr(self, name, _entry(name, getattr(self, name)))
+        self.log_outputs = _entry("log_outputs", self.log_outputs)
 
     @classmethod
     def fit(cls, x_train, y_train, log_outputs=(True, False, False)):
@@ -72,12 +96,41 @@ class IAEmuScalers:
 
     @classmethod
     def load(cls, path):
+        """Read scalers written by :meth:`save` (JSON) or an ``.npz`` with the same entries.
+
+        The file is at most 1 MiB and holds exactly the entries ``x_mean`` (7), ``x_std`` (7),
+        ``y_mean`` (3), ``y_std`` (3) and optionally ``log_outputs`` (3 booleans); anything else
+        is a ValueError naming the file and the entry.
+        """
         path = Path(path)
         if not path.is_file():
             raise ValueError(f"path: scaler file not found: {path}")
+        if path.stat().st_size > _MAX_FILE_BYTES:
+            raise ValueError(f"{path}: larger than {_MAX_FILE_BYTES} bytes: not a scaler file")
         if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                return cls(z["x_mean"], z["x_std"], z["y_mean"], z["y_std"],
-                           tuple(bool(b) for b in z["log_outputs"]) if "log_outputs" in z.files else (True, False, False))
-        d = json.loads(path.read_text())
-        return cls(d["x_mean"], d["x_std"], d["y_mean"], d["y_std"], tuple(d.get("log_outputs", (True, False, False))))
+            d = load_npz(path, max_bytes=_MAX_FILE_BYTES)
+        else:
+            try:
+                d = json.loads(path.read_bytes().decode("utf-8"))
+            except (ValueError, RecursionError) as e:     # JSONDecodeError and UnicodeDecodeError are ValueErrors
+                raise ValueError(f"{path}: not a JSON scaler file ({type(e).__name__}: {e})") from None
+            if not isinstance(d, dict):
+                raise ValueError(f"{path}: holds a JSON {type(d).__name__}, not an object of scaler entries")
+        missing = [k for k in _SHAPES if k not in d]
+        unknown = [k for k in d if k not in _SHAPES and k != "log_outputs"]
+        if missing or unknown:
+            raise ValueError(f"{path}: " + "; ".join(
+                f"{what} entries " + ", ".join(f"'{k}'" for k in keys)
+                for what, keys in (("missing", missing), ("unexpected", unknown)) if keys))
+        for k, v in d.items():
+            ok = (isinstance(v, np.ndarray) and v.ndim == 1 and v.dtype.kind in ("b" if k == "log_outputs" else "iuf")
+                  ) or (isinstance(v, list) and all(isinstance(x, bool) if k == "log_outputs" else
+                                                    isinstance(x, (int, float)) and not isinstance(x, bool) for x in v))
+            if not ok:
+                raise ValueError(f"{path}: entry '{k}': must be a flat list of "
+                                 f"{'booleans' if k == 'log_outputs' else 'numbers'}, got {v!r:.80}")
+            try:
+                d[k] = _entry(k, v)
+            except ValueError as e:
+                raise ValueError(f"{path}: entry '{k}': {e}") from None
+        return cls(d["x_mean"], d["x_std"], d["y_mean"], d["y_std"], d.get("log_outputs", (True, False, False)))
