@@ -8,10 +8,15 @@ iterations, eqs. 15-18) and the lazy juliacall bridge to the bundled Julia modul
 ``"numpy"``
     The reference implementation, always available.
 ``"julia"``
-    The bundled Julia module ``CosmoCorr`` through juliacall, loaded on first use.
+    The bundled Julia module ``CosmoCorr`` through juliacall, loaded on first use; needs Julia
+    installed and resolved (``cosmocorr julia install``), not the self-test.
 ``"auto"`` (default)
-    Julia when it is already installed *and* resolved for this Python environment, otherwise
-    NumPy. Deciding this never imports juliacall, never starts Julia and never downloads.
+    Julia only when it is installed and resolved for this Python environment *and* its
+    self-test passed for exactly this environment (the stamp written by ``cosmocorr julia
+    selftest`` matches the cosmocorr version, the Julia version, the resolved Manifest and the
+    CosmoCorr sources); otherwise NumPy. ``cosmocorr julia status`` says which and why.
+    Deciding this reads files only: it never imports juliacall, never starts Julia and never
+    downloads.
 
 The choice comes from, in order: a ``backend=`` argument of a compute function,
 :func:`set_backend`, the ``COSMOCORR_BACKEND`` environment variable, then ``"auto"``.
@@ -63,7 +68,7 @@ def resolve_backend(backend=None):
     if name == "auto":
         from . import julia_bridge as julia
 
-        return "julia" if julia.julia_ready() else "numpy"
+        return "julia" if julia.auto_ready() else "numpy"
     return name
 
 

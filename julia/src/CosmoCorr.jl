@@ -2,19 +2,32 @@
     CosmoCorr
 
 Julia backend of the Python package cosmocorr. Mirrors the NumPy reference kernels
-function for function; the Python bridge (`cosmocorr/julia.py`) converts arrays and the
+function for function; the Python bridge (`cosmocorr/backends/julia_bridge.py`) loads this
+module into a private module of its own (juliacall's `newmodule`) and converts arrays and the
 1-based indices used here back to NumPy's conventions.
+
+Arrays coming from Python arrive as PythonCall `PyArray` wrappers of NumPy memory; every
+entry point copies them into plain Julia arrays first (`Matrix{Float64}(x)`), so that the
+kernels index ordinary column-major memory, matrix products go to BLAS and no spawned task
+ever touches a Python object.
 """
 module CosmoCorr
 
-using LinearAlgebra
-using Random
-using OrdinaryDiffEq
-using ForwardDiff
-using Zygote
-using SciMLSensitivity
+using ChainRulesCore: @ignore_derivatives, @non_differentiable
+using LinearAlgebra: mul!
+using ForwardDiff: ForwardDiff
+using OrdinaryDiffEq: ODEProblem, Tsit5, solve, successful_retcode
+using SciMLSensitivity: InterpolatingAdjoint, ReverseDiffVJP
+using Zygote: Zygote
 
-export separation, bin_index, pair_sums, fcm_iterate, final_positions, soft_xi_plus, xi_plus_gradient
+export separation,
+    bin_index,
+    pair_sums,
+    fcm_iterate,
+    final_positions,
+    soft_xi_plus,
+    xi_plus_value,
+    xi_plus_gradient
 
 include("geometry.jl")
 include("binning.jl")

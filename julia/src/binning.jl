@@ -1,4 +1,5 @@
-# Hard separation bins with TreeCorr's conventions, mirroring cosmocorr/_kernels_numpy.bin_index.
+# Hard separation bins with TreeCorr's conventions, mirroring
+# cosmocorr/backends/numpy_kernels.bin_index.
 
 """
     bin_index(r, min_sep, max_sep, nbins, log)
@@ -12,12 +13,17 @@ function bin_index(r::Real, min_sep, max_sep, nbins::Integer, log::Bool)
         return 0
     end
     k = if log
-        floor(Int, (Base.log(r) - Base.log(min_sep)) / (Base.log(max_sep / min_sep) / nbins))
+        floor(
+            Int,
+            (Base.log(r) - Base.log(min_sep)) / (Base.log(max_sep / min_sep) / nbins),
+        )
     else
         floor(Int, (r - min_sep) / ((max_sep - min_sep) / nbins))
     end
     return clamp(k, 0, nbins - 1) + 1
 end
 
-bin_index(r::AbstractArray, min_sep, max_sep, nbins::Integer, log::Bool) =
-    [bin_index(x, min_sep, max_sep, nbins, log) for x in r]
+bin_index(r::AbstractArray, min_sep, max_sep, nbins::Integer, log::Bool) = [
+    bin_index(x, min_sep, max_sep, nbins, log)
+    for x in r
+]

@@ -1,4 +1,4 @@
-# Great-circle geometry (paper eq. 16), mirroring cosmocorr/geometry.py.
+# Great-circle geometry (paper eq. 16), mirroring cosmocorr/sky/geometry.py.
 
 const ARCMIN = pi / (180 * 60)
 
@@ -40,7 +40,7 @@ end
     spin2_rotations(ax, ay, az, bx, by, bz, dot)
 
 exp(-2i alpha) at a and at b for the great circle joining a and b (TreeCorr's spherical
-projection, as `_pair_terms` in cosmocorr/_kernels_numpy.py). Returns (cos2a, sin2a, cos2b, sin2b).
+projection, as `_pair_terms` in cosmocorr/backends/numpy_kernels.py). Returns (cos2a, sin2a, cos2b, sin2b).
 """
 function spin2_rotations(ax, ay, az, bx, by, bz, dot)
     cz = ax * by - ay * bx
@@ -50,7 +50,12 @@ function spin2_rotations(ax, ay, az, bx, by, bz, dot)
     cb = dz + bz * dsq / 2
     ca = az * dsq / 2 - dz
     ss = s * s
-    invb = 1 / max(ss + cb * cb, 1e-300)
-    inva = 1 / max(ss + ca * ca, 1e-300)
-    return ((ss - ca * ca) * inva, -2 * s * ca * inva, (ss - cb * cb) * invb, 2 * s * cb * invb)
+    invb = 1 / max(ss + cb * cb, 1.0e-300)
+    inva = 1 / max(ss + ca * ca, 1.0e-300)
+    return (
+        (ss - ca * ca) * inva,
+        -2 * s * ca * inva,
+        (ss - cb * cb) * invb,
+        2 * s * cb * invb,
+    )
 end

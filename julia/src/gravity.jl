@@ -1,13 +1,25 @@
 # The gravity forward model and the soft xi+ estimator, differentiable in G (paper sec. 6),
-# mirroring cosmocorr/gravity.py and cosmocorr/differentiable.py (approaches "none" and "c").
-# Written with broadcasting and comprehensions (no mutation outside the ODE right-hand side)
-# so that ForwardDiff and Zygote (through SciMLSensitivity's adjoints) both go through.
+# mirroring cosmocorr/differentiable/gravity.py and cosmocorr/differentiable/gradient.py
+# (approaches "none" and "c" with sigmoid bins).
+#
+# Differentiation, in both modes, goes through `xi_plus_value(G, model)`:
+# - forward (`ForwardDiff`): G is a `ForwardDiff.Dual`; u0 and p of the ODE take its type, the
+#   whole solve and the estimator run on Duals, and one evaluation gives the value and dxi/dG;
+# - reverse (`Zygote`): the solve is differentiated by SciMLSensitivity's adjoint (the pinned
+#   `REVERSE_SENSEALG` below) and the estimator by Zygote.
+# Zygote cannot differentiate code that mutates arrays (`push!`, `setindex!`, typed
+# comprehensions, nested generators lowered to `Iterators.flatten`). Everything that does so here
+# (the ODE problem, the pair index lists, the one-hot cluster matrix and the cluster shears and
+# weights) is built once, outside the differentiated function, by `gravity_model`, and the two
+# index builders are also declared non-differentiable for ChainRules. The differentiated code
+# itself only indexes, broadcasts, multiplies matrices and calls `solve`.
 
 """
     gravity_rhs!(du, u, p, t)
 
 dx/dt = v, dv/dt = -G M x / (|x|^2 + eps^2)^(3/2) for all bodies; `u` holds the 3N positions
-(body-major) then the 3N velocities; `p = (G, M, eps^2)`.
+(body-major) then the 3N velocities; `p = [G, M, eps^2]`. No branch depends on values, so a
+compiled ReverseDiff tape of it (`ReverseDiffVJP(true)`) is valid for every state.
 """
 function gravity_rhs!(du, u, p, t)
     G, M, eps2 = p[1], p[2], p[3]
@@ -26,118 +38,335 @@ function gravity_rhs!(du, u, p, t)
 end
 
 """
-    final_positions(G, x0, v0; M=1.0, softening=0.01, t_max=2pi, reltol=1e-10, abstol=1e-12)
+    REVERSE_SENSEALG
 
-Positions (3 x N) at `t_max` from positions/velocities `x0`, `v0` (3 x N), solved with Tsit5.
-Differentiable in `G` with ForwardDiff (G a Dual: the state is promoted) and with Zygote.
+The sensitivity algorithm of the ODE solve under Zygote, pinned rather than left to
+SciMLSensitivity's automatic choice (which switches to forward mode, `ForwardDiffSensitivity`,
+when `length(u0) + length(p) <= 100`, i.e. for up to 16 bodies here, and otherwise picks a
+vector-Jacobian product by probing Enzyme, then ReverseDiff): with it `mode = :reverse` is
+always a continuous adjoint, the same for every problem size. The right-hand side mutates `du`,
+so the VJP cannot be `ZygoteVJP`; ReverseDiff with a compiled tape handles an in-place
+right-hand side without value-dependent branches, which `gravity_rhs!` is.
 """
-function final_positions(G, x0::AbstractMatrix, v0::AbstractMatrix; M=1.0, softening=0.01, t_max=2pi,
-                         reltol=1e-10, abstol=1e-12)
-    start = Float64.(vcat(vec(x0), vec(v0)))
-    prob = ODEProblem(gravity_rhs!, start, (0.0, float(t_max)), [1.0, float(M), float(softening)^2])
-    # u0 and p passed to solve (the SciMLSensitivity pattern); both carry G's type, so a
-    # ForwardDiff Dual G promotes the whole state
-    u0 = start .* one(G)
-    p = [G, M * one(G), softening^2 * one(G)]
-    sol = solve(prob, Tsit5(); u0=u0, p=p, saveat=[float(t_max)], reltol=reltol, abstol=abstol)
-    n = size(x0, 2)
-    return reshape(sol.u[end][1:3n], 3, n)
+const REVERSE_SENSEALG = InterpolatingAdjoint(; autojacvec = ReverseDiffVJP(true))
+
+"""
+    pair_indices(n) -> (ii, jj)
+
+All unordered pairs i < j of `n` objects, row by row (the order of NumPy's `triu_indices`).
+Built with plain loops, so never inside Zygote (declared non-differentiable).
+"""
+function pair_indices(n::Integer)
+    np = n * (n - 1) ÷ 2
+    ii = Vector{Int}(undef, np)
+    jj = Vector{Int}(undef, np)
+    k = 0
+    for i in 1:n, j in (i + 1):n
+        k += 1
+        ii[k] = i
+        jj[k] = j
+    end
+    return ii, jj
 end
 
 """
-    observed_unit_vectors(x; observer_distance=10.0)
+    one_hot(labels) -> A
+
+The fixed assignment matrix of approach (c): `A[i, k] = 1` when object `i` has the k-th of the
+sorted distinct labels (N x c, c the number of labels used). Non-differentiable.
+"""
+function one_hot(labels::AbstractVector{<:Integer})
+    used = sort(unique(labels))
+    A = zeros(Float64, length(labels), length(used))
+    for (i, l) in enumerate(labels)
+        A[i, searchsortedfirst(used, l)] = 1.0
+    end
+    return A
+end
+
+@non_differentiable pair_indices(n)
+@non_differentiable one_hot(labels)
+
+"""
+    gravity_model(x0, v0, g1, g2, edges, alpha; labels=nothing, M=1.0, softening=0.01,
+                  t_max=2pi, reltol=1e-10, abstol=1e-12, observer_distance=10.0)
+
+Everything about the forward model and the estimator that does not depend on G, built once
+and outside any AD: the ODE problem (`x0`, `v0` are 3 x N), the objects' shears and weights
+(all galaxies with weight 1, or with `labels` (1-based, fixed) the clusters of approach (c):
+mean shears, member counts as weights and the one-hot matrix that places each cluster at the
+normalised mean position of its members) and the pair index lists.
+"""
+function gravity_model(
+    x0::AbstractMatrix,
+    v0::AbstractMatrix,
+    g1::AbstractVector,
+    g2::AbstractVector,
+    edges::AbstractVector,
+    alpha::Real;
+    labels = nothing,
+    M::Real = 1.0,
+    softening::Real = 0.01,
+    t_max::Real = 2pi,
+    reltol::Real = 1.0e-10,
+    abstol::Real = 1.0e-12,
+    observer_distance::Real = 10.0,
+)
+    X0 = Matrix{Float64}(x0)
+    V0 = Matrix{Float64}(v0)
+    n = size(X0, 2)
+    size(X0, 1) == 3 || throw(ArgumentError("x0 must be 3 x N positions"))
+    size(V0) == size(X0) || throw(ArgumentError("v0 must have the shape of x0 (3 x N)"))
+    length(g1) == n && length(g2) == n ||
+        throw(ArgumentError("g1 and g2 must have one entry per body"))
+    length(edges) >= 2 || throw(ArgumentError("edges must hold at least two bin edges"))
+    alpha > 0 || throw(ArgumentError("alpha must be positive, got $(alpha)"))
+    t_max > 0 || throw(ArgumentError("t_max must be positive, got $(t_max)"))
+    start = vcat(vec(X0), vec(V0))
+    eps2 = Float64(softening)^2
+    prob = ODEProblem(gravity_rhs!, start, (0.0, Float64(t_max)), [1.0, Float64(M), eps2])
+    s1 = Vector{Float64}(g1)
+    s2 = Vector{Float64}(g2)
+    if labels === nothing
+        A = nothing
+        c1, c2, w = s1, s2, ones(n)
+    else
+        lab = Vector{Int}(labels)
+        length(lab) == n || throw(ArgumentError("labels must have one entry per body"))
+        A = one_hot(lab)
+        w = vec(sum(A; dims = 1))
+        c1 = (A' * s1) ./ w
+        c2 = (A' * s2) ./ w
+    end
+    return (
+        prob = prob,
+        start = start,
+        n = n,
+        M = Float64(M),
+        eps2 = eps2,
+        t_end = Float64(t_max),
+        reltol = Float64(reltol),
+        abstol = Float64(abstol),
+        observer_distance = Float64(observer_distance),
+        A = A,
+        g1 = c1,
+        g2 = c2,
+        w = w,
+        edges = Vector{Float64}(edges),
+        alpha = Float64(alpha),
+        pairs = pair_indices(length(w)),
+    )
+end
+
+function _check_solution(sol)
+    successful_retcode(sol) ||
+        error("the gravity ODE solve failed (retcode $(sol.retcode))")
+    return nothing
+end
+
+"""
+    final_positions(G, model)
+
+Positions (3 x N) at `t_max` for the constant `G`, solved with Tsit5. `u0` and `p` are passed
+to `solve` (the SciMLSensitivity pattern: the problem itself stays a constant); both take G's
+type, so a ForwardDiff `Dual` G runs the solve on Duals, while under Zygote they are plain
+arrays and the adjoint `REVERSE_SENSEALG` gives the derivative.
+"""
+function final_positions(G::Real, model::NamedTuple)
+    u0 = model.start .* one(G)
+    p = [G, model.M * one(G), model.eps2 * one(G)]
+    sol = solve(
+        model.prob,
+        Tsit5();
+        u0 = u0,
+        p = p,
+        saveat = [model.t_end],
+        reltol = model.reltol,
+        abstol = model.abstol,
+        sensealg = REVERSE_SENSEALG,
+    )
+    # the retcode check is bookkeeping, kept out of the differentiated code
+    @ignore_derivatives _check_solution(sol)
+    n = model.n
+    return reshape(sol.u[end][1:(3n)], 3, n)
+end
+
+"""
+    final_positions(G, x0, v0; M=1.0, softening=0.01, t_max=2pi, reltol=1e-10, abstol=1e-12)
+
+Convenience form from initial positions and velocities (3 x N each).
+"""
+function final_positions(
+    G::Real,
+    x0::AbstractMatrix,
+    v0::AbstractMatrix;
+    M::Real = 1.0,
+    softening::Real = 0.01,
+    t_max::Real = 2pi,
+    reltol::Real = 1.0e-10,
+    abstol::Real = 1.0e-12,
+)
+    n = size(x0, 2)
+    model = gravity_model(
+        x0,
+        v0,
+        zeros(n),
+        zeros(n),
+        [0.0, 1.0],
+        1.0;
+        M = M,
+        softening = softening,
+        t_max = t_max,
+        reltol = reltol,
+        abstol = abstol,
+    )
+    return final_positions(G, model)
+end
+
+"""
+    observed_unit_vectors(x, observer_distance)
 
 Unit vectors (3 x N) from an observer at `observer_distance` along -x to the bodies.
 """
-function observed_unit_vectors(x::AbstractMatrix; observer_distance=10.0)
+function observed_unit_vectors(x::AbstractMatrix, observer_distance::Real)
     p = x .+ [observer_distance, 0.0, 0.0]
-    return p ./ sqrt.(sum(p .^ 2; dims=1))
+    return p ./ sqrt.(sum(p.^2; dims = 1))
 end
 
-_sigmoid(x) = 1 / (1 + exp(-x))
+"""
+    logistic(x)
+
+The logistic sigmoid 1 / (1 + exp(-x)), evaluated so that neither it nor its derivative
+overflows: for x < 0 as e / (1 + e) with e = exp(x) <= 1. The naive form overflows exp(-x)
+for x < -709 and then gives 0 with a NaN derivative (Inf / Inf^2) under ForwardDiff (and so
+in Zygote's dual-number broadcast); with the default alpha = 1 / arcmin and separations up
+to ~1700 arcmin that happens for most pairs. As `expit` in cosmocorr/differentiable/dual.py.
+"""
+function logistic(x::Real)
+    if x >= 0
+        return inv(one(x) + exp(-x))
+    end
+    e = exp(x)
+    return e / (one(x) + e)
+end
 
 """
-    soft_xi_plus(xyz, g1, g2, w, edges, alpha)
+    soft_xi_plus(xyz, g1, g2, w, edges, alpha, pairs=pair_indices(size(xyz, 2)))
 
-Soft-binned xi+ (paper eq. 8 with the sigmoid weights of eq. 22, `alpha` in 1/arcmin) over all
-unordered pairs of the objects (`xyz` 3 x n unit vectors); shears are projected onto the great
-circle joining each pair as in `_pair_terms` of cosmocorr/differentiable.py.
+Soft-binned xi+ (paper eq. 8 with the sigmoid weights of eq. 22, `alpha` in 1/arcmin) over the
+unordered pairs `pairs = (ii, jj)` of the objects (`xyz` 3 x n unit vectors); shears are
+projected onto the great circle joining each pair as in `_pair_terms` of
+cosmocorr/differentiable/gradient.py. Non-mutating: differentiable with ForwardDiff and Zygote
+(gathers through index vectors, broadcasts and matrix-vector products only).
 """
-function soft_xi_plus(xyz::AbstractMatrix, g1::AbstractVector, g2::AbstractVector, w::AbstractVector,
-                      edges::AbstractVector, alpha)
-    n = size(xyz, 2)
-    ii = [i for i in 1:n for j in (i + 1):n]
-    jj = [j for i in 1:n for j in (i + 1):n]
+function soft_xi_plus(
+    xyz::AbstractMatrix,
+    g1::AbstractVector,
+    g2::AbstractVector,
+    w::AbstractVector,
+    edges::AbstractVector,
+    alpha::Real,
+    pairs = pair_indices(size(xyz, 2)),
+)
+    ii, jj = pairs
     ax, ay, az = xyz[1, ii], xyz[2, ii], xyz[3, ii]
     bx, by, bz = xyz[1, jj], xyz[2, jj], xyz[3, jj]
     cx = ay .* bz .- az .* by
     cy = az .* bx .- ax .* bz
     cz = ax .* by .- ay .* bx
-    r = atan.(sqrt.(cx .^ 2 .+ cy .^ 2 .+ cz .^ 2), ax .* bx .+ ay .* by .+ az .* bz) ./ ARCMIN
+    r = atan.(sqrt.(cx.^2 .+ cy.^2 .+ cz.^2), ax .* bx .+ ay .* by .+ az .* bz) ./ ARCMIN
     dz = az .- bz
-    dsq = (ax .- bx) .^ 2 .+ (ay .- by) .^ 2 .+ dz .^ 2
+    dsq = (ax .- bx).^2 .+ (ay .- by).^2 .+ dz.^2
     s = -cz
     cb = dz .+ 0.5 .* bz .* dsq
     ca = 0.5 .* az .* dsq .- dz
-    nb = s .^ 2 .+ cb .^ 2
-    na = s .^ 2 .+ ca .^ 2
-    cos2b, sin2b = (s .^ 2 .- cb .^ 2) ./ nb, 2 .* s .* cb ./ nb
-    cos2a, sin2a = (s .^ 2 .- ca .^ 2) ./ na, -2 .* s .* ca ./ na
+    nb = s.^2 .+ cb.^2
+    na = s.^2 .+ ca.^2
+    cos2b = (s.^2 .- cb.^2) ./ nb
+    sin2b = 2 .* s .* cb ./ nb
+    cos2a = (s.^2 .- ca.^2) ./ na
+    sin2a = -2 .* s .* ca ./ na
     zar = g1[ii] .* cos2a .- g2[ii] .* sin2a
     zai = g1[ii] .* sin2a .+ g2[ii] .* cos2a
     zbr = g1[jj] .* cos2b .- g2[jj] .* sin2b
     zbi = g1[jj] .* sin2b .+ g2[jj] .* cos2b
     xp = zar .* zbr .+ zai .* zbi
     ww = w[ii] .* w[jj]
-    weights = [_sigmoid.(alpha .* (r .- edges[k])) .* _sigmoid.(alpha .* (edges[k + 1] .- r)) for k in 1:(length(edges) - 1)]
-    return [sum(W .* ww .* xp) / sum(W .* ww) for W in weights]
+    # all bins at once: W[k, q] = sigma(alpha (r_q - lo_k)) sigma(alpha (hi_k - r_q))
+    rq = reshape(r, 1, :)
+    lo = edges[1:(end - 1)]
+    hi = edges[2:end]
+    W = logistic.(alpha .* (rq .- lo)) .* logistic.(alpha .* (hi .- rq))
+    return (W * (ww .* xp)) ./ (W * ww)
 end
 
-"""
-    clustered_objects(xyz, g1, g2, labels)
+_normalise_columns(m::AbstractMatrix) = m ./ sqrt.(sum(m.^2; dims = 1))
 
-Approach (c): one object per used label at the normalised mean position of its members, with
-their mean shears and the member count as weight (the clustering itself is held fixed).
 """
-function clustered_objects(xyz::AbstractMatrix, g1::AbstractVector, g2::AbstractVector, labels::AbstractVector)
-    used = sort(unique(labels))
-    A = Float64[labels[i] == u for i in eachindex(labels), u in used]     # one-hot, fixed
-    counts = vec(sum(A; dims=1))
-    m = xyz * A
-    pos = m ./ sqrt.(sum(m .^ 2; dims=1))
-    return pos, (A' * g1) ./ counts, (A' * g2) ./ counts, counts
+    xi_plus_value(G, model)
+
+xi+ per bin of the forward model at `G` (`model` from `gravity_model`): the soft estimator over
+all galaxy pairs, or over the cluster objects of approach (c) (the clustering held fixed). The
+function both modes differentiate.
+"""
+function xi_plus_value(G::Real, model::NamedTuple)
+    xyz = observed_unit_vectors(final_positions(G, model), model.observer_distance)
+    pos = model.A === nothing ? xyz : _normalise_columns(xyz * model.A)
+    return soft_xi_plus(
+        pos,
+        model.g1,
+        model.g2,
+        model.w,
+        model.edges,
+        model.alpha,
+        model.pairs,
+    )
 end
 
 """
     xi_plus_value(G, x0, v0, g1, g2, edges, alpha; labels=nothing, kwargs...)
 
-xi+ per bin of the forward model at `G`: exact soft estimator over all galaxy pairs, or over
-cluster objects (approach c) when `labels` (1-based) are given. `kwargs` go to `final_positions`
-(and `observer_distance` to `observed_unit_vectors`).
+Convenience form; `kwargs` as for `gravity_model`.
 """
-function xi_plus_value(G, x0, v0, g1, g2, edges, alpha; labels=nothing, observer_distance=10.0, kwargs...)
-    xyz = observed_unit_vectors(final_positions(G, x0, v0; kwargs...); observer_distance=observer_distance)
-    if labels === nothing
-        return soft_xi_plus(xyz, g1, g2, ones(length(g1)), edges, alpha)
-    end
-    pos, c1, c2, counts = clustered_objects(xyz, g1, g2, labels)
-    return soft_xi_plus(pos, c1, c2, counts, edges, alpha)
+function xi_plus_value(G::Real, x0, v0, g1, g2, edges, alpha; kwargs...)
+    return xi_plus_value(G, gravity_model(x0, v0, g1, g2, edges, alpha; kwargs...))
 end
 
 """
-    xi_plus_gradient(G, x0, v0, g1, g2, edges, alpha; mode=:forward, labels=nothing, kwargs...)
+    xi_plus_gradient(G, x0, v0, g1, g2, edges, alpha; mode=:forward, labels=nothing, M=1.0,
+                     softening=0.01, t_max=2pi, reltol=1e-10, abstol=1e-12,
+                     observer_distance=10.0)
 
-(xi, dxi_dG) per bin: `mode=:forward` differentiates the ODE solve and the estimator with
-ForwardDiff; `mode=:reverse` with Zygote (adjoint sensitivities of the solve via SciMLSensitivity),
-the paper's comparison.
+(xi = xi+ per bin, dxi_dG = d xi+/d G per bin), both from one forward solve:
+- `mode = :forward` (or "forward"): ForwardDiff; one evaluation on a Dual G carries value and derivative
+  (as `ForwardDiff.derivative` does internally, keeping the value too);
+- `mode = :reverse` (or "reverse"): Zygote; one forward pass (`Zygote.withjacobian`, which returns the value
+  with the Jacobian), then one pullback per bin, each an adjoint solve of SciMLSensitivity.
 """
-function xi_plus_gradient(G, x0, v0, g1, g2, edges, alpha; mode=:forward, labels=nothing, kwargs...)
-    f = g -> xi_plus_value(g, x0, v0, g1, g2, edges, alpha; labels=labels, kwargs...)
-    xi = f(G)
-    if mode === :forward
-        return (xi=xi, dxi_dG=ForwardDiff.derivative(f, G))
-    elseif mode === :reverse
-        return (xi=xi, dxi_dG=vec(Zygote.jacobian(f, G)[1]))
+function xi_plus_gradient(
+    G::Real,
+    x0::AbstractMatrix,
+    v0::AbstractMatrix,
+    g1::AbstractVector,
+    g2::AbstractVector,
+    edges::AbstractVector,
+    alpha::Real;
+    mode::Union{Symbol, AbstractString} = :forward,
+    kwargs...,
+)
+    m = Symbol(mode) # a Symbol from Julia, a String from Python
+    m in (:forward, :reverse) ||
+        throw(ArgumentError("mode must be :forward or :reverse, got $(repr(mode))"))
+    model = gravity_model(x0, v0, g1, g2, edges, alpha; kwargs...)
+    f = g -> xi_plus_value(g, model)
+    g0 = Float64(G)
+    if m === :forward
+        T = typeof(ForwardDiff.Tag(f, Float64))
+        y = f(ForwardDiff.Dual{T}(g0, one(g0)))
+        xi = [ForwardDiff.value(T, yk) for yk in y]
+        dxi = [ForwardDiff.partials(T, yk, 1) for yk in y]
+        return (xi = xi, dxi_dG = dxi)
     end
-    throw(ArgumentError("mode must be :forward or :reverse, got $(mode)"))
+    res = Zygote.withjacobian(f, g0)
+    return (xi = collect(Float64, res.val), dxi_dG = collect(Float64, res.grad[1]))
 end

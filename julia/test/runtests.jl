@@ -1,0 +1,330 @@
+# Checks of the CosmoCorr module that need no Python: analytic cases, finite differences and
+# the two AD modes against each other. Run with `Pkg.test("CosmoCorr")` (or
+# `julia --project=julia -e 'using Pkg; Pkg.test()'` from the repository root).
+
+using CosmoCorr
+using Random
+using Test
+
+const CC = CosmoCorr
+const FD = CosmoCorr.ForwardDiff
+const ZY = CosmoCorr.Zygote
+
+unit(ra, dec) = [cosd(dec) * cosd(ra), cosd(dec) * sind(ra), sind(dec)]
+unit_matrix(ra, dec) = reduce(hcat, [unit(a, d) for (a, d) in zip(ra, dec)])
+
+function central_difference(f, x, h)
+    return (f(x + h) .- f(x - h)) ./ (2h)
+end
+
+# seeded bodies with near-circular orbits around the centre (as the Python forward model)
+function bodies(n, seed)
+    rng = Xoshiro(seed)
+    x0 = zeros(3, n)
+    v0 = zeros(3, n)
+    for i in 1:n
+        r = 0.5 + rand(rng)
+        u = randn(rng, 3)
+        u ./= sqrt(sum(abs2, u))
+        t = randn(rng, 3)
+        t .-= sum(t .* u) .* u
+        t ./= sqrt(sum(abs2, t))
+        x0[:, i] = r .* u
+        v0[:, i] = sqrt(1 / r) .* t
+    end
+    return x0, v0, 0.2 .* randn(rng, n), 0.2 .* randn(rng, n)
+end
+
+# sorted pair separations (arcmin) of unit vectors, and three bins holding a fifth of them each
+function separations_and_edges(xyz)
+    ii, jj = CC.pair_indices(size(xyz, 2))
+    r = sort([
+        CC.vincenty_vectors(xyz[:, i]..., xyz[:, j]...) / CC.ARCMIN
+        for (i, j) in zip(ii, jj)
+    ])
+    q = length(r) ÷ 5
+    return r, [0.0, r[q], r[2q], r[3q]]
+end
+
+@testset "CosmoCorr" begin
+    @testset "separations (eq. 16)" begin
+        @test CC.separation(0.0, 0.0, 0.0, 1.0) ≈ 60.0
+        @test CC.separation(10.0, 0.0, 100.0, 0.0) ≈ 90 * 60
+        @test CC.separation(0.0, 0.0, 180.0, 0.0) ≈ 180 * 60
+        @test CC.separation(0.0, 90.0, 123.0, 90.0) ≈ 0.0 atol = 1.0e-9
+        @test CC.separation(0.0, -90.0, 0.0, 90.0) ≈ 180 * 60
+        # tiny separations keep full relative precision (the point of Vincenty's form)
+        @test CC.separation(0.0, 0.0, 1.0e-7, 0.0) ≈ 6.0e-6 rtol = 1.0e-9
+        ra1, dec1, ra2, dec2 = 20.0, -30.0, 75.0, 40.0
+        r = CC.separation(ra1, dec1, ra2, dec2)
+        @test r ≈ CC.separation(ra2, dec2, ra1, dec1)
+        # spherical law of cosines, well conditioned at this separation
+        c = sind(dec1) * sind(dec2) + cosd(dec1) * cosd(dec2) * cosd(ra2 - ra1)
+        @test r ≈ acosd(c) * 60 rtol = 1.0e-12
+        a, b = unit(ra1, dec1), unit(ra2, dec2)
+        @test CC.vincenty_vectors(a..., b...) / CC.ARCMIN ≈ r rtol = 1.0e-12
+        @test CC.separation([0.0, 0.0], [0.0, 0.0], [0.0, 0.0], [1.0, 2.0]) ≈ [60.0, 120.0]
+    end
+
+    @testset "bins (TreeCorr convention)" begin
+        @test CC.bin_index(5.0, 0.0, 60.0, 6, false) == 1
+        @test CC.bin_index(15.0, 0.0, 60.0, 6, false) == 2
+        @test CC.bin_index(59.999, 0.0, 60.0, 6, false) == 6
+        @test CC.bin_index(60.0, 0.0, 60.0, 6, false) == 0
+        @test CC.bin_index(0.0, 0.0, 60.0, 6, false) == 0
+        @test CC.bin_index(-1.0, 0.0, 60.0, 6, false) == 0
+        @test CC.bin_index(5.0, 1.0, 100.0, 2, true) == 1
+        @test CC.bin_index(11.0, 1.0, 100.0, 2, true) == 2
+        @test CC.bin_index(99.0, 1.0, 100.0, 2, true) == 2
+        @test CC.bin_index(0.5, 1.0, 100.0, 2, true) == 0
+        @test CC.bin_index([5.0, 15.0, 70.0], 0.0, 60.0, 6, false) == [1, 2, 0]
+    end
+
+    @testset "pair sums" begin
+        # three points on the equator at 0, 5 and 22 arcmin: separations 5, 22 and 17
+        xyz = unit_matrix([0.0, 5 / 60, 22 / 60], [0.0, 0.0, 0.0])
+        w = [1.0, 2.0, 3.0]
+        s = CC.pair_sums(xyz, w, nothing, xyz, w, nothing, 0.0, 30.0, 3, false, true)
+        @test keys(s) == (:npairs, :weight, :wr)
+        @test s.npairs == [1.0, 1.0, 1.0]
+        @test s.weight == [2.0, 6.0, 3.0]
+        @test s.wr ≈ [2 * 5.0, 6 * 17.0, 3 * 22.0]
+        # cross-correlation of the first point with all three: r = 0 is never a pair
+        c = CC.pair_sums(
+            xyz[:, 1:1],
+            w[1:1],
+            nothing,
+            xyz,
+            w,
+            nothing,
+            0.0,
+            30.0,
+            3,
+            false,
+            false,
+        )
+        @test c.npairs == [1.0, 0.0, 1.0]
+        # along the equator the great circle runs east-west: the projection is the identity,
+        # so a pure e1 field gives xi+ = xi- = g^2 and a pure e2 field xi+ = -xi- = g^2
+        for (g, sign_m) in ((0.1 + 0.0im, 1.0), (0.1im, -1.0))
+            gs = fill(g, 3)
+            t = CC.pair_sums(xyz, w, gs, xyz, w, gs, 0.0, 30.0, 3, false, true)
+            @test t.xip ≈ 0.01 .* s.weight
+            @test t.xim ≈ sign_m * 0.01 .* s.weight
+            @test all(abs.(t.xip_im) .< 1.0e-15) && all(abs.(t.xim_im) .< 1.0e-15)
+        end
+        # random catalog: the task-parallel sums equal a plain double loop, and dealing rows
+        # out interleaved covers every row exactly once
+        rng = Xoshiro(3)
+        n = 200
+        ra, dec = 10 .* rand(rng, n), 10 .* rand(rng, n)
+        X = unit_matrix(ra, dec)
+        ww = rand(rng, n)
+        gg = complex.(0.3 .* randn(rng, n), 0.3 .* randn(rng, n))
+        got = CC.pair_sums(X, ww, gg, X, ww, gg, 1.0, 400.0, 8, true, true)
+        ref = zeros(8)
+        refw = zeros(8)
+        for i in 1:n, j in (i + 1):n
+            k = CC.bin_index(
+                CC.separation(ra[i], dec[i], ra[j], dec[j]),
+                1.0,
+                400.0,
+                8,
+                true,
+            )
+            k == 0 && continue
+            ref[k] += 1
+            refw[k] += ww[i] * ww[j]
+        end
+        @test got.npairs == ref
+        @test got.weight ≈ refw rtol = 1.0e-12
+        one_task = CC._pair_rows(1, 1, X, ww, gg, X, ww, gg, 1.0, 400.0, 8, true, true, 7)
+        three = sum(
+            CC._pair_rows(t, 3, X, ww, gg, X, ww, gg, 1.0, 400.0, 8, true, true, 7)
+            for t in 1:3
+        )
+        @test three ≈ one_task rtol = 1.0e-12
+        @test [got.xip got.xim]' ≈ one_task[[4, 6], :] rtol = 1.0e-12
+        @test_throws ArgumentError CC.pair_sums(
+            X,
+            ww,
+            gg,
+            X,
+            ww,
+            nothing,
+            1.0,
+            400.0,
+            8,
+            true,
+            true,
+        )
+    end
+
+    @testset "fuzzy c-means (eqs. 17, 18)" begin
+        # memberships: equal distances share equally; an object on a centre belongs to it
+        U = CC.memberships([1.0 1.0; 0.0 2.0; 1.0 2.0], 2.0)
+        @test U[1, :] ≈ [0.5, 0.5]
+        @test U[2, :] == [1.0, 0.0]
+        @test U[3, :] ≈ [0.8, 0.2] # (1/1)^2 : (1/2)^2 normalised
+        # two tight clumps: the centres converge to the clumps' normalised mean positions
+        rng = Xoshiro(7)
+        ra = vcat(10 .+ 0.1 .* randn(rng, 40), 40 .+ 0.1 .* randn(rng, 40))
+        dec = vcat(0.1 .* randn(rng, 40), 20 .+ 0.1 .* randn(rng, 40))
+        X = unit_matrix(ra, dec)
+        init = unit_matrix([12.0, 35.0], [1.0, 18.0])
+        out = CC.fcm_iterate(X, init, 2.0, 1.0e-10, 200, nothing)
+        @test out.converged
+        for (k, rows) in enumerate((1:40, 41:80))
+            m = vec(sum(X[:, rows]; dims = 2))
+            @test out.centers[:, k] ≈ m ./ sqrt(sum(abs2, m)) atol = 1.0e-5
+            @test all(out.membership[rows, k] .> 0.999)
+        end
+        @test out.objective[end] < out.objective[1]
+        @test length(out.objective) == out.n_iter + 1
+        # J_m of the final state from its definition
+        d = [CC.vincenty_vectors(X[:, i]..., out.centers[:, k]...) for i in 1:80, k in 1:2]
+        @test out.objective[end] ≈
+            sum(out.membership.^2 .* (d ./ CC.ARCMIN).^2) rtol = 1.0e-8
+        # integer weights act as repeated objects
+        w = ones(80)
+        w[1] = 3.0
+        Xrep = hcat(X, X[:, 1], X[:, 1])
+        a = CC.fcm_iterate(X, init, 2.0, 1.0e-12, 500, w)
+        b = CC.fcm_iterate(Xrep, init, 2.0, 1.0e-12, 500, nothing)
+        @test a.centers ≈ b.centers atol = 1.0e-9
+    end
+
+    @testset "circular orbit" begin
+        # softened point mass: circular speed v^2 = G M r^2 / (r^2 + soft^2)^(3/2)
+        soft = 0.01
+        r = 1.0
+        v = sqrt(r^2 / (r^2 + soft^2)^1.5)
+        period = 2pi * r / v
+        x0 = reshape([r, 0.0, 0.0], 3, 1)
+        v0 = reshape([0.0, v, 0.0], 3, 1)
+        @test CC.final_positions(1.0, x0, v0; softening = soft, t_max = period) ≈
+            x0 atol = 1.0e-7
+        @test CC.final_positions(1.0, x0, v0; softening = soft, t_max = period / 4) ≈
+            reshape([0.0, r, 0.0], 3, 1) atol = 1.0e-7
+        # a second body on the same circle, a quarter turn ahead, stays a quarter turn ahead
+        x2 = [r 0.0; 0.0 r; 0.0 0.0]
+        v2 = [0.0 -v; v 0.0; 0.0 0.0]
+        @test CC.final_positions(1.0, x2, v2; softening = soft, t_max = period / 2) ≈
+            -x2 atol = 1.0e-7
+    end
+
+    @testset "stable logistic (eq. 22 weights)" begin
+        for x in (-1000.0, -800.0, -30.0, -1.0, 0.0, 2.5, 40.0, 1000.0)
+            @test CC.logistic(x) ≈ 1 / (1 + exp(-x)) rtol = 1.0e-14
+            d = FD.derivative(CC.logistic, x)
+            @test isfinite(d)
+            @test d ≈ CC.logistic(x) * CC.logistic(-x) rtol = 1.0e-12
+        end
+        # the naive form's derivative is NaN there, which is what made dxi/dG NaN at alpha = 1
+        @test isnan(FD.derivative(x -> 1 / (1 + exp(-x)), -800.0))
+        # Zygote's dual-number broadcast goes through the same code
+        g = ZY.gradient(x -> sum(CC.logistic.(x)), [-800.0, 0.0, 800.0])[1]
+        @test g ≈ [0.0, 0.25, 0.0]
+    end
+
+    @testset "soft xi+: Zygote (repeated-index gathers) vs ForwardDiff" begin
+        rng = Xoshiro(11)
+        n = 12
+        X = unit_matrix(2 .* rand(rng, n), 2 .* rand(rng, n))
+        g1, g2, w = 0.2 .* randn(rng, n), 0.2 .* randn(rng, n), 1 .+ rand(rng, n)
+        edges = [0.0, 40.0, 80.0, 200.0]
+        f = x -> sum(abs2, CC.soft_xi_plus(reshape(x, 3, n), g1, g2, w, edges, 1.0))
+        gz = ZY.gradient(f, vec(X))[1]
+        gf = FD.gradient(f, vec(X))
+        @test all(isfinite, gf)
+        @test gz ≈ gf rtol = 1.0e-8
+        # large alpha: the soft estimator tends to the hard-binned weighted mean of xi+ terms
+        hard = CC.pair_sums(
+            X,
+            w,
+            complex.(g1, g2),
+            X,
+            w,
+            complex.(g1, g2),
+            0.0,
+            200.0,
+            5,
+            false,
+            true,
+        )
+        soft = CC.soft_xi_plus(X, g1, g2, w, collect(0.0:40.0:200.0), 1.0e6)
+        ok = hard.npairs .> 0
+        @test soft[ok] ≈ (hard.xip ./ hard.weight)[ok] rtol = 1.0e-6
+    end
+
+    @testset "d xi+/d G: ForwardDiff vs finite differences, Zygote vs ForwardDiff" begin
+        x0, v0, g1, g2 = bodies(10, 5)
+        # a nearby observer (3 R) spreads the pairs over ~3000 arcmin
+        kw = (softening = 0.01, t_max = 0.5, observer_distance = 3.0)
+        xyz = CC.observed_unit_vectors(
+            CC.final_positions(1.0, x0, v0; softening = 0.01, t_max = 0.5),
+            3.0,
+        )
+        for labels in (nothing, [1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+            # bins from the objects' separations at G = 1, so that none is empty
+            pos = labels === nothing ? xyz : CC._normalise_columns(xyz * CC.one_hot(labels))
+            r, edges = separations_and_edges(pos)
+            if labels === nothing
+                # at alpha = 1 / arcmin the farthest pairs lie > 709 arcmin beyond the last
+                # edge, where the naive sigmoid's derivative is NaN
+                @test r[end] - edges[end] > 709
+            end
+            val = G -> CC.xi_plus_value(
+                G,
+                x0,
+                v0,
+                g1,
+                g2,
+                edges,
+                1.0;
+                labels = labels,
+                kw...,
+            )
+            fwd = CC.xi_plus_gradient(
+                1.1,
+                x0,
+                v0,
+                g1,
+                g2,
+                edges,
+                1.0;
+                mode = :forward,
+                labels = labels,
+                kw...,
+            )
+            @test fwd.xi ≈ val(1.1) rtol = 1.0e-7
+            @test all(isfinite, fwd.dxi_dG)
+            @test fwd.dxi_dG ≈
+                central_difference(val, 1.1, 1.0e-4) rtol = 1.0e-4 atol = 1.0e-9
+            rev = CC.xi_plus_gradient(
+                1.1,
+                x0,
+                v0,
+                g1,
+                g2,
+                edges,
+                1.0;
+                mode = :reverse,
+                labels = labels,
+                kw...,
+            )
+            @test rev.xi ≈ fwd.xi rtol = 1.0e-7
+            @test rev.dxi_dG ≈ fwd.dxi_dG rtol = 1.0e-5 atol = 1.0e-10
+        end
+        @test_throws ArgumentError CC.xi_plus_gradient(
+            1.0,
+            x0,
+            v0,
+            g1,
+            g2,
+            [0.0, 1.0],
+            1.0;
+            mode = :sideways,
+        )
+    end
+end
