@@ -1,69 +1,319 @@
-"""Matplotlib figures for correlation functions (Python-side plotting)."""
+"""Matplotlib figures for correlation functions, in one shared style (imports no other layer).
+
+The style, used by every figure of the package, the command line and the examples:
+
+- every series has one marker shape; **filled markers are positive values, open markers
+  negative ones** (unfillable shapes such as ``"x"`` are replaced by a fillable one, ``"X"``);
+- error bars are never clipped. On a ``"symlog"`` axis (the default of the multi-panel figures)
+  the signed value is drawn with its full symmetric error bar; the axis is linear around zero
+  (``linthresh``) and logarithmic beyond, so bars that cross zero are drawn as they are. On a
+  ``"log"`` axis (|value|, the paper's figure 8) a bar that reaches zero or below is drawn up to
+  its upper end and continued downwards by an arrow ("extends to zero"): it does not stretch
+  the axis;
+- axes are labelled with units (separations in arcmin; correlations are dimensionless), each
+  figure has a legend naming every series and what open/filled markers mean, and panels can
+  share one y-range (``sharey=True``);
+- :func:`save_figure` writes PNG (at ``dpi``, default 200), PDF or SVG (by extension or
+  ``format``) for papers.
+"""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 
-__all__ = ["plot_rho", "plot_rho_statistics"]
+__all__ = ["plot_rho", "plot_rho_statistics", "plot_rho_panels", "plot_xi", "save_figure", "sign_legend_handles",
+           "auto_linthresh", "set_xscale", "RHO_NAMES", "RHO_LABELS", "THETA_LABEL", "DEFAULT_DPI"]
 
 RHO_NAMES = ("rho1", "rho2", "rho3", "rho4", "rho5")
 RHO_LABELS = {k: rf"$\rho_{k[-1]}$" for k in RHO_NAMES}
+THETA_LABEL = r"$\theta$ [arcmin]"
+DEFAULT_DPI = 200
+SCALES = ("symlog", "log", "linear")
+#: unfillable markers and the fillable shape drawn instead (open/filled must be visible)
+_FILLABLE = {"x": "X", "+": "P", "1": "v", "2": "^", "3": "<", "4": ">", "|": "d", "_": "s", ".": "o", ",": "o"}
+SERIES_MARKERS = ("o", "s", "D", "^", "v", "P", "X")
 
 
-def plot_rho(ax, theta, values, yerr=None, label=None, color=None, marker="o", offset=1.0, **kwargs):
-    """Plot |values| against theta on log axes, in the style of the paper's figure 8.
+def _fillable(marker):
+    return _FILLABLE.get(marker, marker)
 
-    Positive values get filled markers, negative values open markers (their absolute value is
-    drawn, as in the paper); NaN (empty) bins are skipped. ``yerr`` (same length, or (2, n))
-    draws error bars. ``offset`` multiplies theta, to shift overlapping series sideways.
-    Returns the line artist for the legend.
+
+def auto_linthresh(*arrays):
+    """A symlog linear threshold for the given values/errors: the 10th percentile of the non-zero
+    finite magnitudes (so that most points sit in the logarithmic part), never 0."""
+    vals = np.concatenate([np.abs(np.ravel(np.asarray(a, dtype=float))) for a in arrays if a is not None])
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    if vals.size == 0:
+        return 1e-10
+    t = float(np.percentile(vals, 10))
+    return 10.0 ** np.floor(np.log10(t))
+
+
+def _errors(yerr, ok):
+    if yerr is None:
+        return None
+    yerr = np.asarray(yerr, dtype=float)
+    if yerr.ndim == 2:
+        lo, hi = yerr[0][ok], yerr[1][ok]
+    else:
+        lo = hi = yerr[ok]
+    if np.any(lo < 0) or np.any(hi < 0):
+        raise ValueError("yerr must be non-negative")
+    return lo, hi
+
+
+def plot_rho(ax, theta, values, yerr=None, label=None, color=None, marker="o", offset=1.0, scale="log",
+             linthresh=None, markersize=5, **kwargs):
+    """One series of a correlation function against theta, negative values as open markers.
+
+    Parameters
+    ----------
+    ax : matplotlib Axes
+    theta, values : array_like
+        Separations (arcmin) and values; NaN (empty) bins are skipped.
+    yerr : array_like, optional
+        Symmetric (n,) or asymmetric (2, n) errors, drawn in full.
+    label, color, marker :
+        The series' legend label, colour and marker shape (positive: filled, negative: open).
+    offset : float
+        Multiplies theta, to shift overlapping series sideways.
+    scale : {"log", "symlog", "linear"}
+        ``"log"``: |value| on a log axis (paper fig. 8); a bar reaching zero is drawn to its upper
+        end plus a downward arrow, never clipped. ``"symlog"``/``"linear"``: the signed value with
+        its whole bar (``linthresh`` sets the symlog linear range; default
+        :func:`auto_linthresh`).
+
+    Returns
+    -------
+    The line artist of the positive points (for legends).
     """
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
     theta = np.asarray(theta, dtype=float) * offset
     values = np.asarray(values, dtype=float)
+    if theta.shape != values.shape:
+        raise ValueError(f"theta and values must have the same shape, got {theta.shape} and {values.shape}")
+    marker = _fillable(marker)
     ok = np.isfinite(values) & np.isfinite(theta)
     pos = ok & (values >= 0)
     neg = ok & (values < 0)
-    if yerr is not None:
-        yerr = np.asarray(yerr, dtype=float)
-        err = yerr[..., ok] if yerr.ndim == 2 else yerr[ok]
-        # a bar crossing zero cannot be drawn on a log axis: clip its lower end
-        absval = np.abs(values[ok])
-        lower = np.minimum(err if err.ndim == 1 else err[0], absval * 0.999)
-        upper = err if err.ndim == 1 else err[1]
-        ax.errorbar(theta[ok], absval, yerr=[lower, upper], fmt="none", ecolor=color, alpha=0.6,
-                    capsize=2, elinewidth=1)
-    (line,) = ax.plot(theta[pos], values[pos], linestyle="none", marker=marker, color=color, label=label, **kwargs)
+    err = _errors(yerr, ok)
+    signed = scale != "log"
+    y = values if signed else np.abs(values)
+    (line,) = ax.plot(theta[pos], y[pos], linestyle="none", marker=marker, color=color, label=label,
+                      markersize=markersize, zorder=3, **kwargs)
     color = line.get_color()
-    ax.plot(theta[neg], -values[neg], linestyle="none", marker=marker, markerfacecolor="none",
-            markeredgecolor=color, **kwargs)
-    ax.set_yscale("log")
+    ax.plot(theta[neg], y[neg], linestyle="none", marker=marker, markerfacecolor="white", markeredgecolor=color,
+            markeredgewidth=1.2, markersize=markersize, zorder=3, **kwargs)
+    if err is not None:
+        lo, hi = err
+        t, yy = theta[ok], y[ok]
+        if signed:
+            ax.errorbar(t, yy, yerr=[lo, hi], fmt="none", ecolor=color, alpha=0.7, capsize=2, elinewidth=1, zorder=2)
+        else:
+            # |v| - lo <= 0: the interval reaches zero; draw the bar up to |v| + hi and an arrow down
+            vabs = np.abs(values[ok])
+            lower = np.where(values[ok] >= 0, lo, hi)  # the side of the bar towards zero
+            upper = np.where(values[ok] >= 0, hi, lo)
+            crosses = vabs - lower <= 0
+            good = ~crosses
+            ax.errorbar(t[good], vabs[good], yerr=[lower[good], upper[good]], fmt="none", ecolor=color, alpha=0.7,
+                        capsize=2, elinewidth=1, zorder=2)
+            if np.any(crosses):
+                ax.errorbar(t[crosses], vabs[crosses], yerr=[np.zeros(crosses.sum()), upper[crosses]], fmt="none",
+                            ecolor=color, alpha=0.7, capsize=2, elinewidth=1, zorder=2)
+                # arrow of half a decade below the point: "the error bar extends to zero"
+                ax.errorbar(t[crosses], vabs[crosses], yerr=vabs[crosses] * 0.7, uplims=True, fmt="none",
+                            ecolor=color, alpha=0.7, elinewidth=1, zorder=2)
+    if scale == "log":
+        ax.set_yscale("log")
+    elif scale == "symlog":
+        if linthresh is None:
+            linthresh = auto_linthresh(values, None if err is None else np.concatenate(err))
+        ax.set_yscale("symlog", linthresh=linthresh)
+        ax.axhline(0.0, color="0.6", linewidth=0.6, zorder=1)
+    else:
+        ax.axhline(0.0, color="0.6", linewidth=0.6, zorder=1)
     return line
 
 
-def plot_rho_statistics(result, errors=None, naive=None, axes=None, title=None):
-    """Five panels (rho1..rho5) of a :class:`~cosmocorr.rho.RhoResult`.
+def set_xscale(ax, xscale):
+    """Separation axis scale; a log axis gets plain-number labels (1, 10, 100) and no crowded minor labels."""
+    ax.set_xscale(xscale)
+    if xscale == "log":
+        from matplotlib.ticker import LogLocator, NullFormatter, ScalarFormatter
 
-    ``errors`` maps rho name -> per-bin sigma; ``naive`` another RhoResult drawn for comparison.
-    Open markers are negative values. Returns the figure.
+        ax.xaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ScalarFormatter())
+        ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _legend_loc(fig):
+    engine = fig.get_layout_engine()
+    return "outside lower center" if type(engine).__name__ == "ConstrainedLayoutEngine" else "lower center"
+
+
+def sign_legend_handles(color="0.3", marker="o"):
+    """Two legend handles explaining the marker convention: filled = positive, open = negative."""
+    from matplotlib.lines import Line2D
+
+    return [Line2D([], [], linestyle="none", marker=marker, color=color, label="filled: value > 0"),
+            Line2D([], [], linestyle="none", marker=marker, markerfacecolor="white", markeredgecolor=color,
+                   label="open: value < 0")]
+
+
+def plot_rho_panels(theta, series, names=RHO_NAMES, labels=None, axes=None, title=None, sharey=False,
+                    scale="symlog", linthresh=None, xlim=None, ncols=None, xscale="linear"):
+    """Panels of several statistics (rho1..rho5), each showing every series.
+
+    Parameters
+    ----------
+    theta : array_like or dict
+        Separations (arcmin), one array for all or a dict name -> array.
+    series : list of dict
+        Each ``{"label": str, "values": {name: array}, "errors": {name: array} (optional),
+        "marker": str (optional), "color": str (optional), "theta": dict or array (optional)}``.
+    sharey : bool
+        One y-range for all panels (and one ``linthresh`` on symlog axes).
+    scale : {"symlog", "log", "linear"}
+    xscale : {"linear", "log"}
+        The separation axis (``"log"`` for logarithmic bins).
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    import matplotlib.pyplot as plt
+
+    names = list(names)
+    labels = labels or RHO_LABELS
+    if axes is None:
+        ncols = ncols or len(names)
+        nrows = int(np.ceil(len(names) / ncols))
+        fig, axes = plt.subplots(nrows, ncols, figsize=(3.6 * ncols, 3.4 * nrows + 0.7), sharey=sharey,
+                                 constrained_layout=True, squeeze=False)
+    else:
+        fig = np.ravel(axes)[0].figure
+    flat = np.ravel(axes)
+    if scale == "symlog" and linthresh is None and sharey:
+        linthresh = auto_linthresh(*[s["values"][n] for s in series for n in names])
+    handles = []
+    for i, s in enumerate(series):
+        marker = s.get("marker", SERIES_MARKERS[i % len(SERIES_MARKERS)])
+        color = s.get("color", f"C{i}")
+        th_all = s.get("theta", theta)
+        for ax, name in zip(flat, names):
+            th = th_all[name] if isinstance(th_all, dict) else th_all
+            err = (s.get("errors") or {}).get(name)
+            line = plot_rho(ax, th, s["values"][name], yerr=err, label=s["label"], color=color, marker=marker,
+                            offset=1.0 + 0.025 * i, scale=scale,
+                            linthresh=linthresh if linthresh is not None else None)
+        handles.append(line)
+    for ax, name in zip(flat, names):
+        ax.set_title(labels.get(name, name))
+        ax.set_xlabel(THETA_LABEL)
+        set_xscale(ax, xscale)
+        if xlim is not None and (xscale == "linear" or xlim[0] > 0):
+            ax.set_xlim(*xlim)
+        ax.grid(True, which="major", alpha=0.25)
+    for ax in flat[len(names):]:
+        ax.set_visible(False)
+    ylab = r"$|\rho(\theta)|$" if scale == "log" else r"$\rho(\theta)$"
+    for ax in np.atleast_2d(axes)[:, 0]:
+        ax.set_ylabel(ylab + " (dimensionless)")
+    fig.legend(handles=handles + sign_legend_handles(), loc=_legend_loc(fig),
+               ncol=min(len(handles) + 2, 6), fontsize="small", frameon=False)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_rho_statistics(result, errors=None, naive=None, axes=None, title=None, sharey=False, scale="symlog",
+                        label="estimate", naive_label="naive (all pairs)"):
+    """Five panels (rho1..rho5) of a RhoResult-like object (``result["rho1"].xip``, ``.meanr``,
+    ``result.bins``).
+
+    ``errors`` maps rho name -> per-bin sigma (default: the result's ``xip_std`` for Algorithm 1
+    results, else ``sqrt(varxip)`` when present); ``naive``: another result drawn for comparison.
+    ``sharey``: one y-range for all panels. ``scale``: ``"symlog"`` (default; signed values, whole
+    error bars), ``"log"`` (|value|, paper style) or ``"linear"``. Returns the figure.
+    """
+    def theta_of(res):
+        return {n: np.where(np.isfinite(res[n].meanr), res[n].meanr, res.bins.rnom) for n in RHO_NAMES}
+
+    def default_errors(res):
+        out = {}
+        for n in RHO_NAMES:
+            r = res[n]
+            if getattr(r, "xip_std", None) is not None:
+                out[n] = np.asarray(r.xip_std, dtype=float)
+            elif getattr(r, "varxip", None) is not None:
+                out[n] = np.sqrt(np.asarray(r.varxip, dtype=float))
+        return out or None
+
+    series = [{"label": label, "values": {n: result[n].xip for n in RHO_NAMES}, "theta": theta_of(result),
+               "errors": default_errors(result) if errors is None else errors, "marker": "o", "color": "C0"}]
+    if naive is not None:
+        series.append({"label": naive_label, "values": {n: naive[n].xip for n in RHO_NAMES}, "theta": theta_of(naive),
+                       "marker": "s", "color": "k"})
+    return plot_rho_panels(None, series, axes=axes, title=title, sharey=sharey, scale=scale,
+                           xlim=(result.bins.min_sep, result.bins.max_sep),
+                           xscale="log" if getattr(result.bins, "spacing", "linear") == "log" else "linear")
+
+
+def plot_xi(theta, xip, xim, xip_err=None, xim_err=None, label="cosmocorr", axes=None, title=None,
+            scale="symlog", sharey=True, theta_m=None, xscale="linear"):
+    """xi+ and xi- (two panels) with error bars; negative values open, bars never clipped.
+
+    Parameters
+    ----------
+    theta : array_like
+        Separations in arcmin (``theta_m`` for xi- if different).
+    xip, xim : array_like
+    xip_err, xim_err : array_like, optional
+        1-sigma errors (e.g. ``sqrt(varxip)``), symmetric (n,) or (2, n).
+    scale : {"symlog", "log", "linear"}
+    Returns
+    -------
+    matplotlib Figure
     """
     import matplotlib.pyplot as plt
 
     if axes is None:
-        fig, axes = plt.subplots(1, 5, figsize=(18, 3.6), constrained_layout=True)
+        fig, axes = plt.subplots(1, 2, figsize=(9, 3.9), sharey=sharey, constrained_layout=True)
     else:
-        fig = np.ravel(axes)[0].figure
-    for ax, name in zip(np.ravel(axes), RHO_NAMES):
-        r = result[name]
-        x = np.where(np.isfinite(r.meanr), r.meanr, result.bins.rnom)
-        plot_rho(ax, x, r.xip, None if errors is None else errors.get(name), label="estimate", color="C0")
-        if naive is not None:
-            n = naive[name]
-            plot_rho(ax, np.where(np.isfinite(n.meanr), n.meanr, naive.bins.rnom), n.xip, label="naive",
-                     color="k", marker="x", offset=1.02)
-        ax.set_xlabel(r"$\theta$ [arcmin]")
-        ax.set_title(RHO_LABELS[name])
-        ax.set_xlim(result.bins.min_sep, result.bins.max_sep)
-    np.ravel(axes)[0].set_ylabel(r"$|\rho(\theta)|$ (open: negative)")
-    np.ravel(axes)[0].legend(fontsize="small")
+        fig = axes[0].figure
+    linthresh = auto_linthresh(xip, xim) if scale == "symlog" else None
+    th_m = theta if theta_m is None else theta_m
+    lp = plot_rho(axes[0], theta, xip, yerr=xip_err, label=label, color="C0", marker="o", scale=scale,
+                  linthresh=linthresh)
+    plot_rho(axes[1], th_m, xim, yerr=xim_err, label=label, color="C0", marker="o", scale=scale, linthresh=linthresh)
+    for ax, name in zip(axes, (r"$\xi_+$", r"$\xi_-$")):
+        ax.set_title(name)
+        ax.set_xlabel(THETA_LABEL)
+        set_xscale(ax, xscale)
+        ax.set_ylabel(("|" + name + "|" if scale == "log" else name) + r"$(\theta)$ (dimensionless)")
+        ax.grid(True, alpha=0.25)
+    fig.legend(handles=[lp] + sign_legend_handles(), loc=_legend_loc(fig), ncol=3, fontsize="small",
+               frameon=False)
     if title:
         fig.suptitle(title)
     return fig
+
+
+def save_figure(fig, path, dpi=DEFAULT_DPI, format=None, overwrite=True):
+    """Save ``fig`` as PNG/PDF/SVG (from the extension or ``format``) at ``dpi``; returns the path.
+
+    With ``overwrite=False`` an existing file is a FileExistsError.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path} exists; pass overwrite=True (--overwrite) to replace it")
+    fmt = format or (path.suffix[1:].lower() if path.suffix else "png")
+    if fmt not in ("png", "pdf", "svg", "eps", "ps", "jpg", "jpeg", "tif", "tiff"):
+        raise ValueError(f"format: unsupported figure format {fmt!r}; use png, pdf or svg")
+    if not path.suffix:
+        path = path.with_suffix("." + fmt)
+    fig.savefig(path, dpi=dpi, format=fmt, bbox_inches="tight")
+    return path

@@ -9,13 +9,14 @@ import argparse
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import COSMOS, OUTDIR, load_stars, outdir
+from _common import COSMOS, OUTDIR, add_figure_args, load_stars, outdir, save
 
 import cosmocorr as cc
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_figure_args(ap)
     ap.add_argument("--catalog", default=str(COSMOS))
     ap.add_argument("--outdir", default=str(OUTDIR))
     ap.add_argument("--clusters", type=int, nargs="+", default=[10, 25, 50, 100, 200, 400])
@@ -40,10 +41,10 @@ def main():
         axes[1].plot(naive.meanr, sig, "-o", ms=3, label=f"c={c}")
     for ax, t in zip(axes, (r"$|\xi_c - \xi_{naive}|$", r"$\sigma_{epistemic}$")):
         ax.set_yscale("log"); ax.set_xlabel(r"$\theta$ [arcmin]"); ax.set_title(t)
+    axes[0].set_ylabel(r"$\rho_1$ error (dimensionless)")
     axes[1].legend(fontsize="small")
     fig.suptitle(f"rho1 clustering error vs number of clusters ({name})")
-    fig.savefig(out / "clustering_error_vs_nclusters.png", dpi=110)
-    print(f"wrote {out / 'clustering_error_vs_nclusters.png'}")
+    save(fig, out, "clustering_error_vs_nclusters", args)
 
 
 if __name__ == "__main__":

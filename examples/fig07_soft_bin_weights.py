@@ -6,13 +6,14 @@ import argparse
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import OUTDIR, outdir
+from _common import OUTDIR, add_figure_args, outdir, save
 
 import cosmocorr as cc
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_figure_args(ap)
     ap.add_argument("--outdir", default=str(OUTDIR))
     args = ap.parse_args()
     out = outdir(args.outdir)
@@ -25,8 +26,7 @@ def main():
     for ax, t in zip(axes, ("product of sigmoids (eq. 22)", "Gaussian bump (eq. 23, centred on (a+b)/2)")):
         ax.axvspan(1, 2, color="0.9"); ax.set_xlabel("separation"); ax.set_title(t); ax.legend(fontsize="small")
     axes[0].set_ylabel("weight W(1, x, 2)")
-    fig.savefig(out / "fig07_soft_bin_weights.png", dpi=110)
-    print(f"wrote {out / 'fig07_soft_bin_weights.png'}")
+    save(fig, out, "fig07_soft_bin_weights", args)
 
 
 if __name__ == "__main__":

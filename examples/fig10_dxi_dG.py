@@ -7,13 +7,14 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import OUTDIR, outdir
+from _common import OUTDIR, add_figure_args, outdir, save
 
 import cosmocorr as cc
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_figure_args(ap)
     ap.add_argument("--n-galaxies", type=int, default=200)
     ap.add_argument("--n-clusters", type=int, default=50)
     ap.add_argument("--seed", type=int, default=0)
@@ -32,8 +33,7 @@ def main():
     ax.axhline(0, c="0.7", lw=0.8)
     ax.set_xlabel(r"$\theta$ [arcmin]"); ax.set_ylabel(r"$\partial\xi_+/\partial G$ at G = 1"); ax.legend()
     ax.set_title(f"fig. 10: {args.n_galaxies} galaxies, {args.n_clusters} clusters")
-    fig.savefig(out / "fig10_dxi_dG.png", dpi=110)
-    print(f"wrote {out / 'fig10_dxi_dG.png'}")
+    save(fig, out, "fig10_dxi_dG", args)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,16 @@ import argparse
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import IAEMU, OUTDIR, load_iaemu, outdir
+from _common import IAEMU, OUTDIR, add_figure_args, load_iaemu, outdir, save
 
 from cosmocorr.surrogate import OUTPUT_NAMES, IAEmuScalers
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_figure_args(ap)
+    ap.add_argument("--random-network", action="store_true",
+                    help="without the checkpoint, run the code paths on an untrained network (numbers mean nothing)")
     ap.add_argument("--checkpoint", default=str(IAEMU))
     ap.add_argument("--scalers", default=None)
     ap.add_argument("--x", type=float, nargs=7, default=[0.3, -0.2, 0.0, 0.0, 0.0, 0.0, 0.0])
@@ -23,7 +26,7 @@ def main():
     ap.add_argument("--outdir", default=str(OUTDIR))
     args = ap.parse_args()
     out = outdir(args.outdir)
-    model, real = load_iaemu(args.checkpoint)
+    model, real = load_iaemu(args.checkpoint, allow_random=args.random_network)
     if args.scalers:
         model.scalers = IAEmuScalers.load(args.scalers)
     pred = model.predict(np.array(args.x), n_passes=args.passes, seed=0)
@@ -35,11 +38,11 @@ def main():
         ax.errorbar(b, m, yerr=a, fmt="o", ms=3, capsize=2, label="aleatoric")
         ax.errorbar(b + 0.25, m, yerr=e, fmt="none", ecolor="C3", capsize=2, label="epistemic (MC dropout)")
         ax.set_xlabel("radial bin"); ax.set_title(name)
+        ax.set_ylabel(f"{name} ({units.split(' (')[0]})")
         print(f"{name:>6}: median aleatoric std {np.median(a):.3g}, median epistemic std {np.median(e):.3g}")
     axes[0].legend()
     fig.suptitle(f"IAEmu predictions (fig. 11), {units}" + ("" if real else " [random weights]"))
-    fig.savefig(out / "fig11_iaemu_predictions.png", dpi=110)
-    print(f"wrote {out / 'fig11_iaemu_predictions.png'}")
+    save(fig, out, "fig11_iaemu_predictions", args)
 
 
 if __name__ == "__main__":

@@ -9,13 +9,14 @@ import argparse
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import OUTDIR, outdir
+from _common import OUTDIR, add_figure_args, outdir, save
 
 import cosmocorr as cc
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_figure_args(ap)
     ap.add_argument("--n-galaxies", type=int, default=300)
     ap.add_argument("--clusters", type=int, nargs="+", default=[10, 25, 50, 100, 150, 300])
     ap.add_argument("--seed", type=int, default=0)
@@ -44,8 +45,7 @@ def main():
         ax.plot(cs, [table[c][k] for c in cs], "-o", label=f"approach {approach}")
     ax.set_xscale("log"); ax.set_yscale("log"); ax.set_xlabel("number of clusters"); ax.set_ylabel("relative gradient error")
     ax.legend(); ax.set_title(f"gradient error vs exact (N={n})")
-    fig.savefig(out / "gradient_error_vs_nclusters.png", dpi=110)
-    print(f"wrote {out / 'gradient_error_vs_nclusters.png'}")
+    save(fig, out, "gradient_error_vs_nclusters", args)
 
 
 if __name__ == "__main__":

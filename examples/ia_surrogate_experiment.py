@@ -20,7 +20,7 @@ import time
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import OUTDIR, outdir
+from _common import OUTDIR, add_figure_args, outdir, save
 from scipy.stats import gaussian_kde
 
 from cosmocorr import ia
@@ -62,6 +62,7 @@ def run_set(label, hod, halos, args, seed):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_figure_args(ap)
     ap.add_argument("--outdir", default=str(OUTDIR))
     ap.add_argument("--box", type=float, default=100.0, help="periodic box length, Mpc/h")
     ap.add_argument("--points", type=int, default=64, help="Latin-hypercube points in (mu_cen, mu_sat)")
@@ -111,9 +112,10 @@ def main():
             ax.set_yscale("log")
         ax.set_xlabel("r [Mpc/h]")
         ax.set_title({"xi": r"$\xi(r)$", "omega": r"$\omega(r)$", "eta": r"$\eta(r)$"}[name])
+        ax.set_ylabel({"xi": r"$\xi(r)$", "omega": r"$\omega(r)$", "eta": r"$\eta(r)$"}[name] + " (dimensionless)")
     axes[0].legend()
     fig.suptitle(f"toy HOD + IA surrogate at mu_cen={theta[0]}, mu_sat={theta[1]} ({results[0][3]['label']})")
-    fig.savefig(out / "fig11_ia_surrogate.png", dpi=110)
+    save(fig, out, "fig11_ia_surrogate", args)
 
     # fig. 12: posterior contours
     g = np.linspace(-1, 1, 121)
@@ -129,7 +131,7 @@ def main():
         ax.set_xlabel(r"$\mu_{cen}$"); ax.set_ylabel(r"$\mu_{sat}$")
         ax.set_title(f"{row['label']} (corr {row['corr']:+.2f})")
     fig.suptitle(r"posterior for $\omega(r) = 0$: 1, 2, 3 $\sigma$ contours (NUTS)")
-    fig.savefig(out / "fig12_ia_posteriors.png", dpi=110)
+    save(fig, out, "fig12_ia_posteriors", args)
 
     # fig. 13: omega from posterior samples vs from the prior
     fig, axes = plt.subplots(1, 3, figsize=(14, 4.2), constrained_layout=True, sharey=True)
@@ -144,7 +146,7 @@ def main():
         ax.axhline(0, color="k", lw=0.5)
         ax.set_xscale("log"); ax.set_xlabel("r [Mpc/h]"); ax.set_title(row["label"])
     axes[0].set_ylabel(r"$\omega(r)$"); axes[0].legend()
-    fig.savefig(out / "fig13_ia_omega_posterior.png", dpi=110)
+    save(fig, out, "fig13_ia_omega_posterior", args)
     for name in ("fig11_ia_surrogate.png", "fig12_ia_posteriors.png", "fig13_ia_omega_posterior.png"):
         print(f"wrote {out / name}")
 

@@ -11,12 +11,14 @@ import argparse
 
 import numpy as np
 
+from _common import OUTDIR, add_figure_args, outdir, save
+
 import cosmocorr as cc
-from cosmocorr._progress import progress_range
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_figure_args(ap)
     ap.add_argument("--n-galaxies", type=int, default=200)
     ap.add_argument("--true-G", type=float, default=1.3)
     ap.add_argument("--start", type=float, default=1.0)
@@ -25,7 +27,7 @@ def main():
     ap.add_argument("--t-max", type=float, default=0.1, help="integration time in circular periods")
     ap.add_argument("--alpha", type=float, default=0.05, help="soft-bin sharpness (1/arcmin)")
     ap.add_argument("--progress", action="store_true")
-    ap.add_argument("--outdir", default=None, help="unused (prints only); accepted like the other examples")
+    ap.add_argument("--outdir", default=str(OUTDIR), help="where to write the convergence figure")
     args = ap.parse_args()
     kw = dict(n_galaxies=args.n_galaxies, n_clusters=50, seed=0, alpha=args.alpha,
               t_max=args.t_max * cc.gravity.circular_period())
@@ -37,6 +39,17 @@ def main():
     print(f"recovered G = {G:.6f} (true {args.true_G}); relative error {err:.2e}")
     if args.approach != "none":
         print("(a clustered estimator matches the exact target only up to its clustering bias)")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), constrained_layout=True)
+    steps = np.arange(1, len(history) + 1)
+    axes[0].plot(steps, [g for g, _ in history], "o-", label="Gauss-Newton iterate")
+    axes[0].axhline(args.true_G, color="k", linestyle="--", label=f"true G = {args.true_G}")
+    axes[0].set_xlabel("step"); axes[0].set_ylabel("G (model units)"); axes[0].legend(fontsize="small")
+    axes[1].semilogy(steps, [max(r, 1e-300) for _, r in history], "s-", label=r"$|\xi_+(G) - \xi_+^{target}|$")
+    axes[1].set_xlabel("step"); axes[1].set_ylabel("residual (dimensionless)"); axes[1].legend(fontsize="small")
+    fig.suptitle(f"recovering G from xi+ ({args.n_galaxies} galaxies, approach {args.approach!r})")
+    save(fig, outdir(args.outdir), "recover_G", args)
 
 
 if __name__ == "__main__":

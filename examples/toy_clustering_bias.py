@@ -10,7 +10,7 @@ import argparse
 
 import matplotlib.pyplot as plt
 import numpy as np
-from _common import OUTDIR, outdir
+from _common import OUTDIR, add_figure_args, outdir, save
 
 import cosmocorr as cc
 from cosmocorr.sky.synthetic import uniform_randoms
@@ -18,6 +18,7 @@ from cosmocorr.sky.synthetic import uniform_randoms
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_figure_args(ap)
     ap.add_argument("--outdir", default=str(OUTDIR))
     ap.add_argument("--seed", type=int, default=2)
     args = ap.parse_args()
@@ -41,8 +42,7 @@ def main():
     ax.set_xscale("log"); ax.axhline(0, c="0.7", lw=0.8)
     ax.set_xlabel(r"$\theta$ [arcmin]"); ax.set_ylabel(r"$\omega(\theta)$"); ax.legend()
     ax.set_title("clustering approximation biases $\\omega(\\theta)$ (fig. 2)")
-    fig.savefig(out / "fig02_toy_clustering_bias.png", dpi=110)
-    print(f"wrote {out / 'fig02_toy_clustering_bias.png'}")
+    save(fig, out, "fig02_toy_clustering_bias", args)
 
 
 if __name__ == "__main__":

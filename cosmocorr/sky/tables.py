@@ -1,0 +1,213 @@
+"""Catalog tables: reading files with :func:`astropy.table.Table.read` and picking columns.
+
+Used by :meth:`Catalog.read` / :meth:`Catalog.from_table` and :meth:`StarCatalog.read` /
+:meth:`StarCatalog.from_table`. Columns are found by name (case-insensitively); units come from
+the column (FITS ``TUNIT``, an ECSV/HDF5 unit, a Quantity column) or from ``ra_units`` /
+``dec_units``; a SkyCoord column gives both positions; masked entries are an error naming the
+column and the count unless ``drop_masked=True``; a TreeCorr-style flag column selects objects.
+"""
+from __future__ import annotations
+
+import numbers
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from .units import angle_unit, is_skycoord, skycoord_degrees
+
+__all__ = ["read_table", "select_columns", "POSITION_ARGS"]
+
+POSITION_ARGS = ("ra", "dec")
+
+#: astropy formats tried by extension when ``format`` is None
+_EXT_FORMATS = {".fits": "fits", ".fit": "fits", ".fts": "fits", ".fits.gz": "fits", ".fit.gz": "fits",
+                ".csv": "ascii.csv", ".ecsv": "ascii.ecsv", ".hdf5": "hdf5", ".h5": "hdf5", ".hdf": "hdf5",
+                ".parquet": "parquet", ".pq": "parquet", ".vot": "votable", ".xml": "votable"}
+
+
+def _guess_format(path):
+    name = path.name.lower()
+    for ext, fmt in sorted(_EXT_FORMATS.items(), key=lambda kv: -len(kv[0])):
+        if name.endswith(ext):
+            return fmt
+    return "ascii"  # whitespace-separated text with a header line, as TreeCorr reads
+
+
+def read_table(path, format=None, hdu=None, **kwargs):
+    """Read a table with :func:`astropy.table.Table.read`.
+
+    ``format``: an astropy format name (``"fits"``, ``"ascii"``, ``"ascii.csv"``, ``"hdf5"``,
+    ``"parquet"``, ...) or None to choose by extension. ``hdu``: for FITS, the HDU index or
+    EXTNAME (default: the first table); for HDF5, the dataset path. Errors are a ValueError
+    naming ``path``, ``hdu`` or ``format``.
+    """
+    from astropy.table import Table
+
+    if not isinstance(path, (str, Path)):
+        raise TypeError(f"path must be a str or Path, got {type(path).__name__}")
+    path = Path(path)
+    if not path.exists():
+        raise ValueError(f"path: file not found: {path}")
+    fmt = _guess_format(path) if format is None else str(format)
+    kw = dict(kwargs)
+    if fmt == "fits":
+        if hdu is not None:
+            if isinstance(hdu, (bool, np.bool_)) or not isinstance(hdu, (numbers.Integral, str)):
+                raise TypeError(f"hdu must be an HDU index (int) or an extension name (str), got {type(hdu).__name__}")
+            _check_fits_hdu(path, hdu)
+            kw["hdu"] = int(hdu) if isinstance(hdu, numbers.Integral) else hdu
+    elif fmt == "hdf5" and hdu is not None:
+        kw["path"] = hdu
+    elif hdu is not None:
+        raise ValueError(f"hdu: {fmt} files have no HDUs (hdu={hdu!r} was given)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # astropy's unit / multi-HDU chatter; units are checked below
+            return Table.read(path, format=fmt, **kw)
+    except ImportError as exc:
+        raise ValueError(f"format: reading {fmt} needs a package that is not installed ({exc})") from None
+    except (OSError, ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError) as exc:
+        raise ValueError(f"path: cannot read {path} as {fmt}: {exc}") from None
+
+
+def _check_fits_hdu(path, hdu):
+    from astropy.io import fits
+
+    try:
+        with fits.open(path, memmap=False) as hdul:
+            names = [h.name for h in hdul]
+            if isinstance(hdu, str):
+                if hdu.upper() not in [n.upper() for n in names]:
+                    raise ValueError(f"hdu: {path.name} has no HDU named {hdu!r}; HDUs: {', '.join(names)}")
+                h = hdul[hdu]
+            else:
+                if not 0 <= int(hdu) < len(hdul):
+                    raise ValueError(f"hdu: {path.name} has {len(hdul)} HDUs (0..{len(hdul) - 1}), no HDU {hdu}")
+                h = hdul[int(hdu)]
+            if not isinstance(h, (fits.BinTableHDU, fits.TableHDU)):
+                raise ValueError(f"hdu: HDU {hdu!r} of {path.name} is not a table")
+    except OSError as exc:
+        raise ValueError(f"path: cannot read {path} as FITS: {exc}") from None
+
+
+def _lookup(table, col, arg, source):
+    if not isinstance(col, str):
+        raise TypeError(f"{arg} must be a column name (str), got {type(col).__name__}")
+    names = list(table.colnames)
+    if col in names:
+        return col
+    lower = {c.lower(): c for c in names}
+    if col.lower() in lower:
+        return lower[col.lower()]
+    raise ValueError(f"{arg}: column {col!r} not found in {source}; available columns: {', '.join(names)}")
+
+
+def _masked_count(column):
+    mask = getattr(column, "mask", None)
+    if mask is None or mask is np.ma.nomask:
+        return None, 0
+    mask = np.asarray(mask)
+    if mask.ndim > 1:
+        mask = mask.reshape(mask.shape[0], -1).any(axis=1)
+    return mask, int(np.count_nonzero(mask))
+
+
+def select_columns(table, columns, *, units=None, drop_masked=False, flag=None, ok_flag=0, ignore_flag=None,
+                   source="table"):
+    """Pick the named columns of an astropy Table as float arrays (positions in degrees).
+
+    Parameters
+    ----------
+    columns : dict
+        argument name -> column name (None entries are skipped). The arguments ``"ra"`` and
+        ``"dec"`` are positions; ``ra`` naming a SkyCoord column (with ``dec`` None) gives both.
+    units : dict, optional
+        argument name -> unit of that column's plain numbers (``ra_units``, ``dec_units``); a
+        column's own unit (TUNIT) is used when it has one, and must then agree.
+    drop_masked : bool
+        False: a masked entry in any used column is a ValueError naming the column and the
+        count. True: drop those rows (the number dropped is warned about).
+    flag, ok_flag, ignore_flag :
+        TreeCorr's flag selection: objects whose ``flag`` column has a bit set outside
+        ``ok_flag`` (or, when given, inside ``ignore_flag``) are dropped.
+
+    Returns
+    -------
+    dict
+        argument name -> float ndarray, plus ``"_rows"``: the kept row indices.
+    """
+    units = units or {}
+    n = len(table)
+    picked = {}
+    for arg, col in columns.items():
+        if col is None:
+            continue
+        picked[arg] = _lookup(table, col, arg, source)
+    keep = np.ones(n, dtype=bool)
+    masks = {}
+    for arg, real in picked.items():
+        mask, count = _masked_count(table[real])
+        if count:
+            masks[arg] = (real, mask, count)
+    if flag is not None:
+        real = _lookup(table, flag, "flag", source)
+        mask, count = _masked_count(table[real])
+        if count:
+            masks["flag"] = (real, mask, count)
+        fl = np.asarray(np.ma.getdata(table[real]))
+        if fl.dtype.kind not in "biu":
+            if fl.dtype.kind == "f" and np.all(np.isfinite(fl)) and np.all(fl == np.round(fl)):
+                fl = fl.astype(np.int64)
+            else:
+                raise ValueError(f"flag: column {real!r} must hold integer flags, got {fl.dtype}")
+        bad = (fl & int(ignore_flag)) != 0 if ignore_flag is not None else (fl & ~int(ok_flag)) != 0
+        keep &= ~bad
+    if masks:
+        if not drop_masked:
+            arg, (real, _, count) = next(iter(masks.items()))
+            detail = "; ".join(f"column {r!r} ({a}): {c}" for a, (r, _, c) in masks.items())
+            raise ValueError(f"{arg}: column {real!r} has {count} masked (missing) value(s) of {n} "
+                             f"[{detail}]; pass drop_masked=True to drop those rows")
+        for _, mask, _ in masks.values():
+            keep &= ~mask
+        ndrop = int(np.count_nonzero(~keep))
+        from .._validate import warn
+
+        warn(f"drop_masked=True: dropped rows with masked values in "
+             f"{', '.join(repr(r) for r, _, _ in masks.values())} ({ndrop} of {n} rows removed, flags included)",
+             UserWarning)
+    rows = np.flatnonzero(keep)
+    out = {"_rows": rows}
+    for arg, real in picked.items():
+        column = table[real]
+        if is_skycoord(column):
+            if arg != "ra":
+                raise ValueError(f"{arg}: column {real!r} is a SkyCoord; pass it as ra= (with dec=None)")
+            ra, dec = skycoord_degrees(column[rows])
+            out["ra"], out["dec"] = ra, dec
+            continue
+        data = np.ma.getdata(column)[rows] if hasattr(column, "mask") else np.asarray(column)[rows]
+        data = np.asarray(getattr(data, "value", data))
+        if data.dtype.kind not in "biuf":
+            raise TypeError(f"{arg}: column {real!r} must be numeric, got {data.dtype}")
+        col_unit = getattr(column, "unit", None)
+        if arg in POSITION_ARGS or arg in units:
+            given = units.get(arg)
+            if col_unit is not None and str(col_unit).strip() not in ("", "None"):
+                unit = angle_unit(col_unit, f"{arg} (column {real!r}, unit {str(col_unit)!r})")
+                if given is not None:
+                    gunit = angle_unit(given, f"{arg}_units")
+                    if gunit != unit:
+                        raise ValueError(f"{arg}_units={given!r} disagrees with the unit {unit.to_string()!r} of "
+                                         f"column {real!r}; drop {arg}_units (the column's unit is used)")
+                out[arg] = np.asarray((data.astype(float) * unit).to_value("deg"), dtype=float)
+            elif given is not None:
+                from .units import to_degrees
+
+                out[arg] = np.asarray(to_degrees(data.astype(float), given, arg), dtype=float)
+            else:
+                out[arg] = data.astype(float)
+        else:
+            out[arg] = data.astype(float)
+    return out
