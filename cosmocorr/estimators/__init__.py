@@ -5,10 +5,12 @@ Landy-Szalay omega(theta) (:mod:`.landy_szalay`), the rho statistics (:mod:`.rho
 types. Imports :mod:`cosmocorr.sky` and :mod:`cosmocorr.backends` only; it knows nothing of
 clustering or uncertainty (those layers build on it).
 """
+from .covariance import CROSS_PATCH_WEIGHTS, VAR_METHODS, check_var_method, estimate_multi_cov
 from .landy_szalay import LandySzalayResult, landy_szalay
 from .pair_sums import naive_pair_sums
 from .rho import RHO_FIELDS, RhoResult, rho_pair_sums, rho_statistics
 from .shear_shear import ShearShearResult, shear_shear
 
 __all__ = ["ShearShearResult", "LandySzalayResult", "RhoResult", "shear_shear", "landy_szalay", "rho_statistics",
-           "naive_pair_sums", "rho_pair_sums", "RHO_FIELDS"]
+           "naive_pair_sums", "rho_pair_sums", "RHO_FIELDS", "estimate_multi_cov", "VAR_METHODS",
+           "CROSS_PATCH_WEIGHTS", "check_var_method"]

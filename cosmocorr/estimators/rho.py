@@ -17,14 +17,17 @@ at the same positions, so every ordered pair (i, j), i != j, enters. Pairs of an
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..backends import get_kernels
+from ..io import ResultIO
 from ..sky.bins import Bins
 from ..sky.stars import StarCatalog
-from .pair_sums import naive_pair_sums
+from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
+from .pair_sums import field_variance, logr_sums, naive_pair_sums, patch_pair_sums, patches_in_use
+from .pair_sums import sum_both_orders as _sum_both_orders
 from .shear_shear import ShearShearResult
 
 __all__ = ["RhoResult", "rho_statistics", "rho_pair_sums", "RHO_FIELDS"]
@@ -40,12 +43,24 @@ RHO_FIELDS = {
 
 
 @dataclass
-class RhoResult:
-    """rho1..rho5, each a :class:`~cosmocorr.twopoint.ShearShearResult` (xi+ in ``xip``)."""
+class RhoResult(ResultIO):
+    """rho1..rho5, each a :class:`~cosmocorr.estimators.ShearShearResult` (xi+ in ``xip``).
+
+    Each entry carries its own ``varxip``, ``varxim``, ``cov`` and ``meanlogr``. ``cov`` here is
+    the joint covariance of (rho1 xi+, rho1 xi-, ..., rho5 xi+, rho5 xi-) by ``var_method``
+    (TreeCorr's ``estimate_multi_cov`` order), 10 nbins square.
+    """
 
     bins: Bins
     rho: dict
     extra: dict = field(default_factory=dict, repr=False)
+    cov: np.ndarray = field(default=None, repr=False)
+    var_method: str = "shot"
+
+    def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
+        """Joint covariance of rho1..rho5 (xi+ then xi- of each) by ``method``."""
+        return estimate_multi_cov(list(self.rho.values()), method, cross_patch_weight=cross_patch_weight,
+                                  num_bootstrap=num_bootstrap, seed=seed)
 
     def __getitem__(self, name):
         return self.rho[name]
@@ -61,13 +76,7 @@ class RhoResult:
     def rnom(self):
         return self.bins.rnom
 
-    def to_dict(self):
-        return {"bins": self.bins.to_dict(), "rnom": self.rnom.tolist(),
-                **{k: v.to_dict() for k, v in self.rho.items()}}
-
-    def to_json(self, path):
-        with open(path, "w") as fh:
-            json.dump(self.to_dict(), fh, indent=1)
+    # to_dict / to_json / write / read / to_table: cosmocorr.io.ResultIO (complete and lossless)
 
 
 def rho_pair_sums(stars, bins, backend=None, catalog=None, fields=None):
@@ -78,33 +87,32 @@ def rho_pair_sums(stars, bins, backend=None, catalog=None, fields=None):
     """
     cat = stars.catalog if catalog is None else catalog
     f = stars.fields() if fields is None else fields
+    multi = getattr(get_kernels(backend), "pair_sums_fields", None)
+    if multi is not None:
+        # one pass over the pair geometry (separations, bins, projections) for all five
+        names = sorted({k for ab in RHO_FIELDS.values() for k in ab})
+        at = {k: q for q, k in enumerate(names)}
+        sums = multi(cat.xyz, cat.w, [f[k] for k in names], [(at[a], at[b]) for a, b in RHO_FIELDS.values()],
+                     bins.min_sep, bins.max_sep, bins.nbins, bins.spacing == "log", logr=True)
+        return dict(zip(RHO_FIELDS, sums))
+    wlogr = logr_sums(cat.xyz, cat.w, cat.xyz, cat.w, bins, True)   # positions only: once for all five
     out = {}
     for name, (a, b) in RHO_FIELDS.items():
         if a == b:
-            out[name] = naive_pair_sums(cat, None, bins, backend=backend, g1=f[a], g2=f[a])
+            out[name] = naive_pair_sums(cat, None, bins, backend=backend, g1=f[a], g2=f[a], logr=False)
+            out[name]["wlogr"] = wlogr.copy()
         else:
             # cross-correlation of two fields at the same positions: all ordered pairs i != j
             # = the auto-correlation's unordered pairs taken in both orders
-            s_ab = naive_pair_sums(cat, None, bins, backend=backend, g1=f[a], g2=f[b])
-            s_ba = naive_pair_sums(cat, None, bins, backend=backend, g1=f[b], g2=f[a])
+            s_ab = naive_pair_sums(cat, None, bins, backend=backend, g1=f[a], g2=f[b], logr=False)
+            s_ba = naive_pair_sums(cat, None, bins, backend=backend, g1=f[b], g2=f[a], logr=False)
             out[name] = _sum_both_orders(s_ab, s_ba)
+            out[name]["wlogr"] = 2.0 * wlogr
     return out
 
 
-def _sum_both_orders(s_ab, s_ba):
-    """Ordered-pair sums from the two unordered passes: Re/Im of z_a z_b^* taken (i,j) and (j,i)."""
-    out = {}
-    for k in s_ab:
-        if k == "xip_im":
-            # z_b(i) z_a(j)^* is the conjugate of z_a(j) z_b(i)^*
-            out[k] = s_ab[k] - s_ba[k]
-        else:
-            out[k] = s_ab[k] + s_ba[k]
-    return out
-
-
-def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing="linear",
-                   backend=None):
+def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
+                   backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
     """rho1..rho5 (paper eqs. 2-6) from star and PSF-model ellipticities and sizes, over all pairs.
 
     Parameters
@@ -113,6 +121,12 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
     bins : Bins, optional
         Or ``min_sep``, ``max_sep`` (arcmin), ``nbins``, ``spacing``.
     backend : {"numpy", "julia", "auto"}, optional
+    var_method, cross_patch_weight, num_bootstrap, seed :
+        Error bars of each rho (``varxip``, ``varxim``, ``cov``) and of all five together
+        (``RhoResult.cov``), as for :func:`cosmocorr.estimators.shear_shear`; the patch methods
+        need a StarCatalog built with ``patch=`` or ``npatch=``. rho1 and rho3 are
+        auto-correlations (patch pairs p <= q); rho2, rho4, rho5 correlate two fields at the same
+        positions over ordered pairs, i.e. a TreeCorr cross-correlation (all patch pairs).
 
     Returns
     -------
@@ -120,9 +134,28 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
         ``result["rho1"].xip`` etc.; empty bins hold NaN.
     """
     stars = check_stars(stars)
+    var_method = check_var_method(var_method)
+    cross_patch_weight = check_cross_patch_weight(cross_patch_weight, var_method)
     bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
-    sums = rho_pair_sums(stars, bins, backend=backend)
-    return RhoResult(bins, {k: ShearShearResult.from_sums(bins, s) for k, s in sums.items()})
+    cat, f = stars.catalog, stars.fields()
+    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
+    var = {k: field_variance(v, cat.w) for k, v in f.items()}
+    rho = {}
+    if patches_in_use([cat], ["stars"], var_method):
+        cache = {}   # the positions-only wlogr sums of each patch pair, shared by the five statistics
+        for name, (a, b) in RHO_FIELDS.items():
+            ps = patch_pair_sums(cat, None, bins, shear=True, g1=f[a], g2=f[b],
+                                 mode="auto" if a == b else "ordered", backend=backend, logr_cache=cache)
+            rho[name] = ShearShearResult.from_sums(bins, ps.total(), patch_sums=ps, varg1=var[a], varg2=var[b], **opts)
+    else:
+        sums = rho_pair_sums(stars, bins, backend=backend)
+        for name, (a, b) in RHO_FIELDS.items():
+            rho[name] = ShearShearResult.from_sums(bins, sums[name], varg1=var[a], varg2=var[b], **opts)
+    out = RhoResult(bins, rho, var_method=var_method)
+    out.cov = (np.diag(out.estimate_cov("shot")) if var_method == "shot" else
+               out.estimate_cov(var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
+                                seed=seed))
+    return out
 
 
 def check_stars(stars, name="stars"):

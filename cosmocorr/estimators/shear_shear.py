@@ -11,15 +11,17 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..io import ResultIO
 from ..sky.bins import Bins
-from .pair_sums import check_catalog, naive_pair_sums
+from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
+from .pair_sums import check_catalog, field_variance, naive_pair_sums, patch_pair_sums, patches_in_use
 from .pair_sums import ratio as _ratio
 
 __all__ = ["ShearShearResult", "shear_shear"]
 
 
 @dataclass
-class ShearShearResult:
+class ShearShearResult(ResultIO):
     """xi+ and xi- per bin (paper eq. 8), with TreeCorr's attribute names.
 
     Attributes
@@ -34,6 +36,22 @@ class ShearShearResult:
         Imaginary parts (expected to vanish by parity).
     npairs, weight : ndarray
         Number of pairs and sum of w_i w_j per bin.
+    meanlogr : ndarray
+        Weighted mean of ln(r / arcmin) of the pairs (TreeCorr's ``meanlogr``); NaN for empty bins.
+    varxip, varxim : ndarray
+        Variance estimates of xi+ and xi-: the diagonal of ``cov`` (NaN for empty bins).
+    cov : ndarray (2 nbins, 2 nbins)
+        Covariance of the data vector (xi+ then xi-) by ``var_method``. ``"shot"`` (default):
+        shape noise only, ``2 varg1 varg2 / weight`` on the diagonal (TreeCorr's formula, with
+        ``varg`` = :func:`~cosmocorr.estimators.pair_sums.field_variance`), zero elsewhere;
+        the patch methods (:mod:`cosmocorr.estimators.covariance`) need catalogs with patches.
+    var_method, cross_patch_weight : str
+    npatch : int
+        Patches used (1: none).
+    varg1, varg2 : float
+        Shape-noise variance per component of the two fields.
+    patch_sums : PatchPairSums or None
+        The per-patch-pair sums every covariance method reuses (None without patches).
     """
 
     bins: Bins
@@ -45,15 +63,77 @@ class ShearShearResult:
     npairs: np.ndarray
     weight: np.ndarray
     extra: dict = field(default_factory=dict, repr=False)
+    meanlogr: np.ndarray = None
+    varxip: np.ndarray = None
+    varxim: np.ndarray = None
+    cov: np.ndarray = field(default=None, repr=False)
+    var_method: str = "shot"
+    cross_patch_weight: str = "simple"
+    npatch: int = 1
+    varg1: float = float("nan")
+    varg2: float = float("nan")
+    patch_sums: object = field(default=None, repr=False)
 
     @property
     def rnom(self):
         return self.bins.rnom
 
+    # --- covariance interface (cosmocorr.estimators.covariance) ---------------------------
+    def _patch_ok(self):
+        return self.patch_sums.ok
+
+    def _empty_mask(self):
+        e = np.asarray(self.weight) == 0
+        return np.concatenate([e, e])
+
+    def _shot_diag(self):
+        """TreeCorr's shot noise: var_num / weight with var_num = 2 varg1 varg2 (0 where empty)."""
+        w = np.concatenate([self.weight, self.weight])
+        out = np.zeros_like(w)
+        np.divide(2.0 * self.varg1 * self.varg2, w, out=out, where=w != 0)
+        return out
+
+    def _design_rows(self, W):
+        """xi+ then xi- of each design row: sums weighted by W (nrows, npatch, npatch)."""
+        S = self.patch_sums.sums
+        w = np.einsum("rpq,pqb->rb", W, S["weight"])
+        rows = []
+        for k in ("xip", "xim"):
+            num = np.einsum("rpq,pqb->rb", W, S[k])
+            v = np.zeros_like(num)
+            np.divide(num, w, out=v, where=w != 0)
+            rows.append(v)
+        return np.concatenate(rows, axis=1), 2.0 * w.sum(axis=1)
+
+    def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
+        """Covariance of (xi+, xi-) by ``method`` (TreeCorr's ``estimate_cov``; ``"shot"``
+        gives the 1-d diagonal)."""
+        return estimate_multi_cov([self], method, cross_patch_weight=cross_patch_weight,
+                                  num_bootstrap=num_bootstrap, seed=seed)
+
+    def _set_covariance(self, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
+        self.var_method = var_method
+        self.cross_patch_weight = cross_patch_weight
+        if var_method == "shot":
+            cov = np.diag(estimate_multi_cov([self], "shot"))
+        else:
+            cov = estimate_multi_cov([self], var_method, cross_patch_weight=cross_patch_weight,
+                                     num_bootstrap=num_bootstrap, seed=seed)
+        nb = self.bins.nbins
+        d = np.diagonal(cov).copy()
+        self.cov, self.varxip, self.varxim = cov, d[:nb], d[nb:]
+        return self
+
     @classmethod
-    def from_sums(cls, bins, sums, **extra):
+    def from_sums(cls, bins, sums, *, varg1=None, varg2=None, patch_sums=None, var_method="shot",
+                  cross_patch_weight="simple", num_bootstrap=500, seed=None, **extra):
+        """A result from all-pairs sums (and, for the patch methods, the per-patch-pair sums).
+
+        ``varg1``/``varg2`` (shape noise per component of the two fields) give the shot-noise
+        variances; without them ``varxip``/``varxim``/``cov`` are NaN.
+        """
         w = sums["weight"]
-        return cls(
+        out = cls(
             bins=bins,
             meanr=_ratio(sums["wr"], w),
             xip=_ratio(sums["xip"], w),
@@ -63,17 +143,19 @@ class ShearShearResult:
             npairs=np.asarray(sums["npairs"], dtype=float),
             weight=np.asarray(w, dtype=float),
             extra=dict(extra),
+            meanlogr=_ratio(sums["wlogr"], w) if "wlogr" in sums else np.full(bins.nbins, np.nan),
+            npatch=1 if patch_sums is None else patch_sums.npatch,
+            varg1=np.nan if varg1 is None else float(varg1),
+            varg2=np.nan if varg2 is None else float(varg2),
+            patch_sums=patch_sums,
         )
+        return out._set_covariance(var_method, cross_patch_weight, num_bootstrap, seed)
 
-    def to_dict(self):
-        d = {"bins": self.bins.to_dict(), "rnom": self.rnom.tolist()}
-        for k in ("meanr", "xip", "xim", "xip_im", "xim_im", "npairs", "weight"):
-            d[k] = [None if not np.isfinite(v) else float(v) for v in getattr(self, k)]
-        return d
+    # to_dict / to_json / write / read / to_table: cosmocorr.io.ResultIO (complete and lossless)
 
 
-def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing="linear",
-                backend=None):
+def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
+                backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
     """Shear-shear correlation xi+(theta), xi-(theta) over all pairs (paper eqs. 7-8).
 
     .. math:: \\hat\\xi_\\pm(\\theta) = \\frac{\\sum_{ij} w_i w_j\\, \\mathrm{Re}(g_i g_j^{*})\\ \\text{or}
@@ -91,6 +173,19 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     bins : Bins, optional
         Or give ``min_sep``, ``max_sep`` (arcmin), ``nbins`` and ``spacing``.
     backend : {"numpy", "julia", "auto"}, optional
+    var_method : {"shot", "jackknife", "sample", "bootstrap", "marked_bootstrap"}
+        How ``cov`` / ``varxip`` / ``varxim`` are estimated (TreeCorr's meanings; see
+        :mod:`cosmocorr.estimators.covariance`). All but ``"shot"`` need catalogs with patches.
+    cross_patch_weight : {"simple", "mean", "match", "geom"}
+        Weight of pairs between a kept and a dropped patch (TreeCorr's default ``"simple"``).
+    num_bootstrap : int
+        Realisations for the bootstrap methods (default 500).
+    seed : int or Generator, optional
+        Seed of the bootstrap draws.
+
+    With patches on the catalogs the pair sums are taken once per pair of patches and kept on
+    the result (``patch_sums``), so :meth:`ShearShearResult.estimate_cov` and
+    :func:`cosmocorr.estimate_multi_cov` give any method later without recounting pairs.
 
     Returns
     -------
@@ -100,5 +195,15 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     cat1.require_shear("cat1")
     if cat2 is not None:
         check_catalog(cat2, "cat2").require_shear("cat2")
+    var_method = check_var_method(var_method)
+    cross_patch_weight = check_cross_patch_weight(cross_patch_weight, var_method)
     bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
-    return ShearShearResult.from_sums(bins, naive_pair_sums(cat1, cat2, bins, backend=backend))
+    cats, names = ([cat1], ["cat1"]) if cat2 is None else ([cat1, cat2], ["cat1", "cat2"])
+    use_patches = patches_in_use(cats, names, var_method)
+    c2 = cat1 if cat2 is None else cat2
+    varg = dict(varg1=field_variance(cat1.g, cat1.w), varg2=field_variance(c2.g, c2.w))
+    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
+    if use_patches:
+        ps = patch_pair_sums(cat1, cat2, bins, shear=True, mode="auto" if cat2 is None else "cross", backend=backend)
+        return ShearShearResult.from_sums(bins, ps.total(), patch_sums=ps, **varg, **opts)
+    return ShearShearResult.from_sums(bins, naive_pair_sums(cat1, cat2, bins, backend=backend), **varg, **opts)

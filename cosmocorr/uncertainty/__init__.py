@@ -7,7 +7,8 @@ resampling of objects (:mod:`.resampling`) and the epistemic-versus-aleatoric st
 """
 from .algorithm1 import (ClusteredLandySzalayResult, ClusteredShearShearResult, clustered_landy_szalay,
                          clustered_rho_statistics, clustered_shear_shear)
-from .clustering_uncertainty import UncertaintyResult, clustering_uncertainty
+from .clustering_uncertainty import ALEATORIC_METHODS, UncertaintyResult, clustering_uncertainty
 
 __all__ = ["ClusteredShearShearResult", "ClusteredLandySzalayResult", "clustered_shear_shear",
-           "clustered_landy_szalay", "clustered_rho_statistics", "UncertaintyResult", "clustering_uncertainty"]
+           "clustered_landy_szalay", "clustered_rho_statistics", "UncertaintyResult", "clustering_uncertainty",
+           "ALEATORIC_METHODS"]

@@ -18,14 +18,32 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._progress import progress_range
-from .._validate import check_choice, check_positive_int
-from ..clustering import FuzzyCMeansResult, cluster_objects, fit_clusters, greedy_assignments, sample_assignments
+from .._validate import check_choice, check_positive_int, check_seed, warn
+from ..clustering import (FuzzyCMeansResult, cluster_objects, fit_clusters, fuzzy_c_means, greedy_assignments,
+                          sample_assignments)
 from ..estimators import RHO_FIELDS, LandySzalayResult, RhoResult, ShearShearResult, naive_pair_sums, rho_pair_sums
+from ..estimators.pair_sums import field_variance
 
 __all__ = [
     "assign", "ClusteredShearShearResult", "ClusteredLandySzalayResult",
     "clustered_shear_shear", "clustered_landy_szalay", "clustered_rho_statistics", "rho_draws",
+    "CLUSTER_OPTIONS", "fit_catalog",
 ]
+
+#: fuzzy c-means settings every clustered estimator passes through (:func:`cosmocorr.fuzzy_c_means`)
+CLUSTER_OPTIONS = {"fuzziness": 2.0, "tol": 1e-6, "max_iter": 300, "accelerate": False, "init": None,
+                   "weight_factor": 0.0}
+
+
+def fit_catalog(cat, n_clusters, seed, clustering=None, backend=None, **options):
+    """Algorithm 1 steps 1-2 on a catalog: fuzzy c-means with the given options (weights = the
+    catalog's), or a precomputed :class:`FuzzyCMeansResult` checked against the catalog.
+    A fit that stops at ``max_iter`` warns (:class:`cosmocorr.ConvergenceWarning`); callers record
+    ``converged`` on their result."""
+    opts = {**CLUSTER_OPTIONS, **options}
+    if clustering is not None:
+        return fit_clusters(cat, n_clusters, opts["fuzziness"], seed, clustering)
+    return fuzzy_c_means(cat.ra, cat.dec, n_clusters, seed=seed, weights=cat.w, backend=backend, **opts)
 
 ASSIGNMENTS = ("sample", "greedy")
 
@@ -41,14 +59,21 @@ def assign(U, assignment, rng, n_samples):
 def _setup(n_samples, assignment, seed):
     check_choice(assignment, "assignment", ASSIGNMENTS)
     n_samples = check_positive_int(n_samples, "n_samples")
-    rng = np.random.default_rng(seed)
+    if assignment == "sample" and n_samples == 1:
+        warn("n_samples=1: one sampled assignment has no spread, so the epistemic std (xip_std, xi_std) "
+             "is NaN, not 0; use n_samples >= 2 for an uncertainty", stacklevel=4)
+    rng = np.random.default_rng(check_seed(seed))
     # the clustering and the sampling get independent streams from the one seed
     fit_seed, sample_rng = rng.integers(2**63), np.random.default_rng(rng.integers(2**63))
     return n_samples, fit_seed, sample_rng
 
 
 def _std(samples):
-    return np.std(samples, axis=0, ddof=1) if samples.shape[0] > 1 else np.zeros(samples.shape[1:])
+    """Standard deviation over the first axis (ddof=1); NaN with fewer than two samples (a single
+    draw, or the one greedy assignment, carries no spread: its uncertainty is unknown, not 0)."""
+    if samples.shape[0] < 2:
+        return np.full(samples.shape[1:], np.nan)
+    return np.std(samples, axis=0, ddof=1)
 
 
 def _stack(results, names):
@@ -61,7 +86,12 @@ class ClusteredShearShearResult(ShearShearResult):
 
     ``xip``, ``xim``, ``meanr``, ``npairs``, ``weight`` are NaN-aware means over the samples
     (a bin empty in every sample stays NaN). ``xip_samples``/``xim_samples`` are (n_samples, nbins);
-    ``xip_std``/``xim_std`` their standard deviation (ddof=1): the epistemic uncertainty.
+    ``xip_std``/``xim_std`` their standard deviation (ddof=1): the epistemic uncertainty. With a
+    single draw (``n_samples=1``, which warns, or ``assignment="greedy"``) there is no spread and
+    the std is NaN, never 0. ``meanlogr``, ``varxip``, ``varxim`` are the means over samples of the
+    cluster objects' values, the variances being the shot noise of the original objects' fields
+    (``2 varg1 varg2 / weight``); ``cov`` their diagonal. ``converged`` records whether the fuzzy
+    c-means fit converged (a :class:`cosmocorr.ConvergenceWarning` was emitted otherwise).
     """
 
     xip_samples: np.ndarray = None
@@ -70,6 +100,7 @@ class ClusteredShearShearResult(ShearShearResult):
     xim_std: np.ndarray = None
     clustering: FuzzyCMeansResult = field(default=None, repr=False)
     assignment: str = "sample"
+    converged: bool = True
 
     @property
     def centers(self):
@@ -86,29 +117,43 @@ def _nanmean(a):
         return np.nanmean(a, axis=0)
 
 
-def _combine_shear(bins, per_sample, clustering, assignment):
-    s = _stack(per_sample, ("meanr", "xip", "xim", "xip_im", "xim_im", "npairs", "weight"))
+def _combine_shear(bins, per_sample, clustering, assignment, converged=None):
+    s = _stack(per_sample, ("meanr", "meanlogr", "xip", "xim", "xip_im", "xim_im", "npairs", "weight", "varxip",
+                            "varxim"))
+    varxip, varxim = _nanmean(s["varxip"]), _nanmean(s["varxim"])
+    r0 = per_sample[0]
     return ClusteredShearShearResult(
         bins=bins, meanr=_nanmean(s["meanr"]), xip=_nanmean(s["xip"]), xim=_nanmean(s["xim"]),
         xip_im=_nanmean(s["xip_im"]), xim_im=_nanmean(s["xim_im"]), npairs=s["npairs"].mean(0),
-        weight=s["weight"].mean(0), xip_samples=s["xip"], xim_samples=s["xim"], xip_std=_std(s["xip"]),
+        weight=s["weight"].mean(0), meanlogr=_nanmean(s["meanlogr"]), varxip=varxip, varxim=varxim,
+        cov=np.diag(np.concatenate([varxip, varxim])), var_method="shot", varg1=r0.varg1, varg2=r0.varg2,
+        xip_samples=s["xip"], xim_samples=s["xim"], xip_std=_std(s["xip"]),
         xim_std=_std(s["xim"]), clustering=clustering, assignment=assignment,
+        converged=bool(clustering.converged if converged is None else converged),
     )
 
 
 def clustered_shear_shear(cat1, cat2, bins, n_clusters, assignment="sample", n_samples=10, seed=None,
-                          fuzziness=2.0, backend=None, progress=False, clustering=None, clustering2=None):
+                          fuzziness=2.0, backend=None, progress=False, clustering=None, clustering2=None,
+                          tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0):
     """xi+/xi- by Algorithm 1 (see :func:`cosmocorr.shear_shear` with ``n_clusters``).
 
     ``cat2`` (cross-correlation) is clustered on its own. ``clustering``/``clustering2`` pass
-    precomputed :class:`FuzzyCMeansResult` objects instead of fitting.
+    precomputed :class:`FuzzyCMeansResult` objects instead of fitting. ``fuzziness``, ``tol``,
+    ``max_iter``, ``accelerate``, ``init``, ``weight_factor`` go to :func:`cosmocorr.fuzzy_c_means`.
     """
+    opts = dict(fuzziness=fuzziness, tol=tol, max_iter=max_iter, accelerate=accelerate, init=init,
+                weight_factor=weight_factor)
     n_samples, fit_seed, rng = _setup(n_samples, assignment, seed)
-    fit1 = fit_clusters(cat1, n_clusters, fuzziness, fit_seed, clustering)
+    fit1 = fit_catalog(cat1, n_clusters, fit_seed, clustering, backend, **opts)
     a1 = assign(fit1.membership, assignment, rng, n_samples)
+    converged = fit1.converged
+    varg = {"varg1": field_variance(cat1.g, cat1.w), "varg2": field_variance(cat1.g, cat1.w)}
     if cat2 is not None:
-        fit2 = fit_clusters(cat2, n_clusters, fuzziness, fit_seed + 1, clustering2)
+        fit2 = fit_catalog(cat2, n_clusters, fit_seed + 1, clustering2, backend, **opts)
         a2 = assign(fit2.membership, assignment, rng, n_samples)
+        converged = converged and fit2.converged
+        varg["varg2"] = field_variance(cat2.g, cat2.w)
     results = []
     for s in progress_range(a1.shape[0], desc="Algorithm 1 samples", progress=progress):
         c1, f1 = cluster_objects(fit1.centers, a1[s], cat1.w, {"g": cat1.g})
@@ -117,8 +162,8 @@ def clustered_shear_shear(cat1, cat2, bins, n_clusters, assignment="sample", n_s
         else:
             c2, f2 = cluster_objects(fit2.centers, a2[s], cat2.w, {"g": cat2.g})
             sums = naive_pair_sums(c1, c2, bins, backend=backend, g1=f1["g"], g2=f2["g"])
-        results.append(ShearShearResult.from_sums(bins, sums))
-    return _combine_shear(bins, results, fit1, assignment)
+        results.append(ShearShearResult.from_sums(bins, sums, **varg))
+    return _combine_shear(bins, results, fit1, assignment, converged)
 
 
 @dataclass
@@ -130,15 +175,20 @@ class ClusteredLandySzalayResult(LandySzalayResult):
     xi_std: np.ndarray = None
     clustering: FuzzyCMeansResult = field(default=None, repr=False)
     random_clustering: FuzzyCMeansResult = field(default=None, repr=False)
+    converged: bool = True
 
 
 def clustered_landy_szalay(data, randoms, bins, n_clusters, assignment="sample", n_samples=10, seed=None,
-                           fuzziness=2.0, backend=None, progress=False, clustering=None, random_clustering=None):
+                           fuzziness=2.0, backend=None, progress=False, clustering=None, random_clustering=None,
+                           tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0):
     """Landy-Szalay omega(theta) by Algorithm 1: data and randoms each clustered into
-    ``n_clusters`` (fitted once), cluster objects weighted by their members' total weight."""
+    ``n_clusters`` (fitted once), cluster objects weighted by their members' total weight.
+    ``meanlogr``/``varxi`` (shot noise of the cluster objects) are means over samples; the
+    fuzzy c-means options pass through to :func:`cosmocorr.fuzzy_c_means` (``init`` for the data)."""
+    opts = dict(fuzziness=fuzziness, tol=tol, max_iter=max_iter, accelerate=accelerate, weight_factor=weight_factor)
     n_samples, fit_seed, rng = _setup(n_samples, assignment, seed)
-    fd = fit_clusters(data, n_clusters, fuzziness, fit_seed, clustering)
-    fr = fit_clusters(randoms, n_clusters, fuzziness, fit_seed + 1, random_clustering)
+    fd = fit_catalog(data, n_clusters, fit_seed, clustering, backend, init=init, **opts)
+    fr = fit_catalog(randoms, n_clusters, fit_seed + 1, random_clustering, backend, **opts)
     ad = assign(fd.membership, assignment, rng, n_samples)
     ar = assign(fr.membership, assignment, rng, n_samples)
     results = []
@@ -149,29 +199,36 @@ def clustered_landy_szalay(data, randoms, bins, n_clusters, assignment="sample",
         rr = naive_pair_sums(cr, None, bins, shear=False, backend=backend)
         dr = naive_pair_sums(cd, cr, bins, shear=False, backend=backend)
         results.append(LandySzalayResult.from_sums(bins, dd, dr, rr, data.sumw, randoms.sumw))
-    s = _stack(results, ("xi", "meanr", "dd", "dr", "rr", "dd_npairs", "dr_npairs", "rr_npairs"))
+    s = _stack(results, ("xi", "meanr", "meanlogr", "varxi", "dd", "dr", "rr", "dd_npairs", "dr_npairs",
+                         "rr_npairs"))
     r0 = results[0]
+    varxi = _nanmean(s["varxi"])
     return ClusteredLandySzalayResult(
         bins=bins, xi=_nanmean(s["xi"]), meanr=_nanmean(s["meanr"]), dd=s["dd"].mean(0), dr=s["dr"].mean(0),
         rr=s["rr"].mean(0), dd_npairs=s["dd_npairs"].mean(0), dr_npairs=s["dr_npairs"].mean(0),
         rr_npairs=s["rr_npairs"].mean(0), dd_tot=r0.dd_tot, dr_tot=r0.dr_tot, rr_tot=r0.rr_tot,
+        meanlogr=_nanmean(s["meanlogr"]), varxi=varxi, cov=np.diag(varxi),
         xi_samples=s["xi"], xi_std=_std(s["xi"]), clustering=fd, random_clustering=fr,
+        converged=bool(fd.converged and fr.converged),
     )
 
 
 def rho_draws(stars, bins, fit, assignments, backend=None, progress=False, desc="Algorithm 1 samples"):
     """rho1..rho5 (dict name -> list of ShearShearResult) for each row of ``assignments``."""
     fields = stars.fields()
+    var = {k: field_variance(v, stars.w) for k, v in fields.items()}   # the stars' shape noise per field
     out = {name: [] for name in RHO_FIELDS}
     for s in progress_range(assignments.shape[0], desc=desc, progress=progress):
         cat, f = cluster_objects(fit.centers, assignments[s], stars.w, fields)
         for name, sums in rho_pair_sums(stars, bins, backend=backend, catalog=cat, fields=f).items():
-            out[name].append(ShearShearResult.from_sums(bins, sums))
+            a, b = RHO_FIELDS[name]
+            out[name].append(ShearShearResult.from_sums(bins, sums, varg1=var[a], varg2=var[b]))
     return out
 
 
 def clustered_rho_statistics(stars, bins, n_clusters, assignment="sample", n_samples=10, seed=None,
-                             fuzziness=2.0, backend=None, progress=False, clustering=None):
+                             fuzziness=2.0, backend=None, progress=False, clustering=None,
+                             tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0):
     """rho1..rho5 by Algorithm 1 (see :func:`cosmocorr.rho_statistics` with ``n_clusters``).
 
     The stars are clustered once; each draw averages e, delta e and e dT/T within clusters.
@@ -179,9 +236,10 @@ def clustered_rho_statistics(stars, bins, n_clusters, assignment="sample", n_sam
     :class:`ClusteredShearShearResult` (``xip_samples``, ``xip_std``, ...).
     """
     n_samples, fit_seed, rng = _setup(n_samples, assignment, seed)
-    fit = fit_clusters(stars.catalog, n_clusters, fuzziness, fit_seed, clustering)
+    fit = fit_catalog(stars.catalog, n_clusters, fit_seed, clustering, backend, fuzziness=fuzziness, tol=tol,
+                      max_iter=max_iter, accelerate=accelerate, init=init, weight_factor=weight_factor)
     draws = rho_draws(stars, bins, fit, assign(fit.membership, assignment, rng, n_samples), backend, progress)
     rho = {name: _combine_shear(bins, res, fit, assignment) for name, res in draws.items()}
-    return RhoResult(bins, rho, extra={"clustering": fit, "assignment": assignment})
+    return RhoResult(bins, rho, extra={"clustering": fit, "assignment": assignment, "converged": fit.converged})
 
 

@@ -1,0 +1,183 @@
+"""Patches on the sky for jackknife / bootstrap covariances (TreeCorr's ``npatch`` / ``patch``).
+
+A patch is a compact region of the sky; every object carries the integer label of its patch
+(0 .. npatch - 1). Patches come from one of:
+
+- ``patch=labels``: given by the user (e.g. the greedy fuzzy c-means labels);
+- ``patch_centers=(npatch, 2)`` (ra, dec in degrees): each object goes to its nearest centre (how
+  a random catalog, or the second catalog of a cross-correlation, gets the *same* patches);
+- ``npatch=K``: spherical k-means on the unit vectors, seeded by k-means++ (D^2 sampling with
+  great-circle distances) from ``patch_seed`` through :class:`numpy.random.Generator`.
+
+This module lives in the sky layer and imports nothing above it (the clustering layer has its own
+fuzzy k-means++; the two share only the idea).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .._validate import as_float_array, check_positive_int
+from .geometry import unit_vectors, vectors_to_radec
+
+__all__ = ["kmeans_patches", "assign_patches", "resolve_patches", "patch_centers_of"]
+
+
+def _kmeanspp(xyz, npatch, rng):
+    """k-means++ (D^2) initial centres: indices of ``npatch`` distinct objects."""
+    n = xyz.shape[1]
+    idx = np.empty(npatch, dtype=np.intp)
+    idx[0] = rng.integers(n)
+    best = xyz.T @ xyz[:, idx[0]]                 # max cos to the chosen centres
+    chosen = np.zeros(n, dtype=bool)
+    chosen[idx[0]] = True
+    for k in range(1, npatch):
+        d = np.arccos(np.clip(best, -1.0, 1.0))
+        d2 = np.where(chosen, 0.0, d * d)
+        tot = d2.sum()
+        p = d2 / tot if tot > 0 else (~chosen) / np.count_nonzero(~chosen)
+        idx[k] = rng.choice(n, p=p)
+        chosen[idx[k]] = True
+        np.maximum(best, xyz.T @ xyz[:, idx[k]], out=best)
+    return idx
+
+
+def _nearest(xyz, cxyz, block=65536):
+    """Index of the nearest centre (largest dot product) of each object, in row blocks."""
+    out = np.empty(xyz.shape[1], dtype=np.intp)
+    for i0 in range(0, xyz.shape[1], block):
+        out[i0:i0 + block] = np.argmax(xyz[:, i0:i0 + block].T @ cxyz, axis=1)
+    return out
+
+
+def kmeans_patches(ra, dec, npatch, seed=None, max_iter=100):
+    """Spherical k-means patches: labels (N,) and centres (npatch, 2) in degrees.
+
+    k-means++ seeds the centres (seeded by ``seed``); Lloyd iterations then assign each object to
+    its nearest centre and move each centre to the normalised mean unit vector of its members,
+    until no label changes (or ``max_iter``). A patch that empties is re-seeded at the object
+    farthest from its centre, so every patch ends with at least one object.
+    """
+    xyz = unit_vectors(*_coords(ra, dec))
+    n = xyz.shape[1]
+    npatch = _check_npatch(npatch, n)
+    rng = np.random.default_rng(seed)
+    cxyz = xyz[:, _kmeanspp(xyz, npatch, rng)].copy()
+    labels = _nearest(xyz, cxyz)
+    for _ in range(int(max_iter)):
+        counts = np.bincount(labels, minlength=npatch)
+        for k in np.flatnonzero(counts == 0):        # re-seed empty patches
+            far = np.argmin(np.sum(xyz * cxyz[:, labels], axis=0))
+            cxyz[:, k] = xyz[:, far]
+            labels[far] = k
+        v = np.stack([np.bincount(labels, weights=xyz[c], minlength=npatch) for c in range(3)])
+        norm = np.linalg.norm(v, axis=0)
+        cxyz = np.where(norm > 0, v / np.where(norm > 0, norm, 1.0), cxyz)
+        new = _nearest(xyz, cxyz)
+        if np.array_equal(new, labels) and np.all(np.bincount(new, minlength=npatch) > 0):
+            break
+        labels = new
+    labels = _fill_empty(xyz, cxyz, labels, npatch)
+    return labels, vectors_to_radec(cxyz)
+
+
+def _fill_empty(xyz, cxyz, labels, npatch):
+    counts = np.bincount(labels, minlength=npatch)
+    for k in np.flatnonzero(counts == 0):
+        donors = np.flatnonzero(np.bincount(labels, minlength=npatch)[labels] > 1)
+        far = donors[np.argmin(np.sum(xyz[:, donors] * cxyz[:, labels[donors]], axis=0))]
+        labels[far] = k
+    return labels
+
+
+def assign_patches(ra, dec, centers):
+    """Label of the nearest patch centre (great-circle distance) for each object."""
+    centers = as_float_array(centers, "patch_centers", ndim=2)
+    if centers.shape[1] != 2:
+        raise ValueError(f"patch_centers must have shape (npatch, 2) (ra, dec in degrees), got {centers.shape}")
+    xyz = unit_vectors(*_coords(ra, dec))
+    return _nearest(xyz, unit_vectors(centers[:, 0], centers[:, 1]))
+
+
+def patch_centers_of(ra, dec, labels, npatch):
+    """Centres (npatch, 2) in degrees: the normalised mean unit vector of each patch's members
+    (NaN for a patch with no member)."""
+    xyz = unit_vectors(*_coords(ra, dec))
+    v = np.stack([np.bincount(labels, weights=xyz[c], minlength=npatch) for c in range(3)])
+    norm = np.linalg.norm(v, axis=0)
+    out = np.full((npatch, 2), np.nan)
+    ok = norm > 0
+    out[ok] = vectors_to_radec(v[:, ok] / norm[ok])
+    return out
+
+
+def resolve_patches(ra, dec, patch=None, npatch=None, patch_centers=None, patch_seed=None):
+    """The patch labels of a catalog from the Catalog keywords.
+
+    Returns ``(labels, npatch, centers)``: ``labels`` int array (N,) or None (no patches, then
+    ``npatch == 1`` as in TreeCorr), ``centers`` (npatch, 2) degrees or None.
+
+    Raises ValueError naming the argument: ``patch`` of the wrong length, negative, not integral,
+    or leaving a patch 0..npatch-1 empty; ``npatch`` larger than the number of objects; more than
+    one of ``patch`` / ``patch_centers`` / (``npatch`` alone).
+    """
+    n = np.asarray(ra).size
+    if patch is not None and patch_centers is not None:
+        raise ValueError("patch and patch_centers: give only one of them")
+    if patch is not None:
+        labels = _check_labels(patch, n)
+        top = int(labels.max()) + 1
+        if npatch is None:
+            npatch = top
+        else:
+            npatch = _check_npatch(npatch, n)
+            if top > npatch:
+                raise ValueError(f"patch: label {top - 1} is out of range for npatch={npatch}")
+        counts = np.bincount(labels, minlength=npatch)
+        if np.any(counts == 0):
+            empty = np.flatnonzero(counts == 0)
+            raise ValueError(f"patch: patch {int(empty[0])} has no object ({empty.size} empty patch(es) of "
+                             f"{npatch}); labels must run over 0..npatch-1 with every patch used (relabel with "
+                             f"np.unique(labels, return_inverse=True)[1], e.g. greedy fuzzy c-means labels)")
+        if npatch == 1:
+            return None, 1, None
+        return labels, npatch, None
+    if patch_centers is not None:
+        centers = as_float_array(patch_centers, "patch_centers", ndim=2)
+        if npatch is not None and _check_npatch(npatch, n) != centers.shape[0]:
+            raise ValueError(f"npatch ({npatch}) does not match the {centers.shape[0]} patch_centers")
+        labels = assign_patches(ra, dec, centers)
+        return labels, centers.shape[0], centers
+    if npatch is None:
+        return None, 1, None
+    npatch = _check_npatch(npatch, n)
+    if npatch == 1:
+        return None, 1, None
+    labels, centers = kmeans_patches(ra, dec, npatch, seed=patch_seed)
+    return labels, npatch, centers
+
+
+def _coords(ra, dec):
+    return np.asarray(ra, dtype=float), np.asarray(dec, dtype=float)
+
+
+def _check_npatch(npatch, n):
+    npatch = check_positive_int(npatch, "npatch")
+    if npatch > n:
+        raise ValueError(f"npatch: {npatch} patches for {n} objects; npatch must not exceed the number of objects")
+    return npatch
+
+
+def _check_labels(patch, n):
+    arr = np.asarray(patch)
+    if arr.ndim != 1:
+        raise ValueError(f"patch must be 1-dimensional (one label per object), got shape {arr.shape}")
+    if arr.size != n:
+        raise ValueError(f"patch has length {arr.size} but the catalog has {n} objects; they must match")
+    if arr.dtype.kind == "b" or arr.dtype.kind not in "iuf":
+        raise TypeError(f"patch must hold integer labels, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
+            raise ValueError("patch must hold integer labels (found non-integral values)")
+    if np.any(arr < 0):
+        raise ValueError(f"patch labels must be >= 0, found {arr.min()}")
+    return arr.astype(np.intp)
