@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import sys
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -61,6 +62,7 @@ class JuliaNotAvailableError(RuntimeError):
 _ready = None     # (bool, reason) from _check_state, cached
 _verified = None  # (bool, reason) from the stamp, cached
 _module = None    # the private Julia module holding `CosmoCorr`
+_load_lock = threading.Lock()  # one start of Julia, even when kernels are first used from threads
 
 
 def _reset_caches():
@@ -144,10 +146,15 @@ def _check_state():
     resolved = meta.get("deps_files", {})
     current = set(deps.deps_files())
     added, removed = sorted(current - set(resolved)), sorted(set(resolved) - current)
+    # juliapkg looks for juliapkg.json files along sys.path, which depends on how Python was
+    # started (`python` in a checkout puts the working directory first; the `cosmocorr` script
+    # does not): say how to resolve for exactly this way of running
+    where = ("; juliapkg scans sys.path, so resolve the way you run Python here, e.g. "
+             "`python -m cosmocorr julia install` from this directory")
     if added:
-        return False, f"juliapkg.json files found since the last resolve: {', '.join(added)}"
+        return False, f"juliapkg.json files found since the last resolve: {', '.join(added)}{where}"
     if removed:
-        return False, f"juliapkg.json files no longer found since the last resolve: {', '.join(removed)}"
+        return False, f"juliapkg.json files no longer found since the last resolve: {', '.join(removed)}{where}"
     for fn, info in resolved.items():
         if not os.path.isfile(fn):
             return False, f"dependency file {fn} has disappeared since the last resolve"
@@ -281,18 +288,21 @@ def load():
     """Start Julia (once) and load ``CosmoCorr`` into a private module (juliacall's
     ``newmodule``, so nothing is added to ``Main``); returns that module."""
     global _module
-    if _module is None:
-        require_julia()
-        if "juliacall" not in sys.modules:
-            # as PySR does: use all cores for the task-parallel pair sums, and let Julia handle
-            # signals (PythonCall's advice with several threads); explicit user settings win
-            os.environ.setdefault("PYTHON_JULIACALL_THREADS", "auto")
-            os.environ.setdefault("PYTHON_JULIACALL_HANDLE_SIGNALS", "yes")
-        from juliacall import newmodule  # noqa: PLC0415 - lazy by design
+    if _module is not None:
+        return _module
+    with _load_lock:
+        if _module is None:
+            require_julia()
+            if "juliacall" not in sys.modules:
+                # as PySR does: use all cores for the task-parallel pair sums, and let Julia handle
+                # signals (PythonCall's advice with several threads); explicit user settings win
+                os.environ.setdefault("PYTHON_JULIACALL_THREADS", "auto")
+                os.environ.setdefault("PYTHON_JULIACALL_HANDLE_SIGNALS", "yes")
+            from juliacall import newmodule  # noqa: PLC0415 - lazy by design
 
-        module = newmodule("CosmoCorrBridge")
-        module.seval("using CosmoCorr: CosmoCorr")
-        _module = module
+            module = newmodule("CosmoCorrBridge")
+            module.seval("using CosmoCorr: CosmoCorr")
+            _module = module
     return _module
 
 

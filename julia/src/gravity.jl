@@ -256,8 +256,15 @@ end
 Soft-binned xi+ (paper eq. 8 with the sigmoid weights of eq. 22, `alpha` in 1/arcmin) over the
 unordered pairs `pairs = (ii, jj)` of the objects (`xyz` 3 x n unit vectors); shears are
 projected onto the great circle joining each pair as in `_pair_terms` of
-cosmocorr/differentiable/gradient.py. Non-mutating: differentiable with ForwardDiff and Zygote
-(gathers through index vectors, broadcasts and matrix-vector products only).
+cosmocorr/differentiable/soft_estimator.py. Non-mutating: differentiable with ForwardDiff and
+Zygote (gathers through index vectors, broadcasts and matrix-vector products only).
+
+A bin whose soft weights are all exactly 0 (no pair at all, or every pair so far outside the bin
+that its weights underflow) is empty and holds NaN, as in the NumPy estimator. Its derivative
+is not NaN here (see `_empty_as_nan`): the quotient is formed with 1 in place of the zero
+denominator and the NaN added as a constant, because a 0/0 quotient would make reverse mode
+spread NaN to every bin (its pullback multiplies the zero cotangent of the other bins by
+1/0 = Inf).
 """
 function soft_xi_plus(
     xyz::AbstractMatrix,
@@ -297,8 +304,23 @@ function soft_xi_plus(
     lo = edges[1:(end - 1)]
     hi = edges[2:end]
     W = logistic.(alpha .* (rq .- lo)) .* logistic.(alpha .* (hi .- rq))
-    return (W * (ww .* xp)) ./ (W * ww)
+    num = W * (ww .* xp)
+    den = W * ww
+    empty = @ignore_derivatives _empty_bins(den)
+    return num ./ (den .+ empty) .+ @ignore_derivatives(_nan_where(empty))
 end
+
+# bins whose summed soft weight is exactly 0 (by value, for Duals too), and NaN there, 0 elsewhere
+_empty_bins(den::AbstractVector) = ForwardDiff.value.(den) .== 0
+_nan_where(empty::AbstractVector{Bool}) = ifelse.(empty, NaN, 0.0)
+
+"""
+    _empty_as_nan(xi, dxi)
+
+`dxi` with NaN wherever `xi` is NaN (the empty bins of `soft_xi_plus`): the NumPy estimator's
+convention of NaN in value and derivative. Applied to the results, outside AD.
+"""
+_empty_as_nan(xi::AbstractVector, dxi::AbstractVector) = ifelse.(isnan.(xi), NaN, dxi)
 
 _normalise_columns(m::AbstractMatrix) = m ./ sqrt.(sum(m.^2; dims = 1))
 
@@ -342,6 +364,7 @@ end
   (as `ForwardDiff.derivative` does internally, keeping the value too);
 - `mode = :reverse` (or "reverse"): Zygote; one forward pass (`Zygote.withjacobian`, which returns the value
   with the Jacobian), then one pullback per bin, each an adjoint solve of SciMLSensitivity.
+Empty bins (see `soft_xi_plus`) hold NaN in both, in either mode.
 """
 function xi_plus_gradient(
     G::Real,
@@ -365,8 +388,11 @@ function xi_plus_gradient(
         y = f(ForwardDiff.Dual{T}(g0, one(g0)))
         xi = [ForwardDiff.value(T, yk) for yk in y]
         dxi = [ForwardDiff.partials(T, yk, 1) for yk in y]
-        return (xi = xi, dxi_dG = dxi)
+        return (xi = xi, dxi_dG = _empty_as_nan(xi, dxi))
     end
+    # `withjacobian` returns (val = vec(f(g0)), grad = (J,)); for a scalar argument J is a
+    # vector, one entry per output
     res = Zygote.withjacobian(f, g0)
-    return (xi = collect(Float64, res.val), dxi_dG = collect(Float64, res.grad[1]))
+    xi = collect(Float64, res.val)
+    return (xi = xi, dxi_dG = _empty_as_nan(xi, collect(Float64, res.grad[1])))
 end

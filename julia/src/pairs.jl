@@ -52,6 +52,13 @@ function pair_sums(
     length(wb) == size(b, 2) || throw(ArgumentError("w2 must have one weight per object"))
     (ga === nothing) == (gb === nothing) ||
         throw(ArgumentError("g1 and g2 must both be given or both be nothing"))
+    # the pair loop reads ga[i] and gb[j] under @inbounds: check their lengths here
+    ga === nothing ||
+        length(ga) == size(a, 2) ||
+        throw(ArgumentError("g1 must have one shear per object"))
+    gb === nothing ||
+        length(gb) == size(b, 2) ||
+        throw(ArgumentError("g2 must have one shear per object"))
     nbins >= 1 || throw(ArgumentError("nbins must be positive"))
     nq = ga === nothing ? length(SUM_NAMES) : length(SHEAR_SUM_NAMES)
     n1 = size(a, 2)

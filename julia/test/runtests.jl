@@ -35,14 +35,17 @@ function bodies(n, seed)
     return x0, v0, 0.2 .* randn(rng, n), 0.2 .* randn(rng, n)
 end
 
-# sorted pair separations (arcmin) of unit vectors, and three bins holding a fifth of them each
+# sorted pair separations (arcmin) of unit vectors, and three bins holding an eighth of them
+# each: the last edge then lies well below the largest separation (for random bodies seen from
+# 3 R, more than 709 arcmin below it in all but ~1 in 5000 configurations; with fifths, 1 in 25
+# would miss the check below)
 function separations_and_edges(xyz)
     ii, jj = CC.pair_indices(size(xyz, 2))
     r = sort([
         CC.vincenty_vectors(xyz[:, i]..., xyz[:, j]...) / CC.ARCMIN
         for (i, j) in zip(ii, jj)
     ])
-    q = length(r) ÷ 5
+    q = max(1, length(r) ÷ 8)
     return r, [0.0, r[q], r[2q], r[3q]]
 end
 
@@ -326,5 +329,41 @@ end
             1.0;
             mode = :sideways,
         )
+    end
+
+    @testset "empty bins: NaN in value and derivative there only, in both modes" begin
+        x0, v0, g1, g2 = bodies(4, 9)
+        kw = (softening = 0.01, t_max = 0.2, observer_distance = 3.0)
+        xyz = CC.observed_unit_vectors(
+            CC.final_positions(1.0, x0, v0; softening = 0.01, t_max = 0.2),
+            3.0,
+        )
+        r, _ = separations_and_edges(xyz)
+        # two bins holding the pairs, then two starting 1000 arcmin beyond the largest
+        # separation, where every soft weight underflows to exactly 0 (sigma(-1000) = 0)
+        edges = [0.0, r[3], r[end] + 1000.0, r[end] + 2000.0, r[end] + 3000.0]
+        fwd = CC.xi_plus_gradient(1.0, x0, v0, g1, g2, edges, 1.0; mode = :forward, kw...)
+        rev = CC.xi_plus_gradient(1.0, x0, v0, g1, g2, edges, 1.0; mode = :reverse, kw...)
+        for out in (fwd, rev)
+            @test all(isnan, out.xi[3:4]) && all(isnan, out.dxi_dG[3:4])
+            @test all(isfinite, out.xi[1:2]) && all(isfinite, out.dxi_dG[1:2])
+        end
+        # a 0/0 quotient would have spread NaN to every bin in reverse mode
+        @test rev.dxi_dG[1:2] ≈ fwd.dxi_dG[1:2] rtol = 1.0e-5
+        @test fwd.xi[1:2] ≈
+            CC.xi_plus_value(1.0, x0, v0, g1, g2, edges[1:3], 1.0; kw...) rtol = 1.0e-7
+        # no pair at all (one body): every bin empty
+        one_body = CC.xi_plus_gradient(
+            1.0,
+            x0[:, 1:1],
+            v0[:, 1:1],
+            g1[1:1],
+            g2[1:1],
+            edges,
+            1.0;
+            mode = :reverse,
+            kw...,
+        )
+        @test all(isnan, one_body.xi) && all(isnan, one_body.dxi_dG)
     end
 end
