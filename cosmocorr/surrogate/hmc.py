@@ -1,233 +1,645 @@
 """Hamiltonian Monte Carlo in NumPy with analytic gradients (paper sec. 7, Algorithm 3 step 6).
 
-Two samplers share one interface: the No-U-Turn Sampler (Hoffman & Gelman 2014, their
-Algorithm 6, with dual-averaging step-size adaptation during warm-up) and static HMC with a
-fixed trajectory length and the same step-size adaptation. ``logp_and_grad(theta)`` returns the
-log density (up to a constant) and its gradient; the sampler runs on unconstrained parameters.
+The No-U-Turn Sampler as Stan runs it (Hoffman & Gelman 2014; Betancourt 2017, "A Conceptual
+Introduction to Hamiltonian Monte Carlo", arXiv:1701.02434, appendix A):
+
+- kinetic energy ``K(p) = p^T M^-1 p / 2`` with a *metric* (mass matrix) M: ``"unit"`` (M = I),
+  ``"diag"`` (default) or ``"dense"``, the inverse metric M^-1 being estimated from warm-up
+  draws as the posterior (co)variance;
+- trajectories grown by doubling in a random direction; the draw is chosen by *multinomial*
+  sampling with weights exp(-H) (uniform within a subtree, biased towards the new subtree when
+  merging), not by the slice variable of the original NUTS;
+- the generalised no-U-turn criterion on ``rho`` (the summed momenta) with the extra checks
+  across the two halves of every merged subtree (Stan >= 2.26);
+- a step is *divergent* when its energy error H - H0 exceeds 1000; the trajectory stops there
+  and the draw is flagged (``HMCResult.divergent``, per draw);
+- windowed warm-up as in Stan: a fast initial window of 75 iterations (step size only),
+  slow windows of 25, 50, 100, ... iterations whose draws estimate the inverse metric
+  (regularised as Stan does: ``(n/(n+5)) var + 1e-3 (5/(n+5))``), a terminal fast window (150
+  iterations by default; Stan's 50 leaves the step size too small, see ``warmup_windows``);
+  after every slow window the step size is re-initialised and dual averaging (Nesterov; Hoffman &
+  Gelman 2014, sec. 3.2.1) restarts; short warm-ups scale the windows to 15% / 75% / 10%.
+
+``logp_and_grad(theta)`` returns the log density (up to a constant) and its gradient; the sampler
+runs on unconstrained parameters. Chains run in parallel (threads via
+:func:`cosmocorr._parallel.task_map`, or a Dask ``client``), each with its own random stream
+from ``numpy.random.SeedSequence(seed).spawn(n_chains)``: the same seed gives the same draws on
+any number of threads or workers.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
+from scipy.linalg import solve_triangular
+from threadpoolctl import threadpool_limits
 
-from .._progress import progress_range
-from .diagnostics import effective_sample_size, split_rhat
+from .._parallel import resolve_client, task_map
+from .._progress import progress_bar
+from .._warnings import CosmocorrWarning, emit_warning
+from .diagnostics import ess_bulk, ess_tail, rhat
 
-__all__ = ["HMCResult", "hmc", "DualAveraging"]
+__all__ = ["HMCResult", "hmc", "DualAveraging", "bfmi"]
 
 MAX_DELTA_H = 1000.0
+METRICS = ("unit", "diag", "dense")
 
 
 class DualAveraging:
-    """Nesterov dual averaging of log step size (Hoffman & Gelman 2014, sec. 3.2.1)."""
+    """Nesterov dual averaging of log step size (Hoffman & Gelman 2014, sec. 3.2.1; Stan's
+    defaults gamma = 0.05, t0 = 10, kappa = 0.75, shrinkage point mu = log(10 eps0))."""
 
     def __init__(self, eps0, target=0.8, gamma=0.05, t0=10.0, kappa=0.75):
-        self.mu = np.log(10 * eps0)
         self.target, self.gamma, self.t0, self.kappa = target, gamma, t0, kappa
+        self.restart(eps0)
+
+    def restart(self, eps0):
+        self.mu = np.log(10 * eps0)
         self.hbar, self.log_eps_bar, self.m = 0.0, 0.0, 0
 
     def update(self, accept_stat):
         self.m += 1
         m = self.m
+        accept_stat = min(1.0, accept_stat)
         self.hbar = (1 - 1 / (m + self.t0)) * self.hbar + (self.target - accept_stat) / (m + self.t0)
         log_eps = self.mu - np.sqrt(m) / self.gamma * self.hbar
         eta = m ** (-self.kappa)
         self.log_eps_bar = eta * log_eps + (1 - eta) * self.log_eps_bar
-        return np.exp(log_eps)
+        return float(np.exp(log_eps))
 
     @property
     def final(self):
-        return np.exp(self.log_eps_bar)
+        return float(np.exp(self.log_eps_bar))
+
+
+def bfmi(energy):
+    """Estimated Bayesian fraction of missing information per chain (Betancourt 2016,
+    arXiv:1604.00695): mean squared energy change over the energy variance; below 0.3 the
+    momentum resampling explores the energy distribution poorly. ``energy``: (chains, draws)."""
+    e = np.atleast_2d(np.asarray(energy, dtype=float))
+    return np.mean(np.diff(e, axis=1) ** 2, axis=1) / np.var(e, axis=1, ddof=1)
+
+
+# ---------------------------------------------------------------------------------- metric
+class _Metric:
+    """Gaussian kinetic energy with inverse metric ``inv`` (None: unit; (k,): diagonal; (k, k): dense)."""
+
+    def __init__(self, kind, inv, k):
+        self.kind = kind
+        if kind == "unit":
+            inv = np.ones(k)
+        elif kind == "diag":
+            inv = np.ones(k) if inv is None else np.asarray(inv, dtype=float)
+        else:
+            inv = np.eye(k) if inv is None else np.asarray(inv, dtype=float)
+        self.set(inv)
+
+    def set(self, inv):
+        self.inv = np.array(inv, dtype=float)
+        if self.kind == "dense":
+            low = np.linalg.cholesky(self.inv)            # M^-1 = L L^T, p = L^-T z ~ N(0, M)
+            self._chol_inv_t = solve_triangular(low, np.eye(low.shape[0]), lower=True).T
+        else:
+            self._sqrt_prec = 1.0 / np.sqrt(self.inv)
+
+    def momentum(self, rng):
+        z = rng.standard_normal(self.inv.shape[0])
+        return self._chol_inv_t @ z if self.kind == "dense" else z * self._sqrt_prec
+
+    def velocity(self, p):
+        return self.inv @ p if self.kind == "dense" else self.inv * p
+
+
+class _Welford:
+    """Running mean and (co)variance of warm-up draws."""
+
+    def __init__(self, k, dense):
+        self.dense, self.k = dense, k
+        self.restart()
+
+    def restart(self):
+        self.n, self.mean = 0, np.zeros(self.k)
+        self.m2 = np.zeros((self.k, self.k)) if self.dense else np.zeros(self.k)
+
+    def add(self, x):
+        self.n += 1
+        d = x - self.mean
+        self.mean = self.mean + d / self.n
+        self.m2 = self.m2 + (np.outer(d, x - self.mean) if self.dense else d * (x - self.mean))
+
+    def regularised(self):
+        """Sample (co)variance shrunk towards 1e-3 (Stan: (n / (n + 5)) var + 1e-3 (5 / (n + 5)))."""
+        n = self.n
+        var = self.m2 / (n - 1)
+        shrink = 1e-3 * 5.0 / (n + 5.0)
+        var = (n / (n + 5.0)) * var
+        return var + shrink * np.eye(self.k) if self.dense else var + shrink
+
+
+WARMUP_WINDOWS = (75, 25, 150)
+
+
+def _windows(n_warmup, init_buffer=75, term_buffer=150, base_window=25):
+    """End iterations (0-based, inclusive) of Stan's slow adaptation windows, and the first
+    iteration that feeds the estimator."""
+    if n_warmup < 20:
+        return [], n_warmup
+    if init_buffer + base_window + term_buffer > n_warmup:
+        init_buffer = int(0.15 * n_warmup)
+        term_buffer = int(0.1 * n_warmup)
+        base_window = n_warmup - init_buffer - term_buffer
+    last = n_warmup - term_buffer - 1
+    ends, size, end = [], base_window, init_buffer + base_window - 1
+    while True:
+        ends.append(end)
+        if end >= last:
+            break
+        size *= 2
+        end = end + size
+        if end + 2 * size >= n_warmup - term_buffer:
+            end = last
+    return ends, init_buffer
+
+
+# ---------------------------------------------------------------------------------- NUTS
+class _Chain:
+    """One chain's integrator, tree building and per-transition statistics."""
+
+    def __init__(self, f, metric, rng, max_depth):
+        self.f, self.metric, self.rng, self.max_depth = f, metric, rng, max_depth
+        self.n_grad = 0
+
+    def grad(self, theta):
+        self.n_grad += 1
+        logp, g = self.f(theta)
+        return float(logp), np.asarray(g, dtype=float)
+
+    def leapfrog(self, z, eps):
+        theta, p, _, g = z
+        p = p + 0.5 * eps * g
+        theta = theta + eps * self.metric.velocity(p)
+        logp, g = self.grad(theta)
+        p = p + 0.5 * eps * g
+        return theta, p, logp, g
+
+    def hamiltonian(self, z):
+        _, p, logp, _ = z
+        h = -logp + 0.5 * p @ self.metric.velocity(p)
+        return h if np.isfinite(h) else np.inf
+
+    @staticmethod
+    def _uturn_free(ps_minus, ps_plus, rho):
+        return ps_minus @ rho > 0 and ps_plus @ rho > 0
+
+    def build_tree(self, depth, z, eps, h0, st):
+        """Subtree of 2**depth leapfrog steps from edge state z with signed step eps.
+
+        Returns None when invalid (divergence or a U-turn inside), else
+        (edge state, proposal, log weight, rho, p at start, p at end, p# at start, p# at end).
+        """
+        if depth == 0:
+            z1 = self.leapfrog(z, eps)
+            h = self.hamiltonian(z1)
+            st["n_leapfrog"] += 1
+            st["sum_accept"] += 1.0 if h0 - h > 0 else np.exp(h0 - h)
+            if h - h0 > MAX_DELTA_H:
+                st["divergent"] = True
+                return None
+            ps = self.metric.velocity(z1[1])
+            return z1, z1, h0 - h, z1[1], z1[1], z1[1], ps, ps
+        first = self.build_tree(depth - 1, z, eps, h0, st)
+        if first is None:
+            return None
+        z_edge, prop_i, lw_i, rho_i, p_beg, p_iend, ps_beg, ps_iend = first
+        second = self.build_tree(depth - 1, z_edge, eps, h0, st)
+        if second is None:
+            return None
+        z_edge, prop_f, lw_f, rho_f, p_fbeg, p_end, ps_fbeg, ps_end = second
+        lw = np.logaddexp(lw_i, lw_f)
+        prop = prop_f if self.rng.random() < np.exp(lw_f - lw) else prop_i   # uniform within the subtree
+        rho = rho_i + rho_f
+        ok = (self._uturn_free(ps_beg, ps_end, rho)
+              and self._uturn_free(ps_beg, ps_fbeg, rho_i + p_fbeg)     # first half + first point of second
+              and self._uturn_free(ps_iend, ps_end, rho_f + p_iend))    # last point of first + second half
+        if not ok:
+            return None
+        return z_edge, prop, lw, rho, p_beg, p_end, ps_beg, ps_end
+
+    def nuts(self, theta, logp, g, eps):
+        p0 = self.metric.momentum(self.rng)
+        z0 = (theta, p0, logp, g)
+        h0 = self.hamiltonian(z0)
+        ps0 = self.metric.velocity(p0)
+        z_fwd = z_bck = z0
+        p_fwd, p_bck, ps_fwd, ps_bck = p0, p0, ps0, ps0     # outer edges of the whole tree
+        rho, log_w, sample = p0.copy(), 0.0, z0
+        st = {"n_leapfrog": 0, "sum_accept": 0.0, "divergent": False}
+        depth = 0
+        while depth < self.max_depth:
+            if self.rng.random() > 0.5:
+                sub = self.build_tree(depth, z_fwd, eps, h0, st)
+                if sub is None:
+                    break
+                z_fwd, prop, lw_sub, rho_sub, p_beg, p_end, ps_beg, ps_end = sub
+                inner_p, inner_ps, outer_ps = p_fwd, ps_fwd, ps_bck        # old tree's edge next to the subtree
+                p_fwd, ps_fwd = p_end, ps_end
+            else:
+                sub = self.build_tree(depth, z_bck, -eps, h0, st)
+                if sub is None:
+                    break
+                z_bck, prop, lw_sub, rho_sub, p_beg, p_end, ps_beg, ps_end = sub
+                inner_p, inner_ps, outer_ps = p_bck, ps_bck, ps_fwd
+                p_bck, ps_bck = p_end, ps_end
+            depth += 1
+            # biased progressive sampling: favour the new subtree
+            if lw_sub > log_w or self.rng.random() < np.exp(lw_sub - log_w):
+                sample = prop
+            log_w = np.logaddexp(log_w, lw_sub)
+            rho_old = rho
+            rho = rho_old + rho_sub
+            ok = (self._uturn_free(ps_bck, ps_fwd, rho)
+                  and self._uturn_free(outer_ps, ps_beg, rho_old + p_beg)
+                  and self._uturn_free(inner_ps, ps_end, rho_sub + inner_p))
+            if not ok:
+                break
+        accept = st["sum_accept"] / max(st["n_leapfrog"], 1)
+        return sample, accept, depth, st["n_leapfrog"], st["divergent"], self.hamiltonian(sample)
+
+    def static(self, theta, logp, g, eps, n_steps):
+        p0 = self.metric.momentum(self.rng)
+        z = z0 = (theta, p0, logp, g)
+        h0 = self.hamiltonian(z0)
+        divergent = False
+        for _ in range(n_steps):
+            z = self.leapfrog(z, eps)
+            if self.hamiltonian(z) - h0 > MAX_DELTA_H:
+                divergent = True
+                break
+        h1 = self.hamiltonian(z)
+        accept = 0.0 if divergent else min(1.0, float(np.exp(h0 - h1)))
+        if self.rng.random() < accept:
+            return z, accept, 0, n_steps, divergent, h1
+        return z0, accept, 0, n_steps, divergent, h0
+
+    def init_step_size(self, theta, logp, g, eps=1.0):
+        """Stan's heuristic: double or halve eps until one leapfrog step crosses acceptance 0.8."""
+        direction = 0
+        for _ in range(100):
+            p = self.metric.momentum(self.rng)
+            z0 = (theta, p, logp, g)
+            h0 = self.hamiltonian(z0)
+            h1 = self.hamiltonian(self.leapfrog(z0, eps))
+            delta = h0 - h1
+            d = 1 if delta > np.log(0.8) else -1
+            if direction == 0:
+                direction = d
+            elif d != direction:
+                break
+            eps = eps * 2.0 if direction == 1 else eps / 2.0
+            if eps > 1e7 or eps < 1e-12:
+                raise RuntimeError(f"step size initialisation failed (eps = {eps:g}): is the posterior improper "
+                                   "or the gradient wrong?")
+        return eps
+
+
+def _run_chain(task):
+    """One chain: warm-up with windowed adaptation, then the kept draws (a picklable task)."""
+    (f, initial, seed_seq, n_warmup, n_samples, metric_kind, inv_metric, adapt_metric, nuts, trajectory_length,
+     target_accept, max_depth, step_size, windows, bar) = task
+    rng = np.random.default_rng(seed_seq)
+    k = initial.size
+    metric = _Metric(metric_kind, inv_metric, k)
+    ch = _Chain(f, metric, rng, max_depth)
+    theta = initial.astype(float).copy()
+    logp, g = ch.grad(theta)
+    if not np.isfinite(logp) or not np.all(np.isfinite(g)):
+        raise ValueError(f"initial: log density or gradient not finite at {theta} (logp = {logp})")
+    eps = step_size if step_size is not None else ch.init_step_size(theta, logp, g)
+    da = DualAveraging(eps, target_accept)
+    adapt = adapt_metric and metric_kind != "unit"
+    ends, first = _windows(n_warmup, windows[0], windows[2], windows[1]) if adapt else ([], n_warmup)
+    ends = set(ends)
+    est = _Welford(k, metric_kind == "dense")
+    n_total = n_warmup + n_samples
+    out = {name: np.empty(n_samples, dtype=dt) for name, dt in
+           (("accept", float), ("depth", int), ("n_leapfrog", int), ("divergent", bool), ("energy", float),
+            ("logp", float))}
+    samples = np.empty((n_samples, k))
+    warm_div = 0
+    for it in range(n_total):
+        if nuts:
+            z, a, depth, nl, div, energy = ch.nuts(theta, logp, g, eps)
+        else:
+            nl = max(1, int(round(trajectory_length / eps)))
+            z, a, depth, nl, div, energy = ch.static(theta, logp, g, eps, nl)
+        theta, _, logp, g = z
+        if it < n_warmup:
+            warm_div += int(div)
+            if step_size is None:
+                eps = da.update(a)
+            if adapt and it >= first and (ends and it <= max(ends)):
+                est.add(theta)
+                if it in ends:
+                    metric.set(est.regularised())
+                    est.restart()
+                    eps = ch.init_step_size(theta, logp, g, eps) if step_size is None else eps
+                    da.restart(eps)
+            if it == n_warmup - 1 and step_size is None:
+                eps = da.final
+        else:
+            i = it - n_warmup
+            samples[i] = theta
+            out["accept"][i], out["depth"][i], out["n_leapfrog"][i] = a, depth, nl
+            out["divergent"][i], out["energy"][i], out["logp"][i] = div, energy, logp
+        if bar is not None:
+            bar.update()
+    out.update(samples=samples, step_size=eps, inv_metric=metric.inv, n_grad=ch.n_grad, warmup_divergences=warm_div)
+    return out
+
+
+class _LockedBar:
+    """One progress bar advanced by every chain's thread (iterations, all chains)."""
+
+    def __init__(self, bar):
+        self.bar, self.lock = bar, threading.Lock()
+
+    def update(self):
+        with self.lock:
+            self.bar.update(1)
+
+
+def _map_chains(tasks, client=None, num_threads=None, progress=False, total=0, desc="NUTS"):
+    """Chains as independent tasks through the project's executor (:func:`cosmocorr._parallel.task_map`):
+    threads here, BLAS held to one thread (one-point gradients gain nothing from BLAS threads and
+    lose much to their contention), or a Dask client's workers (then ``logp_and_grad`` must be
+    picklable, and progress counts finished chains)."""
+    client = resolve_client(client)
+    if client is None:
+        with progress_bar(total, desc, progress) as bar, threadpool_limits(1, user_api="blas"):
+            shared = _LockedBar(bar) if progress else None
+            return task_map(_run_chain, [(t + (shared,),) for t in tasks], client=False, num_threads=num_threads)
+    with progress_bar(len(tasks), desc + " chains", progress) as bar:
+        return task_map(_run_chain, [(t + (None,),) for t in tasks], client=client, progress=bar if progress else None)
+
+
+# ---------------------------------------------------------------------------------- results
+_SAVED = ("samples", "acceptance", "step_size", "tree_depth", "n_leapfrog", "divergent", "energy", "logp",
+          "accept_stat", "inv_metric")
 
 
 @dataclass
 class HMCResult:
-    """samples (chains, draws, params); acceptance (mean accept statistic per chain);
-    step_size per chain; n_grad_evals in total; ess and rhat per parameter."""
+    """Draws and sampler statistics of :func:`hmc`.
+
+    samples (chains, draws, params); acceptance: mean acceptance statistic per chain; step_size
+    per chain; n_grad_evals: every gradient call of every chain, warm-up and step-size search
+    included; tree_depth, n_leapfrog, divergent (bool), energy (the Hamiltonian at each draw) and
+    logp, all (chains, draws); inv_metric per chain ((chains, k) for "unit"/"diag", (chains, k, k)
+    for "dense"); divergences: the number of divergent draws after warm-up (per-draw flags in
+    ``divergent``).
+    """
 
     samples: np.ndarray
     acceptance: np.ndarray
     step_size: np.ndarray
     n_grad_evals: int
     tree_depth: np.ndarray
-    divergences: int
+    divergent: np.ndarray
+    energy: np.ndarray = None
+    n_leapfrog: np.ndarray = None
+    logp: np.ndarray = None
+    accept_stat: np.ndarray = None
+    inv_metric: np.ndarray = None
+    metric: str = "diag"
+    names: tuple = None
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def divergences(self):
+        """Number of divergent draws after warm-up (all chains); per draw: :attr:`divergent`."""
+        return int(np.sum(self.divergent))
 
     @property
     def ess(self):
-        return effective_sample_size(self.samples)
+        """Bulk ESS per parameter (rank-normalised, Vehtari et al. 2021)."""
+        return np.atleast_1d(ess_bulk(self.samples))
+
+    @property
+    def ess_tail(self):
+        return np.atleast_1d(ess_tail(self.samples))
 
     @property
     def rhat(self):
-        return split_rhat(self.samples)
+        """Rank-normalised split R-hat per parameter (max of bulk and folded)."""
+        return np.atleast_1d(rhat(self.samples))
+
+    @property
+    def ebfmi(self):
+        """E-BFMI per chain (below 0.3: poor exploration of the energy distribution)."""
+        return bfmi(self.energy)
+
+    @property
+    def grad_per_ess(self):
+        """Gradient calls (warm-up included) per effective sample (minimum bulk ESS)."""
+        return self.n_grad_evals / float(np.min(self.ess))
 
     @property
     def flat(self):
         return self.samples.reshape(-1, self.samples.shape[-1])
 
+    def summary(self):
+        """Dict of per-parameter mean, sd, bulk/tail ESS and R-hat, and per-chain E-BFMI."""
+        return {"mean": self.flat.mean(0), "sd": self.flat.std(0, ddof=1), "ess_bulk": self.ess,
+                "ess_tail": self.ess_tail, "rhat": self.rhat, "ebfmi": self.ebfmi, "divergences": self.divergences,
+                "n_grad_evals": self.n_grad_evals}
 
-class _Counter:
-    def __init__(self, f):
-        self.f, self.n = f, 0
+    def to_inference_data(self, names=None):
+        """An ArviZ object (``InferenceData``; the ``DataTree`` of ArviZ >= 1.0): the posterior (one
+        variable per parameter name, or ``theta`` with a ``param`` dimension) and sample_stats
+        (lp, acceptance_rate, step_size, tree_depth, n_steps, diverging, energy). Needs arviz."""
+        return _to_inference_data(self.samples, names or self.names, self._sample_stats())
 
-    def __call__(self, x):
-        self.n += 1
-        return self.f(x)
+    def _sample_stats(self):
+        n = self.samples.shape[1]
+        return {"lp": self.logp, "acceptance_rate": self.accept_stat,
+                "step_size": np.repeat(np.asarray(self.step_size)[:, None], n, 1), "tree_depth": self.tree_depth,
+                "n_steps": self.n_leapfrog, "diverging": self.divergent, "energy": self.energy}
 
+    def save(self, path, overwrite=False):
+        """Write to ``.npz`` (NumPy only) or ``.nc`` (netCDF through arviz/xarray). Refuses to
+        overwrite an existing file unless ``overwrite=True``."""
+        path = _check_out(path, overwrite)
+        if path.suffix == ".nc":
+            _to_netcdf(self.to_inference_data(), path)
+            return path
+        arrays = {k: getattr(self, k) for k in _SAVED if getattr(self, k) is not None}
+        np.savez(path, **arrays, n_grad_evals=np.int64(self.n_grad_evals), metric=np.str_(self.metric),
+                 names=np.array(self.names if self.names else [], dtype=str))
+        return path
 
-def _leapfrog(f, theta, r, grad, eps):
-    r = r + 0.5 * eps * grad
-    theta = theta + eps * r
-    logp, grad = f(theta)
-    r = r + 0.5 * eps * grad
-    return theta, r, logp, grad
-
-
-def _find_reasonable_eps(f, theta, logp, grad, rng):
-    eps = 1.0
-    r = rng.standard_normal(theta.size)
-    h0 = logp - 0.5 * r @ r
-    _, r1, lp1, _ = _leapfrog(f, theta, r, grad, eps)
-    a = 1.0 if (lp1 - 0.5 * r1 @ r1 - h0) > np.log(0.5) else -1.0
-    for _ in range(50):
-        _, r1, lp1, _ = _leapfrog(f, theta, r, grad, eps)
-        d = lp1 - 0.5 * r1 @ r1 - h0
-        if not np.isfinite(d) or a * d <= -a * np.log(2):
-            break
-        eps *= 2.0**a
-    return eps
-
-
-def _build_tree(f, theta, r, grad, log_u, v, j, eps, h0, rng):
-    """Recursive tree doubling (Hoffman & Gelman 2014, Algorithm 6)."""
-    if j == 0:
-        theta1, r1, lp1, g1 = _leapfrog(f, theta, r, grad, v * eps)
-        h1 = lp1 - 0.5 * r1 @ r1
-        if not np.isfinite(h1):
-            h1 = -np.inf
-        n1 = int(log_u <= h1)
-        s1 = log_u < h1 + MAX_DELTA_H
-        alpha = min(1.0, np.exp(min(0.0, h1 - h0))) if np.isfinite(h1) else 0.0
-        return theta1, r1, g1, theta1, r1, g1, theta1, lp1, g1, n1, s1, alpha, 1
-    tm, rm, gm, tp, rp, gp, t1, lp1, g1, n1, s1, a1, na1 = _build_tree(f, theta, r, grad, log_u, v, j - 1, eps, h0, rng)
-    if s1:
-        if v == -1:
-            tm, rm, gm, _, _, _, t2, lp2, g2, n2, s2, a2, na2 = _build_tree(f, tm, rm, gm, log_u, v, j - 1, eps, h0, rng)
-        else:
-            _, _, _, tp, rp, gp, t2, lp2, g2, n2, s2, a2, na2 = _build_tree(f, tp, rp, gp, log_u, v, j - 1, eps, h0, rng)
-        if n1 + n2 > 0 and rng.random() < n2 / (n1 + n2):
-            t1, lp1, g1 = t2, lp2, g2
-        a1 += a2
-        na1 += na2
-        n1 += n2
-        dtheta = tp - tm
-        s1 = s2 and (dtheta @ rm >= 0) and (dtheta @ rp >= 0)
-    return tm, rm, gm, tp, rp, gp, t1, lp1, g1, n1, s1, a1, na1
+    @classmethod
+    def load(cls, path):
+        """Read a result written by :meth:`save` (``.npz``)."""
+        path = Path(path)
+        if not path.is_file():
+            raise ValueError(f"path: no such file {path}")
+        if path.suffix != ".npz":
+            raise ValueError(f"path: load reads .npz files; read netCDF with arviz.from_netcdf({str(path)!r})")
+        with np.load(path, allow_pickle=False) as z:
+            kw = {k: z[k] for k in _SAVED if k in z.files}
+            names = tuple(str(s) for s in z["names"]) or None
+            return cls(n_grad_evals=int(z["n_grad_evals"]), metric=str(z["metric"]), names=names, **kw)
 
 
-def _nuts_step(f, theta, logp, grad, eps, rng, max_depth):
-    r0 = rng.standard_normal(theta.size)
-    h0 = logp - 0.5 * r0 @ r0
-    log_u = h0 + np.log(rng.random())
-    tm = tp = theta
-    rm = rp = r0
-    gm = gp = grad
-    out_t, out_lp, out_g = theta, logp, grad
-    n, s, j = 1, True, 0
-    alpha = na = 0
-    divergent = False
-    while s and j < max_depth:
-        v = -1 if rng.random() < 0.5 else 1
-        if v == -1:
-            tm, rm, gm, _, _, _, t1, lp1, g1, n1, s1, alpha, na = _build_tree(f, tm, rm, gm, log_u, v, j, eps, h0, rng)
-        else:
-            _, _, _, tp, rp, gp, t1, lp1, g1, n1, s1, alpha, na = _build_tree(f, tp, rp, gp, log_u, v, j, eps, h0, rng)
-        if s1 and rng.random() < min(1.0, n1 / n):
-            out_t, out_lp, out_g = t1, lp1, g1
-        if not s1 and na == 1:
-            divergent = True
-        n += n1
-        dtheta = tp - tm
-        s = s1 and (dtheta @ rm >= 0) and (dtheta @ rp >= 0)
-        j += 1
-    return out_t, out_lp, out_g, alpha / max(na, 1), j, divergent
+def _check_out(path, overwrite):
+    path = Path(path)
+    if path.suffix not in (".npz", ".nc"):
+        raise ValueError(f"path must end in .npz or .nc, got {path.name!r}")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"path: {path} exists (pass overwrite=True to replace it)")
+    return path
 
 
-def _static_step(f, theta, logp, grad, eps, rng, n_leapfrog):
-    r0 = rng.standard_normal(theta.size)
-    h0 = logp - 0.5 * r0 @ r0
-    t, r, lp, g = theta, r0, logp, grad
-    for _ in range(n_leapfrog):
-        t, r, lp, g = _leapfrog(f, t, r, g, eps)
-    h1 = lp - 0.5 * r @ r
-    accept = min(1.0, np.exp(h1 - h0)) if np.isfinite(h1) else 0.0
-    if rng.random() < accept:
-        return t, lp, g, accept, 0, not np.isfinite(h1)
-    return theta, logp, grad, accept, 0, not np.isfinite(h1)
+def _to_netcdf(idata, path):
+    if hasattr(idata, "to_netcdf"):
+        idata.to_netcdf(str(path))
+    else:  # pragma: no cover - arviz >= 1.0 DataTree
+        idata.to_netcdf(path)
 
 
+def _to_inference_data(samples, names, stats):
+    """samples (chains, draws, k) and sample stats {name: (chains, draws) or None} -> arviz object."""
+    try:
+        import arviz as az
+    except ImportError as err:  # pragma: no cover - depends on the environment
+        raise ImportError("to_inference_data needs arviz (pip install arviz)") from err
+    samples = np.asarray(samples)
+    k = samples.shape[-1]
+    if names is not None:
+        names = list(names)
+        if len(names) != k:
+            raise ValueError(f"names: need {k} names, got {len(names)}")
+        posterior = {n: samples[..., i] for i, n in enumerate(names)}
+        dims = None
+    else:
+        posterior = {"theta": samples}
+        dims = {"theta": ["param"]}
+    stats = {s: np.asarray(v) for s, v in (stats or {}).items() if v is not None}
+    try:   # arviz < 1.0
+        return az.from_dict(posterior=posterior, sample_stats=stats or None, dims=dims)
+    except TypeError:  # pragma: no cover - arviz >= 1.0: groups in one dict, returns a DataTree
+        return az.from_dict({"posterior": posterior, **({"sample_stats": stats} if stats else {})}, dims=dims)
+
+
+# ---------------------------------------------------------------------------------- driver
 def hmc(logp_and_grad, initial, n_warmup=1000, n_samples=1000, n_chains=4, seed=None, nuts=True,
-        trajectory_length=1.0, target_accept=0.8, max_tree_depth=10, progress=False):
-    """Sample a density with HMC (NUTS by default) and warm-up step-size adaptation.
+        trajectory_length=1.0, target_accept=0.8, max_tree_depth=10, metric="diag", inv_metric=None,
+        adapt_metric=True, step_size=None, warmup_windows=WARMUP_WINDOWS, names=None, client=None, num_threads=None,
+        progress=False):
+    """Sample a density with NUTS (default) or static HMC, with Stan's windowed warm-up.
 
     Parameters
     ----------
     logp_and_grad : callable
-        theta (k,) -> (log density, gradient (k,)).
+        theta (k,) -> (log density, gradient (k,)). Called from several threads at once when
+        n_chains > 1 (it must be thread-safe; pure NumPy functions are).
     initial : array_like (k,) or (n_chains, k)
-        Starting points.
+        Starting points (unconstrained).
     n_warmup, n_samples, n_chains : int
-        Warm-up iterations (step size adapted by dual averaging, then frozen), kept draws, chains.
-    seed : int, optional
-        One seed for all chains (each chain gets an independent stream).
+        Warm-up iterations (adaptation, then discarded), kept draws per chain, chains.
+    seed : int or SeedSequence, optional
+        Chain c uses ``SeedSequence(seed).spawn(n_chains)[c]``.
     nuts : bool
-        No-U-Turn Sampler; else static HMC with ``round(trajectory_length / step_size)`` steps.
+        NUTS; else static HMC with ``round(trajectory_length / step_size)`` leapfrog steps.
     target_accept : float
-        Dual-averaging target of the mean acceptance statistic.
+        Dual-averaging target of the mean acceptance statistic (0.8 as in Stan).
+    max_tree_depth : int
+        At most 2**max_tree_depth leapfrog steps per NUTS draw.
+    metric : {"diag", "unit", "dense"}
+        Mass matrix adapted during warm-up: diagonal (default), dense, or the identity.
+    inv_metric : array_like, optional
+        Starting inverse metric ((k,) for "diag", (k, k) for "dense"); with ``adapt_metric=False``
+        it stays fixed (e.g. the true covariance, for an oracle run).
+    step_size : float, optional
+        Fixed step size (no dual averaging), e.g. to provoke divergences.
+    warmup_windows : (int, int, int)
+        Initial fast window, first slow window, terminal fast window (iterations). Stan uses
+        (75, 25, 50); the default terminal window here is 150 because after 50 iterations dual
+        averaging leaves the acceptance near 0.92 instead of ``target_accept`` (a smaller step
+        than needed: about 2x the gradients per effective sample on the Gaussians of
+        ``benchmarks/bench_surrogate.py``). Warm-ups shorter than their sum use 15% / 75% / 10%.
+    names : sequence of str, optional
+        Parameter names, used by :meth:`HMCResult.to_inference_data`.
+    client : dask.distributed.Client, optional
+        Run the chains as Dask tasks (``logp_and_grad`` must then be picklable); default: the
+        configured executor (:func:`cosmocorr._parallel.set_executor`), else local threads;
+        ``client=False`` forces threads.
+    num_threads : int, optional
+        Threads for the chains (default: the project setting, ``COSMOCORR_NUM_THREADS``).
+    progress : bool or dict
+        A progress bar (tqdm) over the iterations of all chains (over finished chains on Dask).
 
     Returns
     -------
     HMCResult
     """
+    if metric not in METRICS:
+        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
+    for name, v, lo in (("n_warmup", n_warmup, 0), ("n_samples", n_samples, 1), ("n_chains", n_chains, 1),
+                        ("max_tree_depth", max_tree_depth, 1)):
+        if int(v) != v or v < lo:
+            raise ValueError(f"{name} must be an integer >= {lo}, got {v}")
+    if not 0 < target_accept < 1:
+        raise ValueError(f"target_accept must lie in (0, 1), got {target_accept}")
+    if step_size is not None and not step_size > 0:
+        raise ValueError(f"step_size must be positive, got {step_size}")
+    if not callable(logp_and_grad):
+        raise TypeError("logp_and_grad must be callable: theta -> (log density, gradient)")
     initial = np.atleast_2d(np.asarray(initial, dtype=float))
     if initial.shape[0] == 1:
         initial = np.repeat(initial, n_chains, axis=0)
-    if initial.shape[0] != n_chains:
-        raise ValueError(f"initial must have 1 or n_chains={n_chains} rows, got {initial.shape[0]}")
-    if not 0 < target_accept < 1:
-        raise ValueError(f"target_accept must lie in (0, 1), got {target_accept}")
-    f = _Counter(logp_and_grad)
-    ss = np.random.SeedSequence(seed)
+    if initial.ndim != 2 or initial.shape[0] != n_chains:
+        raise ValueError(f"initial must have 1 or n_chains={n_chains} rows, got shape {initial.shape}")
     k = initial.shape[1]
-    samples = np.empty((n_chains, n_samples, k))
-    acc = np.empty(n_chains)
-    steps = np.empty(n_chains)
-    depth = np.zeros((n_chains, n_samples), dtype=int)
-    divergences = 0
-    for c, child in enumerate(ss.spawn(n_chains)):
-        rng = np.random.default_rng(child)
-        theta = initial[c].copy()
-        logp, grad = f(theta)
-        if not np.isfinite(logp):
-            raise ValueError(f"initial point of chain {c} has log density {logp}")
-        eps = _find_reasonable_eps(f, theta, logp, grad, rng)
-        da = DualAveraging(eps, target_accept)
-        stats = []
-        for it in progress_range(n_warmup + n_samples, desc=f"HMC chain {c + 1}/{n_chains}", progress=progress):
-            if nuts:
-                theta, logp, grad, a, d, div = _nuts_step(f, theta, logp, grad, eps, rng, max_tree_depth)
-            else:
-                nl = max(1, int(round(trajectory_length / eps)))
-                theta, logp, grad, a, d, div = _static_step(f, theta, logp, grad, eps, rng, nl)
-            if it < n_warmup:
-                eps = da.update(a)
-                if it == n_warmup - 1:
-                    eps = da.final
-            else:
-                samples[c, it - n_warmup] = theta
-                depth[c, it - n_warmup] = d
-                stats.append(a)
-                divergences += int(div)
-        acc[c] = np.mean(stats) if stats else np.nan
-        steps[c] = eps
-    return HMCResult(samples, acc, steps, f.n, depth, divergences)
+    if inv_metric is not None:
+        inv_metric = np.asarray(inv_metric, dtype=float)
+        want = (k, k) if metric == "dense" else (k,)
+        if metric == "unit" or inv_metric.shape != want:
+            raise ValueError(f"inv_metric must have shape {want} for metric={metric!r}, got {inv_metric.shape}")
+        if metric == "diag" and np.any(inv_metric <= 0):
+            raise ValueError("inv_metric must be positive")
+    ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    tasks = [(logp_and_grad, initial[c], child, int(n_warmup), int(n_samples), metric, inv_metric, adapt_metric,
+              nuts, trajectory_length, target_accept, int(max_tree_depth), step_size, tuple(warmup_windows))
+             for c, child in enumerate(ss.spawn(n_chains))]
+    runs = _map_chains(tasks, client, num_threads, progress, n_chains * (n_warmup + n_samples),
+                       f"NUTS, {n_chains} chains" if nuts else f"HMC, {n_chains} chains")
+    stack = lambda key: np.stack([r[key] for r in runs])
+    res = HMCResult(samples=stack("samples"), acceptance=np.array([r["accept"].mean() for r in runs]),
+                    step_size=np.array([r["step_size"] for r in runs]), n_grad_evals=int(sum(r["n_grad"] for r in runs)),
+                    tree_depth=stack("depth"), divergent=stack("divergent"), energy=stack("energy"),
+                    n_leapfrog=stack("n_leapfrog"), logp=stack("logp"), accept_stat=stack("accept"), inv_metric=stack("inv_metric"), metric=metric,
+                    names=None if names is None else tuple(names),
+                    meta={"warmup_divergences": int(sum(r["warmup_divergences"] for r in runs)),
+                          "n_warmup": int(n_warmup), "max_tree_depth": int(max_tree_depth)})
+    _report(res, nuts, max_tree_depth)
+    return res
+
+
+def _report(res, nuts, max_depth):
+    msgs = []
+    if res.divergences:
+        msgs.append(f"{res.divergences} divergent transitions after warm-up: the posterior has regions the "
+                    "step size cannot resolve (raise target_accept or reparameterise)")
+    if nuts:
+        sat = int(np.sum(res.tree_depth >= max_depth))
+        if sat:
+            msgs.append(f"{sat} draws hit max_tree_depth={max_depth}")
+    if res.samples.shape[1] > 2:
+        low = np.nonzero(res.ebfmi < 0.3)[0]
+        if low.size:
+            msgs.append(f"E-BFMI below 0.3 in chain(s) {low.tolist()}: poor exploration of the energy distribution")
+    for m in msgs:
+        emit_warning(m, CosmocorrWarning, stacklevel=4)

@@ -10,6 +10,8 @@ HMC runs on unconstrained u with theta = lo + (hi - lo) sigmoid(u) (Jacobian inc
 """
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from . import backprop
@@ -47,13 +49,27 @@ class GaussianSurrogatePosterior:
             data_cov = np.diag(data_cov) if data_cov.ndim == 1 else data_cov
         self.data_cov = data_cov
         self.n_evals = 0
+        self._lock = threading.Lock()     # HMC chains call from several threads
+
+    def __getstate__(self):          # picklable for Dask workers: the lock is recreated there
+        state = self.__dict__.copy()
+        state.pop("_lock", None)
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
 
     def in_bounds(self, theta):
         return bool(np.all(theta > self.bounds[:, 0]) and np.all(theta < self.bounds[:, 1]))
 
     def loglike_and_grad(self, theta):
+        return self._loglike(theta, True)
+
+    def _loglike(self, theta, need_grad):
         theta = np.asarray(theta, dtype=float)
-        self.n_evals += 1
+        with self._lock:
+            self.n_evals += 1
         out = self.model(theta)
         if len(out) == 4:
             mean, var, dmean, dvar = out
@@ -66,11 +82,13 @@ class GaussianSurrogatePosterior:
         r = target - mean
         if self.data_cov is None:
             ll = -0.5 * np.sum(r * r / var + np.log(2 * np.pi * var))
-            return ll, pullback(r / var, 0.5 * (r * r / var**2 - 1 / var))
+            return (ll, pullback(r / var, 0.5 * (r * r / var**2 - 1 / var))) if need_grad else ll
         C = np.diag(var) + self.data_cov
         L = np.linalg.cholesky(C)
         a = np.linalg.solve(C, r)
         ll = -0.5 * r @ a - np.sum(np.log(np.diag(L))) - 0.5 * r.size * np.log(2 * np.pi)
+        if not need_grad:
+            return ll
         cinv_diag = np.diag(np.linalg.inv(C))
         return ll, pullback(a, 0.5 * (a * a - cinv_diag))
 
@@ -79,7 +97,7 @@ class GaussianSurrogatePosterior:
         theta = np.asarray(theta, dtype=float)
         if not self.in_bounds(theta):
             return -np.inf
-        return self.loglike_and_grad(theta)[0]
+        return self._loglike(theta, False)       # value only: no backward pass
 
     # unconstrained parameterisation for HMC
     def to_theta(self, u):
@@ -104,11 +122,20 @@ class GaussianSurrogatePosterior:
 
 def iaemu_posterior(model, x_fixed, free=("mu_cen", "mu_sat"), bounds=((-1, 1), (-1, 1)), correlation="omega",
                     target=None, data_cov=None, bins=None):
-    """The paper's IAEmu experiment: posterior over ``free`` inputs, the others at ``x_fixed``.
+    """The paper's IAEmu experiment (sec. 7, figs. 12-13): posterior over ``free`` inputs, the
+    others at ``x_fixed``, uniform priors in ``bounds``, likelihood N(target | mean, aleatoric var).
 
-    Works in the model's standardised input/output units (``model.raw``); with zero target this
-    pulls the chosen correlation towards zero in those units. ``bins`` selects radial bins. Each
-    gradient is one backpropagation pass through the encoder and the chosen decoder.
+    Works in the model's standardised input/output units (``model.raw``). ``target``:
+
+    - ``"physical_zero"``: the correlation vanishing physically, i.e. the constant
+      :meth:`IAEmu.zero_level` in standardised units (exact with output scalers, otherwise
+      calibrated at mu_cen = mu_sat = 0 with the HOD of ``x_fixed``): the paper's experiment;
+    - ``None``: zeros in *standardised* units (the output scalers' mean, not physical zero);
+    - an array of observed values (standardised units) for the selected bins.
+
+    ``bins`` selects radial bins. Each gradient is one backpropagation pass through the encoder
+    and the chosen decoder. The returned posterior has ``zero_level`` set (None unless
+    ``target="physical_zero"``).
     """
     names = list(free)
     unknown = [n for n in names if n not in INPUT_NAMES]
@@ -122,6 +149,12 @@ def iaemu_posterior(model, x_fixed, free=("mu_cen", "mu_sat"), bounds=((-1, 1), 
     idx = [INPUT_NAMES.index(n) for n in names]
     j = OUTPUT_NAMES.index(correlation)
     sel = np.arange(N_BINS) if bins is None else np.asarray(bins)
+    level = None
+    if isinstance(target, str):
+        if target != "physical_zero":
+            raise ValueError(f"target must be 'physical_zero', None or an array, got {target!r}")
+        level = model.zero_level(correlation, hod=x_fixed)
+        target = np.full(sel.size, level)
 
     def surrogate(theta):
         x = x_fixed.copy()
@@ -137,4 +170,6 @@ def iaemu_posterior(model, x_fixed, free=("mu_cen", "mu_sat"), bounds=((-1, 1), 
 
         return y[sel], y[N_BINS + sel], pullback
 
-    return GaussianSurrogatePosterior(surrogate, bounds, target, data_cov)
+    post = GaussianSurrogatePosterior(surrogate, bounds, target, data_cov)
+    post.zero_level = level
+    return post
