@@ -1,11 +1,14 @@
 """Benchmark: 3-D IA estimators (omega, eta) against halotools, and the training-set rate.
 
-    python benchmarks/bench_ia.py [--n 100000] [--threads 2]
+    python benchmarks/bench_ia.py [--n 100000] [--threads 2] [--reference-estimators /tmp/old_ia_estimators.py]
 
 Both codes run in this process on the same catalogues and IAEmu's 20 bins (0.1 to 15.8 Mpc/h);
-halotools (a test-only dependency) is skipped when it is not installed.
+halotools (a test-only dependency) is skipped when it is not installed. ``--reference-estimators FILE``
+also times the one-pass estimator from another file (e.g. the previous version,
+``git show HEAD:cosmocorr/ia/estimators.py > /tmp/old_ia_estimators.py``) in the same process.
 """
 import argparse
+import importlib.util
 import time
 
 import numpy as np
@@ -35,7 +38,14 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--threads", type=int, default=2, help="halotools num_threads")
+    ap.add_argument("--reference-estimators", default=None, help="another ia/estimators.py to time")
+    ap.add_argument("--skip-training", action="store_true", help="skip the training-set rate table")
     args = ap.parse_args()
+    ref = None
+    if args.reference_estimators:
+        spec = importlib.util.spec_from_file_location("cosmocorr.ia._reference_estimators", args.reference_estimators)
+        ref = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(ref)
     rng = np.random.default_rng(1)
     rbins = ia.DEFAULT_RBINS
     try:
@@ -59,6 +69,15 @@ def main():
         else:
             extra = "not installed | - | -"
         print(f"| {name} | {x.shape[0]:,} | {t_cc:.2f} | {t_one:.2f} | {extra} |")
+        if ref is not None:
+            t_ref, r_ref = timed(lambda: ref.ia_correlations(x, e, rbins, period=box))
+            r_new = ia.ia_correlations(x, e, rbins, period=box)
+            d = max(np.max(np.abs(r_new.omega - r_ref.omega)), np.max(np.abs(r_new.eta - r_ref.eta)))
+            same = np.array_equal(r_new.npairs, r_ref.npairs)
+            print(f"|   reference file, one pass | | | {t_ref:.2f} (this one {t_ref / t_one:.2f}x faster) | "
+                  f"npairs identical: {same} | | {d:.1e} |")
+    if args.skip_training:
+        return
 
     print("\n| HOD set | box (Mpc/h) | galaxies | simulations per minute (populate + xi/omega/eta) |")
     print("|---|---|---|---|")

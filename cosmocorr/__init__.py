@@ -15,7 +15,9 @@ The NumPy backend is the reference implementation; the bundled Julia module ``Co
 through juliacall when asked for (see :mod:`cosmocorr.backends`). ``import cosmocorr`` never
 imports juliacall.
 """
-from .api import landy_szalay, rho_statistics, shear_shear
+from ._parallel import set_executor, set_num_threads
+from ._warnings import ConvergenceWarning
+from .api import estimate_multi_cov, landy_szalay, rho_statistics, shear_shear
 from .backends import get_backend, set_backend
 from .clustering import FuzzyCMeansResult, fuzzy_c_means, kmeans_plus_plus, max_membership, membership_entropy
 from .differentiable import GradientResult, fit_G, gravity, simulate_catalog, soft_bin_weights, xi_plus_gradient
@@ -29,5 +31,6 @@ __all__ = [
     "Bins", "Catalog", "StarCatalog", "separation", "shear_shear", "landy_szalay", "rho_statistics",
     "ShearShearResult", "LandySzalayResult", "RhoResult", "fuzzy_c_means", "kmeans_plus_plus",
     "FuzzyCMeansResult", "max_membership", "membership_entropy", "clustering_uncertainty", "UncertaintyResult",
-    "xi_plus_gradient", "fit_G", "GradientResult", "simulate_catalog", "soft_bin_weights", "set_backend", "get_backend", "__version__",
+    "estimate_multi_cov", "ConvergenceWarning",
+    "xi_plus_gradient", "fit_G", "GradientResult", "simulate_catalog", "soft_bin_weights", "set_backend", "get_backend", "set_executor", "set_num_threads", "__version__",
 ]

@@ -1,63 +1,87 @@
-"""Progress reporting for long loops (sampling, bootstrap, training, MCMC).
+"""Progress reporting for long loops (sampling, bootstrap, training, MCMC, Dask tasks), via tqdm.
 
-Every long loop in cosmocorr takes ``progress=False``; with ``progress=True`` it prints a
-one-line bar to standard error that updates in place.  No third-party dependency.
+Every long-running public function takes ``progress=False``; with ``progress=True`` a tqdm bar is
+drawn (``tqdm.auto``: a widget in Jupyter notebooks, a text bar on standard error otherwise).
+``progress`` may also be a dict of tqdm options (``{"position": 1, "leave": False}``).
 """
 from __future__ import annotations
 
-import sys
-import time
-
-__all__ = ["progress_range", "progress_iter"]
+__all__ = ["progress_range", "progress_iter", "progress_bar"]
 
 
-class _Bar:
-    def __init__(self, total, desc, enabled, stream=None, min_interval=0.1):
-        self.total = int(total)
-        self.desc = desc
-        self.enabled = bool(enabled)
-        self.stream = stream if stream is not None else sys.stderr
-        self.min_interval = min_interval
-        self.start = time.perf_counter()
-        self._last = 0.0
-        self.n = 0
+def _tqdm():
+    from tqdm.auto import tqdm
+    return tqdm
+
+
+class _NoBar:
+    """Stands in for a bar when progress is off."""
+
+    n = 0
 
     def update(self, n=1):
         self.n += n
-        if not self.enabled:
-            return
-        now = time.perf_counter()
-        if self.n < self.total and now - self._last < self.min_interval:
-            return
-        self._last = now
-        frac = self.n / self.total if self.total else 1.0
-        width = 30
-        filled = int(round(width * frac))
-        elapsed = now - self.start
-        rate = self.n / elapsed if elapsed > 0 else float("inf")
-        eta = (self.total - self.n) / rate if rate > 0 and self.n else float("nan")
-        self.stream.write(
-            f"\r{self.desc}: [{'#' * filled}{'.' * (width - filled)}] {self.n}/{self.total}"
-            f" {elapsed:6.1f}s elapsed, eta {eta:6.1f}s"
-        )
-        if self.n >= self.total:
-            self.stream.write("\n")
-        self.stream.flush()
+
+    def close(self):
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def progress_bar(total, desc="working", progress=False):
+    """A tqdm bar (``update(n)``, ``close()``, context manager), or a silent stand-in."""
+    if not progress:
+        return _NoBar()
+    options = dict(progress) if isinstance(progress, dict) else {}
+    options.setdefault("dynamic_ncols", True)
+    return _tqdm()(total=total, desc=desc, **options)
 
 
 def progress_iter(iterable, total=None, desc="working", progress=False):
-    """Yield from ``iterable``, drawing a progress bar on stderr when ``progress`` is true."""
+    """Yield from ``iterable`` with a tqdm bar when ``progress`` is true."""
+    if not progress:
+        yield from iterable
+        return
     if total is None:
         try:
             total = len(iterable)
         except TypeError:
-            total = 0
-    bar = _Bar(total, desc, progress)
-    for item in iterable:
-        yield item
-        bar.update()
+            total = None
+    with progress_bar(total, desc, progress) as bar:
+        for item in iterable:
+            yield item
+            bar.update(1)
 
 
 def progress_range(n, desc="working", progress=False):
-    """``range(n)`` with an optional progress bar."""
+    """``range(n)`` with an optional tqdm bar."""
     return progress_iter(range(int(n)), total=int(n), desc=desc, progress=progress)
+
+
+class _Bar:
+    """The former hand-written bar's interface (``_Bar(total, desc, enabled).update()``), on tqdm."""
+
+    def __init__(self, total, desc, enabled, stream=None, min_interval=0.1):
+        self.total = int(total)
+        self.n = 0
+        self._bar = None
+        if enabled:
+            kwargs = {"mininterval": min_interval}
+            if stream is not None:
+                kwargs["file"] = stream
+            self._bar = progress_bar(self.total, desc, kwargs)
+
+    def update(self, n=1):
+        self.n += n
+        if self._bar is not None:
+            self._bar.update(n)
+            if self.n >= self.total:
+                self._bar.close()
+
+    def close(self):
+        if self._bar is not None:
+            self._bar.close()

@@ -15,11 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import as_float_array, check_positive_int, check_sky_coords
+from .._validate import as_float_array, check_bool, check_positive_int, check_real, check_seed, check_sky_coords, check_weights
+from .._parallel import using_threads
+from .._warnings import ConvergenceWarning, emit_warning
 from ..backends import get_backend, get_kernels
 from ..backends.numpy_fcm import RELAX_CAP, memberships
 from ..sky.geometry import ARCMIN, angular_distances, unit_vectors, vectors_to_radec
 from .kmeans_pp import check_n_clusters, kmeans_plus_plus
+from .sparse_fcm import check_neighbours, kmeans_plus_plus_fast, sparse_fcm_iterate
 
 __all__ = ["FuzzyCMeansResult", "fuzzy_c_means", "memberships", "update_centers", "objective",
            "angular_distances", "RELAX_CAP"]
@@ -52,14 +55,15 @@ class FuzzyCMeansResult:
     ----------
     centers : ndarray (c, 2)
         Cluster centres (ra, dec) in degrees.
-    membership : ndarray (N, c)
-        U, rows summing to 1 (eq. 18).
+    membership : ndarray (N, c) or scipy.sparse.csr_matrix (N, c)
+        U, rows summing to 1 (eq. 18); sparse (k stored entries per row) with ``neighbours=k``.
     n_iter : int
         Iterations performed.
     objective : ndarray
         J_m (eq. 15, arcmin^2) after the initial membership and after each iteration.
     converged : bool
-        Whether max |U_new - U_old| < tol was reached before ``max_iter``.
+        Whether max |U_new - U_old| < tol was reached before ``max_iter``. When it was not, :func:`fuzzy_c_means`
+        emits a :class:`cosmocorr.ConvergenceWarning`.
     fuzziness : float
     """
 
@@ -80,7 +84,8 @@ class FuzzyCMeansResult:
 
 
 def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, seed=None, init=None,
-                  weights=None, weight_factor=0.0, backend=None, accelerate=False):
+                  weights=None, weight_factor=0.0, backend=None, accelerate=False, neighbours=None,
+                  num_threads=None):
     """Fuzzy c-means on the sky (paper eqs. 15, 17, 18; Algorithm 1 steps 1-2).
 
     Parameters
@@ -100,7 +105,7 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
     init : array_like (c, 2), optional
         Initial centres (degrees) instead of k-means++.
     weights : array_like, optional
-        Object weights in the centre update.
+        Object weights in the centre update: finite, non-negative, not all zero (ValueError).
     weight_factor : float
         k-means++ random-weight mixing (see :func:`kmeans_plus_plus`).
     backend : {"numpy", "julia", "auto"}, optional
@@ -111,6 +116,15 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
         most :data:`RELAX_CAP`), kept only when J_m decreases, so J_m stays monotone and the
         fixed points are those of eqs. 17-18. Typically 2-3x fewer iterations; on data without
         clear clusters it may settle in a different local minimum than the plain iteration.
+    neighbours : int, optional
+        Sparse fuzzy c-means (:mod:`cosmocorr.clustering.sparse_fcm`): each object's memberships
+        are restricted to its ``neighbours`` nearest centres (k ~ 10-30; found with a k-d tree),
+        eqs. 15-18 evaluated on those entries with rows renormalised; O(N k) time per iteration
+        and memory instead of O(N c). ``membership`` is then a ``scipy.sparse.csr_matrix``
+        (N, c). ``None`` (default): dense. k = c gives dense fuzzy c-means (to rounding). Runs
+        in NumPy whatever ``backend`` says; k-means++ uses the fast variant drawing the same centres.
+    num_threads : int, optional
+        Threads for the iterations (default: all cores; see :mod:`cosmocorr._parallel`).
 
     Returns
     -------
@@ -119,17 +133,18 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
     ra, dec = check_sky_coords(ra, dec)
     n = ra.size
     n_clusters = check_n_clusters(n_clusters, n)
-    fuzziness = float(fuzziness)
-    if not np.isfinite(fuzziness) or fuzziness <= 1.0:
-        raise ValueError(f"fuzziness must be > 1, got {fuzziness}")
-    if not (float(tol) > 0):
-        raise ValueError(f"tol must be > 0, got {tol}")
+    fuzziness = check_real(fuzziness, "fuzziness", low=1.0, low_open=True)
+    tol = check_real(tol, "tol", low=0.0, low_open=True)
     max_iter = check_positive_int(max_iter, "max_iter")
+    check_seed(seed)
+    accelerate = check_bool(accelerate, "accelerate")
     if weights is not None:
-        weights = as_float_array(weights, "weights")
-        if weights.size != n:
-            raise ValueError(f"weights has length {weights.size} but ra has length {n}")
-    if init is None:
+        # negative weights would pull the centres (eq. 17) away from the data
+        weights = check_weights(weights, "weights", n)
+    neighbours = check_neighbours(neighbours, n_clusters)
+    if init is None and neighbours is not None:
+        init = kmeans_plus_plus_fast(ra, dec, n_clusters, seed=seed, weight_factor=weight_factor)
+    elif init is None:
         init = kmeans_plus_plus(ra, dec, n_clusters, seed=seed, weight_factor=weight_factor)
     else:
         init = as_float_array(init, "init", ndim=2)
@@ -138,13 +153,33 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
         check_sky_coords(init[:, 0], init[:, 1], ra_name="init ra", dec_name="init dec")
     xyz = unit_vectors(ra, dec)
     cxyz = unit_vectors(init[:, 0], init[:, 1])
-    if accelerate:
-        requested = get_backend() if backend is None else str(backend).lower()
-        kernels = get_kernels("numpy" if requested == "auto" else backend)
-        run = kernels.fcm_iterate(xyz, cxyz, fuzziness, float(tol), max_iter, weights, relax=1.5)
-    else:
-        run = get_kernels(backend).fcm_iterate(xyz, cxyz, fuzziness, float(tol), max_iter, weights)
+    if neighbours is not None:
+        cxyz, U, it, history, converged, _ = sparse_fcm_iterate(
+            xyz, cxyz, fuzziness, float(tol), max_iter, neighbours, weights, relax=1.5 if accelerate else 1.0,
+            num_threads=num_threads)
+        return _warn_unconverged(FuzzyCMeansResult(vectors_to_radec(cxyz), U, int(it), np.asarray(history),
+                                                   bool(converged), fuzziness), tol, max_iter)
+    with using_threads(num_threads):
+        if accelerate:
+            requested = get_backend() if backend is None else str(backend).lower()
+            kernels = get_kernels("numpy" if requested == "auto" else backend)
+            run = kernels.fcm_iterate(xyz, cxyz, fuzziness, float(tol), max_iter, weights, relax=1.5)
+        else:
+            run = get_kernels(backend).fcm_iterate(xyz, cxyz, fuzziness, float(tol), max_iter, weights)
     cxyz, U, it, history, converged = run
-    return FuzzyCMeansResult(vectors_to_radec(cxyz), U, int(it), np.asarray(history), bool(converged), fuzziness)
+    return _warn_unconverged(FuzzyCMeansResult(vectors_to_radec(cxyz), U, int(it), np.asarray(history),
+                                               bool(converged), fuzziness), tol, max_iter)
+
+
+def _warn_unconverged(result, tol, max_iter):
+    """A :class:`~cosmocorr.ConvergenceWarning` (through ``warnings`` and the ``cosmocorr`` logger)
+    when the iterations stopped at ``max_iter`` before max |U_new - U_old| < ``tol``; the result
+    records it (``converged=False``)."""
+    if not result.converged:
+        emit_warning(f"fuzzy c-means stopped at max_iter={max_iter} without converging (tol={tol:g}, "
+                     f"{result.n_clusters} clusters, {result.membership.shape[0]} objects); the centres and "
+                     f"memberships are not a fixed point of eqs. 17-18: raise max_iter, loosen tol, or use "
+                     f"accelerate=True", ConvergenceWarning, stacklevel=4)
+    return result
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validate import check_positive_int, check_sky_coords
+from .._validate import check_positive_int, check_real, check_seed, check_sky_coords
 from ..sky.geometry import angular_distances, unit_vectors
 
 __all__ = ["kmeans_plus_plus", "check_n_clusters"]
@@ -37,9 +37,8 @@ def kmeans_plus_plus(ra, dec, n_clusters, seed=None, weight_factor=0.0):
     ra, dec = check_sky_coords(ra, dec)
     n = ra.size
     n_clusters = check_n_clusters(n_clusters, n)
-    if not 0.0 <= float(weight_factor) <= 1.0:
-        raise ValueError(f"weight_factor must lie in [0, 1], got {weight_factor}")
-    rng = np.random.default_rng(seed)
+    weight_factor = check_real(weight_factor, "weight_factor", low=0.0, high=1.0)
+    rng = np.random.default_rng(check_seed(seed))
     xyz = unit_vectors(ra, dec)
     chosen = np.zeros(n, dtype=bool)
     idx = np.empty(n_clusters, dtype=np.intp)

@@ -51,11 +51,14 @@ class Dual:
     __rmul__ = __mul__
 
     def __truediv__(self, o):
+        # (d - q d_o) / o rather than (d o - v d_o) / o^2: no underflow of o^2 for tiny o
         ov = value(o)
-        return Dual(self.v / ov, (self.d * ov - self.v * _d(o)) / (ov * ov))
+        q = self.v / ov
+        return Dual(q, (self.d - q * _d(o)) / ov)
 
     def __rtruediv__(self, o):
-        return Dual(value(o) / self.v, (_d(o) * self.v - value(o) * self.d) / (self.v * self.v))
+        q = value(o) / self.v
+        return Dual(q, (_d(o) - q * self.d) / self.v)
 
     def __neg__(self):
         return Dual(-self.v, -self.d)

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .._progress import progress_range
-from .._validate import check_choice, check_positive_int
+from .._validate import as_float_array, check_choice, check_positive_int, check_real, check_seed
 from ..backends import get_backend, get_kernels, resolve_backend
 from ..sky.bins import Bins
 from . import dual as dl
@@ -66,7 +66,8 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
         Default: 3 linear bins from 0 to 160 arcmin (the paper's choice).
     approach : {"c", "b", "a", "none"}
     n_clusters : int
-        1 <= n_clusters <= n_galaxies (ignored for "none").
+        1 <= n_clusters <= n_galaxies (ignored for "none"). With one cluster there is one object
+        and no pair: every bin is empty and ``xi``/``dxi_dG`` are NaN (the empty-bin convention).
     seed : int
         Initial conditions, ellipticities, k-means++ start and Gumbel noise; the same seed gives
         the same initial conditions at every G.
@@ -93,16 +94,24 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
     check_choice(approach, "approach", APPROACHES)
     check_choice(mode, "mode", ("one_step", "full"))
     check_choice(kind, "kind", ("sigmoid", "gaussian"))
+    G = check_real(G, "G", low=0.0, low_open=True)
     n_galaxies = check_positive_int(n_galaxies, "n_galaxies", minimum=2)
     if approach != "none":
         n_clusters = check_positive_int(n_clusters, "n_clusters")
         if n_clusters > n_galaxies:
             raise ValueError(f"n_clusters: too many clusters ({n_clusters}) for {n_galaxies} galaxies")
-    if not (np.isscalar(alpha) and alpha > 0):
-        raise ValueError(f"alpha must be a positive number, got {alpha!r}")
-    if approach == "a" and not tau > 0:
-        raise ValueError(f"tau must be positive, got {tau!r}")
+        fuzziness = check_real(fuzziness, "fuzziness", low=1.0, low_open=True)
+    alpha = check_real(alpha, "alpha", low=0.0, low_open=True)
+    if approach == "a":
+        tau = check_real(tau, "tau", low=0.0, low_open=True)
+    check_seed(seed, integer_only=True)
+    rtol = check_real(rtol, "rtol", low=0.0, low_open=True)
+    atol = check_real(atol, "atol", low=0.0, low_open=True)
+    if t_max is not None:
+        t_max = check_real(t_max, "t_max", low=0.0, low_open=True)
     check_choice(ad, "ad", ("forward", "reverse"))
+    if bins is not None and not isinstance(bins, Bins):
+        raise TypeError(f"bins must be a cosmocorr.Bins, got {type(bins).__name__}")
     bins = Bins(0.0, 160.0, 3) if bins is None else bins
     julia_mirrors = approach in ("none", "c") and kind == "sigmoid"
     requested = get_backend() if backend is None else str(backend).lower()
@@ -145,11 +154,19 @@ def fit_G(target, G_start=1.0, max_steps=20, rtol=1e-10, progress=False, **kwarg
 
     Returns (G, history) with history a list of (G, |r|) per step.
     """
-    target = np.asarray(target, dtype=float)
-    G, state, history = float(G_start), kwargs.pop("state", None), []
+    target = as_float_array(target, "target")
+    G_start = check_real(G_start, "G_start", low=0.0, low_open=True)
+    max_steps = check_positive_int(max_steps, "max_steps")
+    rtol = check_real(rtol, "rtol", low=0.0)
+    G, state, history = G_start, kwargs.pop("state", None), []
     for _ in progress_range(max_steps, desc="Gauss-Newton", progress=progress):
         r = xi_plus_gradient(G, state=state, **kwargs)
         state = r.state
+        if r.xi.shape != target.shape:
+            raise ValueError(f"target has shape {target.shape} but xi+ has {r.xi.shape} bins")
+        if not np.all(np.isfinite(r.xi)):
+            raise ValueError("xi+ is NaN in some bin (no pair there, e.g. n_clusters=1): choose bins or "
+                             "n_clusters so that every bin holds pairs")
         res = r.xi - target
         jj = float(r.dxi_dG @ r.dxi_dG)
         if jj == 0:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from .._validate import check_positive_int
+from .._validate import check_positive_int, check_real, check_seed
 from ..sky.geometry import vectors_to_radec
 from .dual import Dual
 
@@ -118,10 +118,16 @@ def simulate_catalog(G=1.0, n_galaxies=200, seed=0, M=1.0, softening=0.01, rtol=
     full period differential rotation reshuffles the configuration, so xi+(G) wiggles on a
     scale of a few per cent in G; a tenth of a period keeps it smooth (the inverse problem).
     """
-    if not (np.isfinite(G) and G > 0):
-        raise ValueError(f"G must be a positive number, got {G!r}")
-    if t_max is not None and not (np.isfinite(t_max) and t_max > 0):
-        raise ValueError(f"t_max must be a positive time, got {t_max!r}")
+    G = check_real(G, "G", low=0.0, low_open=True)
+    if t_max is not None:
+        t_max = check_real(t_max, "t_max", low=0.0, low_open=True)
+    M = check_real(M, "M", low=0.0, low_open=True)
+    softening = check_real(softening, "softening", low=0.0)
+    rtol = check_real(rtol, "rtol", low=0.0, low_open=True)
+    atol = check_real(atol, "atol", low=0.0, low_open=True)
+    observer_distance = check_real(observer_distance, "observer_distance", low=0.0, low_open=True)
+    shape_noise = check_real(shape_noise, "shape_noise", low=0.0)
+    check_seed(seed, integer_only=True)
     x0, v0 = initial_conditions(n_galaxies, seed)
     x, dx = integrate(x0, v0, G, M, t_max=t_max, softening=softening, rtol=rtol, atol=atol,
                       with_sensitivity=with_tangent)

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import as_float_array, check_choice, check_real
+from ..sky.bins import Bins
 from . import dual as dl
-from .._validate import check_choice
 
 __all__ = ["soft_bin_weights", "KINDS"]
 
@@ -22,10 +23,21 @@ KINDS = ("sigmoid", "gaussian")
 
 
 def soft_bin_weights(r, bins, alpha, kind="sigmoid"):
-    """Weights W_k(r) of separations ``r`` (arcmin) for every bin: shape (nbins,) + r.shape."""
+    """Weights W_k(r) of separations ``r`` (arcmin) for every bin: shape (nbins,) + r.shape.
+
+    ``r``: finite separations (array or Dual; NaN/inf is a ValueError naming ``r``); ``bins``: a
+    :class:`~cosmocorr.Bins`; ``alpha``: a positive finite number; ``kind``: "sigmoid" or "gaussian".
+    """
     check_choice(kind, "kind", KINDS)
-    if not (np.isscalar(alpha) and np.isfinite(alpha) and alpha > 0):
-        raise ValueError(f"alpha must be a positive number, got {alpha!r}")
+    alpha = check_real(alpha, "alpha", low=0.0, low_open=True)
+    if not isinstance(bins, Bins):
+        raise TypeError(f"bins must be a cosmocorr.Bins, got {type(bins).__name__}")
+    if isinstance(r, dl.Dual):
+        rv = dl.value(r)
+        if not (np.all(np.isfinite(rv)) and np.all(np.isfinite(dl.tangent(r)))):
+            raise ValueError("r contains NaN or infinite values (value or tangent)")
+    else:
+        r = as_float_array(r, "r", ndim=np.ndim(r), allow_empty=True)
     edges = bins.edges
     out = []
     for a, b in zip(edges[:-1], edges[1:]):

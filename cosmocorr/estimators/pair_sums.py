@@ -104,7 +104,8 @@ def logr_sums(xyz1, w1, xyz2, w2, bins, auto, block_pairs=1 << 18):
 
 def _kernel_sums(kernels, xyz1, w1, g1, xyz2, w2, g2, bins, auto, same_field, logr):
     client = resolve_client()
-    if client is not None and distributed.worth_distributing(xyz1.shape[1], xyz2.shape[1], auto):
+    remote = client is not None and distributed.worth_distributing(xyz1.shape[1], xyz2.shape[1], auto)
+    if remote:
         # a Dask client is configured (client=, set_executor, COSMOCORR_SCHEDULER): tiles of the
         # pair matrix as tasks on the NumPy kernel, partial sums reduced on the workers
         sums = distributed.pair_sums(client, xyz1, w1, g1, xyz2, w2, g2, bins.min_sep, bins.max_sep, bins.nbins,
@@ -117,9 +118,17 @@ def _kernel_sums(kernels, xyz1, w1, g1, xyz2, w2, g2, bins, auto, same_field, lo
         # Im(g_i g_j^*) is odd under exchanging the pair, so over unordered pairs of one field
         # it is not defined by the data; by symmetry it is 0.
         sums["xip_im"] = np.zeros_like(sums["xip_im"])
-    if logr:
+    if logr and remote:
+        total = distributed.map_tiles(client, _logr_tile, (bins,), xyz1, w1, None, xyz2, w2, None, bins.max_sep, auto)
+        sums["wlogr"] = np.zeros(bins.nbins) if total is None else total
+    elif logr:
         sums["wlogr"] = logr_sums(xyz1, w1, xyz2, w2, bins, auto)
     return sums
+
+
+def _logr_tile(a, b, bins, auto):
+    """:func:`logr_sums` of one tile of the pair matrix (a Dask task)."""
+    return logr_sums(a[0], a[1], b[0], b[1], bins, auto)
 
 
 def naive_pair_sums(cat1, cat2=None, bins=None, *, shear=True, backend=None, g1=None, g2=None, logr=True):

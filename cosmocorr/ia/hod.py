@@ -7,10 +7,12 @@ Masses in M_sun/h, logarithms base 10. Centrals are Bernoulli draws, satellites 
 """
 from __future__ import annotations
 
-from dataclasses import astuple, dataclass
+from dataclasses import astuple, dataclass, fields
 
 import numpy as np
 from scipy.special import erf
+
+from .._validate import as_float_array, check_real
 
 __all__ = ["HODParams", "HOD_SETS", "mean_ncen", "mean_nsat"]
 
@@ -26,9 +28,8 @@ class HODParams:
     alpha: float = 1.0
 
     def __post_init__(self):
-        vals = np.array(astuple(self), dtype=float)
-        if not np.all(np.isfinite(vals)):
-            raise ValueError("HOD parameters must be finite")
+        for f in fields(self):
+            object.__setattr__(self, f.name, check_real(getattr(self, f.name), f.name))
         if self.sigma_logM <= 0:
             raise ValueError(f"sigma_logM must be positive, got {self.sigma_logM}")
         if self.alpha < 0:
@@ -48,15 +49,21 @@ HOD_SETS = {
 }
 
 
+def _check(log_mass, hod):
+    if not isinstance(hod, HODParams):
+        raise TypeError(f"hod must be an HODParams, got {type(hod).__name__}")
+    return as_float_array(log_mass, "log_mass", ndim=np.ndim(log_mass), allow_empty=True)
+
+
 def mean_ncen(log_mass, hod):
     """<N_cen> of eq. 12 for halo masses log10(M / (M_sun/h))."""
-    log_mass = np.asarray(log_mass, dtype=float)
+    log_mass = _check(log_mass, hod)
     return 0.5 * (1.0 + erf((log_mass - hod.logMmin) / hod.sigma_logM))
 
 
 def mean_nsat(log_mass, hod):
     """<N_sat> of eq. 13 (modulated by the central occupation, as the paper writes it)."""
-    log_mass = np.asarray(log_mass, dtype=float)
+    log_mass = _check(log_mass, hod)
     m, m0, m1 = 10.0**log_mass, 10.0**hod.logM0, 10.0**hod.logM1
     excess = (m - m0) / m1
     power = np.where(excess > 0, np.abs(excess) ** hod.alpha, 0.0)

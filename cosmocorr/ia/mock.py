@@ -26,13 +26,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._validate import check_positive_int
+from .._validate import check_positive_int, check_real, check_seed
 from .estimators import DEFAULT_RBINS, ia_correlations
 from .hod import HODParams, mean_ncen, mean_nsat
 from .watson import alignment_kappa, perpendicular_basis, random_unit_vectors, watson_axes
 
-__all__ = ["HaloCatalog", "GalaxyCatalog", "simulate_halos", "populate", "cumulative_mass_function"]
+__all__ = ["HaloCatalog", "GalaxyCatalog", "simulate_halos", "populate", "cumulative_mass_function", "MAX_HALOS"]
 
+#: Largest expected halo number :func:`simulate_halos` accepts (about 100 bytes each, plus temporaries).
+MAX_HALOS = 5e7
 RHO_MEAN = 2.775e11 * 0.3   # mean matter density, (M_sun/h) / (Mpc/h)^3, Omega_m = 0.3
 
 
@@ -81,20 +83,28 @@ def simulate_halos(box_size=100.0, log_mass_min=11.0, log_mass_max=15.0, filamen
     """Draw a halo catalogue (see module docstring), lengths in Mpc/h.
 
     ``filament_length=0`` gives uniform positions and isotropic axes; ``halo_alignment`` in
-    [-1, 1] is the Watson strength of the major axes about their filament.
+    [-1, 1] is the Watson strength of the major axes about their filament. Sizes must be finite
+    (``box_size`` > 0, lengths >= 0) and the expected halo number at most :data:`MAX_HALOS`;
+    otherwise a ValueError names the argument.
     """
-    if not np.isfinite(box_size) or box_size <= 0:
-        raise ValueError(f"box_size must be positive, got {box_size}")
+    box_size = check_real(box_size, "box_size", low=0.0, low_open=True)
+    log_mass_min = check_real(log_mass_min, "log_mass_min")
+    log_mass_max = check_real(log_mass_max, "log_mass_max")
     if not log_mass_min < log_mass_max:
         raise ValueError("log_mass_min must be below log_mass_max")
-    if clustering_scale < 0 or filament_length < 0:
-        raise ValueError("filament_length and clustering_scale must be non-negative")
+    filament_length = check_real(filament_length, "filament_length", low=0.0)
+    clustering_scale = check_real(clustering_scale, "clustering_scale", low=0.0)
+    halo_alignment = check_real(halo_alignment, "halo_alignment", low=-1.0, high=1.0)
     halos_per_group = check_positive_int(halos_per_group, "halos_per_group")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     volume = box_size**3
     grid = np.linspace(log_mass_min, log_mass_max, 2001)
     cum = cumulative_mass_function(grid)
-    n = rng.poisson((cum[0] - cum[-1]) * volume)
+    expected = (cum[0] - cum[-1]) * volume
+    if not expected <= MAX_HALOS:
+        raise ValueError(f"box_size={box_size:g} and log_mass_min={log_mass_min:g} give about {expected:.3g} halos, "
+                         f"more than MAX_HALOS={MAX_HALOS:.0e} (memory); use a smaller box or a higher log_mass_min")
+    n = rng.poisson(expected)
     if n == 0:
         raise ValueError("box_size and log_mass_min leave no halos; enlarge the box or lower log_mass_min")
     frac = (cum[0] - cum) / (cum[0] - cum[-1])          # increasing from 0 to 1
@@ -148,11 +158,12 @@ def populate(halos, hod, mu_cen, mu_sat, axis_ratio=0.6, seed=None):
     """
     if not isinstance(hod, HODParams):
         raise TypeError(f"hod must be an HODParams, got {type(hod).__name__}")
-    alignment_kappa(mu_cen)
-    alignment_kappa(mu_sat)
-    if not 0 < axis_ratio <= 1:
-        raise ValueError(f"axis_ratio must lie in (0, 1], got {axis_ratio}")
-    rng = np.random.default_rng(seed)
+    if not isinstance(halos, HaloCatalog):
+        raise TypeError(f"halos must be a HaloCatalog, got {type(halos).__name__}")
+    alignment_kappa(mu_cen, "mu_cen")
+    alignment_kappa(mu_sat, "mu_sat")
+    axis_ratio = check_real(axis_ratio, "axis_ratio", low=0.0, high=1.0, low_open=True)
+    rng = np.random.default_rng(check_seed(seed))
     has_cen = rng.uniform(size=len(halos)) < mean_ncen(halos.log_mass, hod)
     n_sat = rng.poisson(mean_nsat(halos.log_mass, hod))
     cen = np.flatnonzero(has_cen)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import qmc
 
-from .._progress import progress_range
-from .._validate import check_positive_int
+from .._parallel import resolve_client, scatter, task_map
+from .._progress import progress_bar
+from .._validate import check_positive_int, check_seed
 from .estimators import DEFAULT_RBINS
 from .hod import HODParams
 from .mock import populate, simulate_halos
@@ -69,7 +70,7 @@ class IATrainingSet:
 
 
 def simulate_training_set(hod, n_points=64, n_realisations=4, rbins=DEFAULT_RBINS, box_size=100.0, halos=None,
-                          seed=None, progress=False):
+                          seed=None, progress=False, client=None, num_threads=None):
     """Simulate xi, omega, eta over (mu_cen, mu_sat) for fixed occupation parameters ``hod``.
 
     Parameters
@@ -85,12 +86,20 @@ def simulate_training_set(hod, n_points=64, n_realisations=4, rbins=DEFAULT_RBIN
         Periodic box length (Mpc/h); ignored when ``halos`` is given.
     halos : HaloCatalog, optional
         Fixed halo catalogue; drawn from ``seed`` otherwise.
+    client : dask.distributed.Client, optional
+        Run the n_points x n_realisations simulations as tasks on a Dask cluster (the halo
+        catalogue scattered once). Default: :func:`cosmocorr.set_executor` /
+        ``COSMOCORR_SCHEDULER``, else local threads (``False`` forces them). Each simulation
+        draws its galaxies from its own seed (``SeedSequence.spawn`` of ``seed``, in simulation
+        order), so the result does not depend on where or in which order simulations run.
+    num_threads : int, optional
+        Local threads (default: all cores).
     """
     if not isinstance(hod, HODParams):
         raise TypeError(f"hod must be an HODParams, got {type(hod).__name__}")
     n_points = check_positive_int(n_points, "n_points", minimum=2)
     n_realisations = check_positive_int(n_realisations, "n_realisations")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     if halos is None:
         halos = simulate_halos(box_size, seed=rng)
     inputs = 2.0 * qmc.LatinHypercube(d=2, seed=rng).random(n_points) - 1.0
@@ -101,14 +110,28 @@ def simulate_training_set(hod, n_points=64, n_realisations=4, rbins=DEFAULT_RBIN
     weight = np.zeros(nb)
     n_gal = np.zeros((n_points, n_realisations), dtype=int)
     t0 = time.perf_counter()
-    for k in progress_range(n_points * n_realisations, desc="simulating training set", progress=progress):
+    n_sim = n_points * n_realisations
+    seeds = np.random.SeedSequence(int(rng.integers(2**63))).spawn(n_sim)
+    client = resolve_client(client)
+    shared = scatter(client, (halos, hod, rbins))
+    tasks = [(shared, inputs[k // n_realisations], seeds[k]) for k in range(n_sim)]
+    with progress_bar(n_sim, "simulating training set", progress) as bar:
+        sims = task_map(_simulate_one, tasks, client=client, num_threads=num_threads, progress=bar)
+    for k, (stack, n_k, c_meanr, c_weight) in enumerate(sims):
         p, r = divmod(k, n_realisations)
-        gal = populate(halos, hod, *inputs[p], seed=rng)
-        c = gal.correlations(rbins)
-        outputs[p, r] = c.stack()
-        n_gal[p, r] = len(gal)
-        meanr += np.nan_to_num(c.meanr) * c.weight
-        weight += c.weight
+        outputs[p, r] = stack
+        n_gal[p, r] = n_k
+        meanr += np.nan_to_num(c_meanr) * c_weight
+        weight += c_weight
     with np.errstate(invalid="ignore", divide="ignore"):
         meanr = np.where(weight > 0, meanr / np.where(weight > 0, weight, 1), np.nan)
     return IATrainingSet(inputs, outputs, rbins, meanr, n_gal, hod, time.perf_counter() - t0)
+
+
+def _simulate_one(shared, mu, seed):
+    """One training simulation: populate the halos at (mu_cen, mu_sat) = ``mu`` from ``seed`` and
+    measure xi, omega, eta. Returns (stacked correlations, n_galaxies, meanr, weight)."""
+    halos, hod, rbins = shared
+    gal = populate(halos, hod, *mu, seed=np.random.default_rng(seed))
+    c = gal.correlations(rbins)
+    return c.stack(), len(gal), c.meanr, c.weight

@@ -15,14 +15,17 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import dawsn, erf, erfinv
 
+from .._validate import as_float_array, check_real
+
 __all__ = ["alignment_kappa", "sample_abs_cos", "watson_axes", "random_unit_vectors", "perpendicular_basis"]
 
 
-def alignment_kappa(mu):
-    """Watson concentration kappa = tan(pi mu / 2) for alignment strength mu in [-1, 1]."""
-    mu = float(mu)
-    if not np.isfinite(mu) or abs(mu) > 1:
-        raise ValueError(f"alignment strength mu must lie in [-1, 1], got {mu}")
+def alignment_kappa(mu, name="mu"):
+    """Watson concentration kappa = tan(pi mu / 2) for alignment strength mu in [-1, 1]
+    (``name`` is the argument named in errors)."""
+    mu = check_real(mu, name)
+    if abs(mu) > 1:
+        raise ValueError(f"{name}: alignment strength must lie in [-1, 1], got {mu}")
     if abs(mu) == 1:
         return float(np.copysign(np.inf, mu))
     return float(np.tan(0.5 * np.pi * mu))
@@ -72,8 +75,16 @@ def watson_axes(reference, mu, rng):
 
     Each axis gets a random sign (axes are headless), so only |e . a| carries information.
     """
-    a = np.asarray(reference, dtype=float)
-    a = a / np.linalg.norm(a, axis=1, keepdims=True)
+    a = as_float_array(reference, "reference", ndim=2)
+    if a.shape[1] != 3:
+        raise ValueError(f"reference must have shape (n, 3), got {a.shape}")
+    norm = np.linalg.norm(a, axis=1, keepdims=True)
+    if np.any(norm == 0):
+        raise ValueError("reference contains zero-length vector(s); axes need a direction")
+    a = a / norm
+    alignment_kappa(mu)
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     n = a.shape[0]
     c = sample_abs_cos(mu, n, rng)
     p, q = perpendicular_basis(a)

@@ -67,15 +67,25 @@ class Bins:
             self.rnom = self.min_sep + self.bin_size * (np.arange(self.nbins) + 0.5)
 
     @classmethod
-    def coerce(cls, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing="linear"):
-        """Return ``bins`` if it is a :class:`Bins`, else build one from the keywords."""
+    def coerce(cls, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None):
+        """Return ``bins`` if it is a :class:`Bins`, else build one from the keywords
+        (``spacing`` None means "linear").
+
+        Giving ``bins`` together with any of ``min_sep``, ``max_sep``, ``nbins`` or ``spacing``
+        is a ValueError naming them: one of the two would otherwise be silently ignored.
+        """
         if isinstance(bins, cls):
+            given = [k for k, v in (("min_sep", min_sep), ("max_sep", max_sep), ("nbins", nbins),
+                                    ("spacing", spacing)) if v is not None]
+            if given:
+                raise ValueError(f"bins and {', '.join(given)} were both given; give either bins=Bins(...) or "
+                                 "min_sep, max_sep, nbins (and spacing), not both")
             return bins
         if bins is not None:
             raise TypeError(f"bins must be a cosmocorr.Bins, got {type(bins).__name__}")
         if min_sep is None or max_sep is None or nbins is None:
             raise TypeError("give either bins=Bins(...) or all of min_sep, max_sep and nbins")
-        return cls(min_sep, max_sep, nbins, spacing)
+        return cls(min_sep, max_sep, nbins, "linear" if spacing is None else spacing)
 
     def index(self, r):
         """Bin index of each separation ``r`` (arcmin).

@@ -5,8 +5,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .._validate import as_float_array, check_same_length, check_sky_coords
+from .._validate import as_float_array, check_bool, check_same_length, check_sky_coords
 from .geometry import unit_vectors
+from .units import is_skycoord, skycoord_degrees, to_degrees
+from .patches import patch_centers_of, resolve_patches
 
 __all__ = ["Catalog", "read_fits_columns"]
 
@@ -16,24 +18,68 @@ class Catalog:
 
     Parameters
     ----------
-    ra, dec : array_like
-        Positions in degrees; |dec| <= 90.
+    ra, dec : array_like, Quantity or SkyCoord
+        Positions, in ``ra_units``/``dec_units`` (default degrees); |dec| <= 90 deg. An astropy
+        Quantity is converted by its own unit (an error if it is not an angle); a SkyCoord as
+        ``ra`` with ``dec=None`` gives both (ICRS).
     g1, g2 : array_like, optional
         Shear / ellipticity components, e = g1 + i g2, in the local (RA, Dec) frame with
         TreeCorr's convention. Both or neither.
     w : array_like, optional
-        Non-negative weights (default 1).
+        Non-negative weights (default 1); they may not all be zero.
+    keep_zero_weight : bool
+        As ``treecorr.Catalog``: by default (False) objects with ``w == 0`` are dropped when the
+        Catalog is built, so they enter no pair count (``npairs``); with True they are kept and
+        counted in ``npairs`` while contributing nothing to the weighted sums.
+    patch : array_like of int, optional
+        Patch label (0..npatch-1) of each given object, for jackknife / bootstrap covariances
+        (``var_method`` of the estimators); every patch must hold an object.
+    npatch : int, optional
+        Without ``patch``: build ``npatch`` patches by spherical k-means (k-means++ seeded by
+        ``patch_seed``; :func:`cosmocorr.sky.patches.kmeans_patches`); ``npatch`` may not exceed
+        the number of objects.
+    patch_centers : array_like (npatch, 2), optional
+        Patch centres (ra, dec, degrees): each object joins its nearest centre. Use
+        ``other.patch_centers`` to give a random or second catalog the same patches.
+    patch_seed : int or Generator, optional
+        Seed of the k-means patches.
+    ra_units, dec_units : str or astropy unit
+        Unit of plain-number positions, named as TreeCorr does (``"deg"`` default, ``"rad"``,
+        ``"hour"``, ``"arcmin"``, ``"arcsec"``) or any astropy angle unit; a unit that is not an
+        angle is a ValueError. Internally everything is in degrees.
+    flip_g1, flip_g2 : bool
+        Negate g1 / g2 on input (catalogs whose shear convention differs from TreeCorr's).
 
     Attributes
     ----------
     ra, dec, g1, g2, w : ndarray
+        The objects kept (zero-weight objects removed unless ``keep_zero_weight``).
     g : complex ndarray or None
         ``g1 + 1j * g2``.
     nobj : int
+        Number of objects kept.
     sumw : float
+    ntot_input : int
+        Number of objects given.
+    nobj_dropped : int
+        Number of zero-weight objects dropped (0 with ``keep_zero_weight=True``).
+    kept_index : ndarray of int
+        Index into the given arrays of each object kept.
+    patch : ndarray of int or None
+        Patch label of each object (None without patches).
+    npatch : int
+        Number of patches (1 without patches, as TreeCorr).
+    patch_centers : ndarray (npatch, 2) or None
+        Patch centres in degrees.
     """
 
-    def __init__(self, ra, dec, g1=None, g2=None, w=None):
+    def __init__(self, ra, dec, g1=None, g2=None, w=None, *, keep_zero_weight=False, patch=None, npatch=None,
+                 patch_centers=None, patch_seed=None, ra_units="deg", dec_units="deg", flip_g1=False,
+                 flip_g2=False):
+        self.keep_zero_weight = check_bool(keep_zero_weight, "keep_zero_weight")
+        if is_skycoord(ra) and dec is None:
+            ra, dec = skycoord_degrees(ra, "ra")
+        ra, dec = to_degrees(ra, ra_units, "ra"), to_degrees(dec, dec_units, "dec")
         self.ra, self.dec = check_sky_coords(ra, dec)
         n = self.ra.size
         if (g1 is None) != (g2 is None):
@@ -44,6 +90,10 @@ class Catalog:
             check_same_length(("ra", self.ra), ("g1", self.g1), ("g2", self.g2))
         else:
             self.g1 = self.g2 = None
+        if check_bool(flip_g1, "flip_g1") and self.g1 is not None:  # TreeCorr's flip_g1/flip_g2
+            self.g1 = -self.g1
+        if check_bool(flip_g2, "flip_g2") and self.g2 is not None:
+            self.g2 = -self.g2
         if w is None:
             self.w = np.ones(n)
         else:
@@ -51,7 +101,33 @@ class Catalog:
             check_same_length(("ra", self.ra), ("w", self.w))
             if np.any(self.w < 0):
                 raise ValueError("w must be non-negative")
+            if not np.any(self.w > 0):
+                raise ValueError("w: all weights are zero (sum of w == 0); at least one object needs a positive weight")
+        self.ntot_input = n
+        self.kept_index = np.arange(n)
+        if not self.keep_zero_weight and np.any(self.w == 0):
+            # TreeCorr's default: zero-weight objects are removed from the catalog
+            keep = np.flatnonzero(self.w != 0)
+            self.kept_index = keep
+            self.ra, self.dec, self.w = self.ra[keep], self.dec[keep], self.w[keep]
+            if self.g1 is not None:
+                self.g1, self.g2 = self.g1[keep], self.g2[keep]
+        self.nobj_dropped = n - self.ra.size
         self._xyz = None
+        if patch is not None:
+            patch = np.asarray(patch)
+            if patch.ndim != 1 or patch.size != n:
+                raise ValueError(f"patch has shape {patch.shape} but {n} objects were given; they must match")
+            patch = patch[self.kept_index]
+        self.patch, self.npatch, self._patch_centers = resolve_patches(
+            self.ra, self.dec, patch=patch, npatch=npatch, patch_centers=patch_centers, patch_seed=patch_seed)
+
+    @property
+    def patch_centers(self):
+        """Patch centres (npatch, 2) in degrees (None without patches)."""
+        if self._patch_centers is None and self.patch is not None:
+            self._patch_centers = patch_centers_of(self.ra, self.dec, self.patch, self.npatch)
+        return self._patch_centers
 
     @property
     def nobj(self):
@@ -86,32 +162,118 @@ class Catalog:
     def subset(self, index):
         """A new Catalog with the objects selected by ``index`` (mask or integer array)."""
         index = np.asarray(index)
-        return Catalog(
+        new = Catalog(
             self.ra[index], self.dec[index],
             None if self.g1 is None else self.g1[index],
             None if self.g2 is None else self.g2[index],
-            self.w[index],
+            self.w[index], keep_zero_weight=self.keep_zero_weight,
         )
+        if self.patch is not None:  # the subset keeps its objects' patches (some may be empty)
+            new.patch, new.npatch, new._patch_centers = self.patch[index][new.kept_index], self.npatch, self.patch_centers
+        return new
 
     def __repr__(self):
         return f"Catalog(nobj={self.nobj}, shear={'yes' if self.has_shear else 'no'}, sumw={self.sumw:.6g})"
 
     @classmethod
-    def from_fits(cls, path, ra="ra", dec="dec", g1=None, g2=None, w=None, hdu=1):
-        """Read a Catalog from a FITS binary table with astropy.
+    def from_fits(cls, path, ra="ra", dec="dec", g1=None, g2=None, w=None, hdu=1, **kwargs):
+        """Read a Catalog from a FITS binary table: :meth:`read` with ``format="fits"``.
 
         Parameters
         ----------
         path : str or Path
             FITS file.
         ra, dec, g1, g2, w : str or None
-            Column names (positions in degrees). ``g1``/``g2``/``w`` are optional.
-        hdu : int
-            HDU holding the table (default 1).
+            Column names. Positions honour the columns' ``TUNIT`` (degrees when there is none).
+        hdu : int or str
+            HDU index or EXTNAME holding the table (default 1).
+        **kwargs :
+            As :meth:`from_table`.
         """
-        names = {"ra": ra, "dec": dec, "g1": g1, "g2": g2, "w": w}
-        cols = read_fits_columns(path, {k: v for k, v in names.items() if v is not None}, hdu=hdu)
-        return cls(cols["ra"], cols["dec"], cols.get("g1"), cols.get("g2"), cols.get("w"))
+        return cls.read(path, format="fits", hdu=hdu, ra=ra, dec=dec, g1=g1, g2=g2, w=w, **kwargs)
+
+    @classmethod
+    def from_table(cls, table, ra="ra", dec="dec", g1=None, g2=None, w=None, *, ra_units=None, dec_units=None,
+                   flip_g1=False, flip_g2=False, drop_masked=False, flag=None, ok_flag=0, ignore_flag=None,
+                   patch=None, source="table", **kwargs):
+        """A Catalog from the columns of a table.
+
+        Parameters
+        ----------
+        table : astropy Table, dict of arrays, structured ndarray or pandas DataFrame
+        ra, dec, g1, g2, w : str or None
+            Column names (case-insensitive). ``ra`` may name a SkyCoord column (then ``dec=None``).
+        ra_units, dec_units : str or astropy unit, optional
+            Unit of position columns without a unit of their own (default degrees). A column's unit
+            (FITS ``TUNIT``, Quantity column) is used when present; it must be an angle, and a
+            different ``ra_units``/``dec_units`` is an error.
+        flip_g1, flip_g2 : bool
+            Negate g1 / g2.
+        drop_masked : bool
+            False (default): masked (missing) entries in a used column are a ValueError naming the
+            column and the count. True: drop those rows, with a warning.
+        flag, ok_flag, ignore_flag :
+            A flag column and TreeCorr's selection: objects with a flag bit set outside ``ok_flag``
+            (default 0: any non-zero flag), or inside ``ignore_flag`` when given, are dropped.
+        patch : str or array_like, optional
+            A column of patch labels, or the labels themselves.
+        **kwargs :
+            Further :class:`Catalog` arguments (``keep_zero_weight``, ``npatch``, ...).
+        """
+        from .tables import select_columns
+
+        table = _as_table(table)
+        cols = {"ra": ra, "dec": dec, "g1": g1, "g2": g2, "w": w}
+        if isinstance(patch, str):
+            cols["patch"] = patch
+        c = select_columns(table, cols, units={"ra": ra_units, "dec": dec_units}, drop_masked=drop_masked,
+                           flag=flag, ok_flag=ok_flag, ignore_flag=ignore_flag, source=source)
+        if patch is not None and not isinstance(patch, str):
+            patch = np.asarray(patch)[c["_rows"]]
+        elif isinstance(patch, str):
+            patch = c["patch"].astype(np.int64)
+        if patch is not None:
+            kwargs["patch"] = patch
+        return cls(c["ra"], c["dec"], c.get("g1"), c.get("g2"), c.get("w"), flip_g1=flip_g1, flip_g2=flip_g2,
+                   **kwargs)
+
+    @classmethod
+    def read(cls, path, format=None, hdu=None, ra="ra", dec="dec", g1=None, g2=None, w=None, **kwargs):
+        """Read a Catalog from a file with :func:`astropy.table.Table.read`.
+
+        Parameters
+        ----------
+        path : str or Path
+        format : str, optional
+            astropy format: ``"fits"``, ``"ascii"`` (whitespace, header line), ``"ascii.csv"``,
+            ``"ascii.ecsv"``, ``"hdf5"``, ``"parquet"`` (when pyarrow is installed), ...; by
+            default chosen from the extension (anything unknown is read as ASCII).
+        hdu : int or str, optional
+            FITS: the HDU index or EXTNAME (default: the first table). HDF5: the dataset path.
+        ra, dec, g1, g2, w, **kwargs :
+            As :meth:`from_table` (units, masked values, flags, flips, patches).
+        """
+        from .tables import read_table
+
+        table = read_table(path, format=format, hdu=hdu)
+        return cls.from_table(table, ra=ra, dec=dec, g1=g1, g2=g2, w=w, source=Path(path).name, **kwargs)
+
+
+def _as_table(table):
+    """An astropy Table from a Table, dict of arrays, structured array or pandas DataFrame."""
+    from astropy.table import Table
+
+    if isinstance(table, Table):
+        return table
+    if type(table).__name__ == "DataFrame":
+        return Table.from_pandas(table)
+    if isinstance(table, (dict, np.ndarray)) or hasattr(table, "colnames"):
+        try:
+            return Table(table)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"table: cannot make a table of {type(table).__name__}: {exc}") from None
+    raise TypeError(f"table must be an astropy Table, a dict of columns, a structured array or a pandas "
+                    f"DataFrame, got {type(table).__name__}")
 
 
 def read_fits_columns(path, columns, hdu=1):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validate import as_float_array
+from .units import is_skycoord, skycoord_degrees, to_degrees
 
 __all__ = ["separation", "unit_vectors", "vincenty_from_vectors", "pair_direction", "vectors_to_radec", "angular_distances", "DEG", "ARCMIN"]
 
@@ -16,7 +17,7 @@ DEG = np.pi / 180.0
 ARCMIN = DEG / 60.0
 
 
-def separation(ra1, dec1, ra2, dec2):
+def separation(ra1, dec1, ra2=None, dec2=None):
     """Great-circle separation in arcminutes by the Vincenty formula (paper eq. 16).
 
     .. math::
@@ -26,14 +27,22 @@ def separation(ra1, dec1, ra2, dec2):
 
     Parameters
     ----------
-    ra1, dec1, ra2, dec2 : array_like
-        Positions in degrees (phi = dec, lambda = ra); the arrays broadcast against each other.
+    ra1, dec1, ra2, dec2 : array_like or astropy Quantity
+        Positions in degrees (phi = dec, lambda = ra), or Quantities in any angle unit; the
+        arrays broadcast against each other. ``separation(c1, c2)`` with two SkyCoords (ICRS)
+        works too.
 
     Returns
     -------
     numpy.ndarray
-        Separations in arcminutes, in [0, 10800].
+        Separations in arcminutes, in [0, 10800] (a plain array, not a Quantity).
     """
+    if ra2 is None and dec2 is None and is_skycoord(ra1) and is_skycoord(dec1):
+        (ra1, dec1), (ra2, dec2) = skycoord_degrees(ra1), skycoord_degrees(dec1)
+    elif ra2 is None or dec2 is None:
+        raise TypeError("separation takes ra1, dec1, ra2, dec2 (degrees or Quantities) or two SkyCoords")
+    ra1, dec1, ra2, dec2 = (to_degrees(v, None, n) for v, n in ((ra1, "ra1"), (dec1, "dec1"), (ra2, "ra2"),
+                                                                   (dec2, "dec2")))
     ra1 = as_float_array(ra1, "ra1", ndim=np.ndim(ra1), allow_empty=True)
     dec1 = as_float_array(dec1, "dec1", ndim=np.ndim(dec1), allow_empty=True)
     ra2 = as_float_array(ra2, "ra2", ndim=np.ndim(ra2), allow_empty=True)

@@ -20,7 +20,9 @@ Analysis 16, 667 (arXiv:1903.08008), as implemented by Stan, posterior and ArviZ
 
 Every function takes ``x`` of shape (chains, draws) -> float, or (chains, draws, params) -> one
 value per parameter (NumPy array). A parameter whose draws are all identical gives NaN (its
-convergence cannot be judged; documented, as in the ``posterior`` R package).
+convergence cannot be judged; documented, as in the ``posterior`` R package), never ESS = number
+of draws; any chain that never moved (all its draws of a parameter identical) is reported by a
+:class:`cosmocorr._warnings.CosmocorrWarning` through ``warnings`` and the ``cosmocorr`` logger.
 ``split_rhat`` and ``effective_sample_size`` are the names used before issue 14: they are aliases
 of :func:`rhat` and :func:`ess_bulk` (rank-normalised; the earlier classic split R-hat and the
 within-chain-only ESS understated failures).
@@ -29,6 +31,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy import special, stats
+
+from .._warnings import CosmocorrWarning, emit_warning
 
 __all__ = ["rhat", "ess_bulk", "ess_tail", "ess_mean", "mcse_mean", "split_rhat", "effective_sample_size",
            "autocorrelation_time"]
@@ -56,8 +60,23 @@ def _as_3d(x, name="x"):
 
 def _per_param(fn, x, name="x"):
     a, squeeze = _as_3d(x, name)
+    _warn_stuck(a, name)
     out = np.array([fn(a[:, :, j]) for j in range(a.shape[2])], dtype=float)
     return float(out[0]) if squeeze else out
+
+
+def _warn_stuck(a, name):
+    """Warn (warnings + ``cosmocorr`` logger) when a chain never moved: all its draws of a parameter
+    identical. Every chain stuck gives NaN (never ESS = number of draws); some chains stuck keep
+    ArviZ's values, but those chains carry no information on the spread (issue 16)."""
+    stuck = np.ptp(a, axis=1) == 0                    # (chains, params)
+    if not stuck.any():
+        return
+    for j in np.flatnonzero(stuck.any(axis=0)):
+        chains = np.flatnonzero(stuck[:, j]).tolist()
+        emit_warning(f"{name}: parameter {j} never moved in chain(s) {chains} of {a.shape[0]} (all their draws "
+                     "identical: a stuck sampler); ESS and R-hat measure no spread there (NaN when every draw "
+                     "is identical)", CosmocorrWarning, stacklevel=4)
 
 
 def _split(a):

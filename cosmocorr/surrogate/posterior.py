@@ -14,7 +14,9 @@ import threading
 
 import numpy as np
 
+from .._validate import as_float_array
 from . import backprop
+from .ensemble import check_bounds
 from .iaemu import INPUT_NAMES, N_BINS, OUTPUT_NAMES
 
 __all__ = ["GaussianSurrogatePosterior", "iaemu_posterior"]
@@ -38,14 +40,18 @@ class GaussianSurrogatePosterior:
     """
 
     def __init__(self, model, bounds, target=None, data_cov=None, m=None):
+        if not callable(model):
+            raise TypeError(f"model must be callable, got {type(model).__name__}")
         self.model = model
-        self.bounds = np.asarray(bounds, dtype=float)
-        if self.bounds.ndim != 2 or self.bounds.shape[1] != 2 or np.any(self.bounds[:, 0] >= self.bounds[:, 1]):
-            raise ValueError("bounds must be (k, 2) with low < high for every input")
+        self.bounds = check_bounds(bounds)      # finite (k, 2), low < high
         self.k = self.bounds.shape[0]
-        self.target = None if target is None else np.asarray(target, dtype=float)
+        self.target = None if target is None else as_float_array(target, "target")
         if data_cov is not None:
-            data_cov = np.asarray(data_cov, dtype=float)
+            data_cov = as_float_array(data_cov, "data_cov", ndim=2 if np.ndim(data_cov) == 2 else 1)
+            if data_cov.ndim == 2 and data_cov.shape[0] != data_cov.shape[1]:
+                raise ValueError(f"data_cov must be square, got shape {data_cov.shape}")
+            if self.target is not None and data_cov.shape[0] != self.target.size:
+                raise ValueError(f"data_cov has {data_cov.shape[0]} rows but target has {self.target.size} entries")
             data_cov = np.diag(data_cov) if data_cov.ndim == 1 else data_cov
         self.data_cov = data_cov
         self.n_evals = 0
@@ -120,6 +126,27 @@ class GaussianSurrogatePosterior:
         return ll + logjac, g * dtheta + (1 - 2 * s)
 
 
+def _check_bins(bins):
+    """Radial bin indices 0..19, each once: a negative or larger index would read a variance slot
+    (indices 20..39 of the network output) or wrap around, so it is a ValueError."""
+    b = np.asarray(bins)
+    if b.size == 0:
+        raise ValueError("bins is empty: select at least one radial bin")
+    if b.dtype == bool or b.dtype.kind not in "iu":
+        if b.dtype.kind == "f" and np.all(np.isfinite(b)) and np.all(b == np.round(b)):
+            b = b.astype(np.intp)
+        else:
+            raise TypeError(f"bins must be integer bin indices in [0, {N_BINS}), got dtype {b.dtype}")
+    b = np.atleast_1d(b).astype(np.intp)
+    if b.ndim != 1 or b.size == 0:
+        raise ValueError(f"bins must be a non-empty 1-d list of bin indices, got shape {b.shape}")
+    if np.any(b < 0) or np.any(b >= N_BINS):
+        raise ValueError(f"bins must lie in [0, {N_BINS}) (radial bins of the means); got {b.tolist()}")
+    if np.unique(b).size != b.size:
+        raise ValueError(f"bins: each bin may be selected once, got {b.tolist()}")
+    return b
+
+
 def iaemu_posterior(model, x_fixed, free=("mu_cen", "mu_sat"), bounds=((-1, 1), (-1, 1)), correlation="omega",
                     target=None, data_cov=None, bins=None):
     """The paper's IAEmu experiment (sec. 7, figs. 12-13): posterior over ``free`` inputs, the
@@ -137,24 +164,33 @@ def iaemu_posterior(model, x_fixed, free=("mu_cen", "mu_sat"), bounds=((-1, 1), 
     and the chosen decoder. The returned posterior has ``zero_level`` set (None unless
     ``target="physical_zero"``).
     """
-    names = list(free)
+    names = [free] if isinstance(free, str) else list(free)
     unknown = [n for n in names if n not in INPUT_NAMES]
     if unknown:
         raise ValueError(f"free: unknown input(s) {unknown}; choose from {INPUT_NAMES}")
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"free must name at least one input, each once; got {names}")
     if correlation not in OUTPUT_NAMES:
         raise ValueError(f"correlation must be one of {OUTPUT_NAMES}, got {correlation!r}")
-    x_fixed = np.asarray(x_fixed, dtype=float)
+    x_fixed = as_float_array(x_fixed, "x_fixed")
     if x_fixed.shape != (7,):
         raise ValueError(f"x_fixed must have 7 entries, got {x_fixed.shape}")
+    bounds = check_bounds(bounds)
+    if bounds.shape[0] != len(names):
+        raise ValueError(f"bounds has {bounds.shape[0]} rows but free names {len(names)} input(s)")
     idx = [INPUT_NAMES.index(n) for n in names]
     j = OUTPUT_NAMES.index(correlation)
-    sel = np.arange(N_BINS) if bins is None else np.asarray(bins)
+    sel = np.arange(N_BINS) if bins is None else _check_bins(bins)
     level = None
     if isinstance(target, str):
         if target != "physical_zero":
             raise ValueError(f"target must be 'physical_zero', None or an array, got {target!r}")
         level = model.zero_level(correlation, hod=x_fixed)
         target = np.full(sel.size, level)
+    elif target is not None:
+        target = as_float_array(target, "target")
+        if target.shape != (sel.size,):
+            raise ValueError(f"target must hold one value per selected bin ({sel.size}), got shape {target.shape}")
 
     def surrogate(theta):
         x = x_fixed.copy()

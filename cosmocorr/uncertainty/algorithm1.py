@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._progress import progress_range
+from .._parallel import resolve_client, scatter, task_map
+from .._progress import progress_bar, progress_range
 from .._validate import check_choice, check_positive_int, check_seed, warn
 from ..clustering import (FuzzyCMeansResult, cluster_objects, fit_clusters, fuzzy_c_means, greedy_assignments,
                           sample_assignments)
@@ -154,15 +155,12 @@ def clustered_shear_shear(cat1, cat2, bins, n_clusters, assignment="sample", n_s
         a2 = assign(fit2.membership, assignment, rng, n_samples)
         converged = converged and fit2.converged
         varg["varg2"] = field_variance(cat2.g, cat2.w)
-    results = []
-    for s in progress_range(a1.shape[0], desc="Algorithm 1 samples", progress=progress):
-        c1, f1 = cluster_objects(fit1.centers, a1[s], cat1.w, {"g": cat1.g})
-        if cat2 is None:
-            sums = naive_pair_sums(c1, None, bins, backend=backend, g1=f1["g"], g2=f1["g"])
-        else:
-            c2, f2 = cluster_objects(fit2.centers, a2[s], cat2.w, {"g": cat2.g})
-            sums = naive_pair_sums(c1, c2, bins, backend=backend, g1=f1["g"], g2=f2["g"])
-        results.append(ShearShearResult.from_sums(bins, sums, **varg))
+    # the draws are independent tasks (local threads, or a Dask client from client= / set_executor)
+    client = resolve_client()
+    shared = scatter(client, (cat1, cat2, fit1.centers, None if cat2 is None else fit2.centers, bins, backend, varg))
+    tasks = [(shared, a1[s], None if cat2 is None else a2[s]) for s in range(a1.shape[0])]
+    with progress_bar(len(tasks), "Algorithm 1 samples", progress) as bar:
+        results = task_map(_shear_draw, tasks, client=client, progress=bar)
     return _combine_shear(bins, results, fit1, assignment, converged)
 
 
@@ -243,3 +241,15 @@ def clustered_rho_statistics(stars, bins, n_clusters, assignment="sample", n_sam
     return RhoResult(bins, rho, extra={"clustering": fit, "assignment": assignment, "converged": fit.converged})
 
 
+
+
+def _shear_draw(shared, a1, a2):
+    """One Algorithm 1 draw of xi+/xi- (steps 4-9) for the assignments ``a1`` (and ``a2``)."""
+    cat1, cat2, centers1, centers2, bins, backend, varg = shared
+    c1, f1 = cluster_objects(centers1, a1, cat1.w, {"g": cat1.g})
+    if cat2 is None:
+        sums = naive_pair_sums(c1, None, bins, backend=backend, g1=f1["g"], g2=f1["g"])
+    else:
+        c2, f2 = cluster_objects(centers2, a2, cat2.w, {"g": cat2.g})
+        sums = naive_pair_sums(c1, c2, bins, backend=backend, g1=f1["g"], g2=f2["g"])
+    return ShearShearResult.from_sums(bins, sums, **varg)

@@ -1,0 +1,126 @@
+"""Benchmark: survey scale (issue 13): sparse fuzzy c-means and Dask.
+
+    python benchmarks/bench_scale.py fcm      # N = 1e6 uniform on 3 x 3 deg, c = 1000, k = 20, tol 1e-3
+    python benchmarks/bench_scale.py k        # N = 1e5, c = 100: J_m and rho1 of sparse vs dense vs k
+    python benchmarks/bench_scale.py dask     # exact shear-shear (N = 50,000) and clustering_uncertainty
+                                              # (100 draws + 100 resamples) on 1 and 2 worker processes
+
+Wall time and CPU time (all threads of this process) are printed: on a shared machine the wall
+time depends on the other jobs, the CPU time much less. Peak memory is the process's maximum
+resident set (``resource.getrusage``), so run each part in its own process.
+"""
+import resource
+import sys
+import time
+
+import numpy as np
+
+import cosmocorr as cc
+from cosmocorr.clustering.sparse_fcm import kmeans_plus_plus_fast
+
+
+def uniform(n, half_width_deg, seed=0):
+    rng = np.random.default_rng(seed)
+    return 150 + rng.uniform(-half_width_deg, half_width_deg, n), 2.2 + rng.uniform(-half_width_deg, half_width_deg, n)
+
+
+def peak_gb():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+class Clock:
+    def __enter__(self):
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc):
+        self.wall, self.cpu = time.perf_counter() - self.wall, time.process_time() - self.cpu
+
+
+def fcm_million(n=1_000_000, c=1000, k=20, tol=1e-3, num_threads=2):
+    ra, dec = uniform(n, 1.5)
+    base = peak_gb()
+    with Clock() as t_init:
+        init = kmeans_plus_plus_fast(ra, dec, c, seed=1)
+    with Clock() as t_fit:
+        res = cc.fuzzy_c_means(ra, dec, c, init=init, neighbours=k, tol=tol, max_iter=5000, accelerate=True,
+                               num_threads=num_threads)
+    print(f"| N | c | k | tol | iterations | k-means++ wall / cpu (s) | FCM wall / cpu (s) | total wall (s) "
+          f"| peak RSS (GB; catalog alone {base:.2f}) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    print(f"| {n:,} | {c} | {k} | {tol:g} | {res.n_iter} (converged={res.converged}) "
+          f"| {t_init.wall:.1f} / {t_init.cpu:.1f} | {t_fit.wall:.1f} / {t_fit.cpu:.1f} "
+          f"| {t_init.wall + t_fit.wall:.1f} | {peak_gb():.2f} |", flush=True)
+
+
+def versus_k(n=100_000, c=100, ks=(5, 10, 20, 50), tol=1e-3):
+    from cosmocorr.sky.synthetic import synthetic_star_catalog
+    from cosmocorr.uncertainty import clustered_rho_statistics
+
+    stars = synthetic_star_catalog(n, seed=3, width_deg=1.0)
+    ra, dec = stars.catalog.ra, stars.catalog.dec
+    init = cc.kmeans_plus_plus(ra, dec, c, seed=1)
+    bins = cc.Bins(1.0, 40.0, 6, spacing="log")
+    with Clock() as t:
+        dense = cc.fuzzy_c_means(ra, dec, c, init=init, tol=tol, max_iter=3000, accelerate=True)
+    rho_d = clustered_rho_statistics(stars, bins, c, assignment="greedy", clustering=dense)["rho1"].xip
+    print(f"dense: {dense.n_iter} iterations, J_m = {dense.objective[-1]:.6e} arcmin^2, {t.wall:.1f} s wall "
+          f"/ {t.cpu:.1f} s cpu")
+    print("\n| k | iterations | J_m sparse / dense - 1 | max abs rho1 diff / max abs rho1 | max abs U diff "
+          "| centre shift (max, arcsec) | wall / cpu (s) |")
+    print("|---|---|---|---|---|---|---|")
+    for k in ks:
+        with Clock() as t:
+            sp = cc.fuzzy_c_means(ra, dec, c, init=init, tol=tol, max_iter=3000, accelerate=True, neighbours=k)
+        rho_s = clustered_rho_statistics(stars, bins, c, assignment="greedy", clustering=sp)["rho1"].xip
+        du = np.abs(sp.membership.toarray() - dense.membership).max()
+        shift = cc.separation(sp.centers[:, 0], sp.centers[:, 1], dense.centers[:, 0], dense.centers[:, 1]).max()
+        rel = np.nanmax(np.abs(rho_s - rho_d)) / np.nanmax(np.abs(rho_d))
+        print(f"| {k} | {sp.n_iter} | {sp.objective[-1] / dense.objective[-1] - 1:+.3e} | {rel:.3e} | {du:.3e} "
+              f"| {60 * shift:.2f} | {t.wall:.1f} / {t.cpu:.1f} |", flush=True)
+
+
+def dask_speedup(n=50_000, n_draws=100, n_resamples=100):
+    from dask.distributed import Client, LocalCluster
+
+    from cosmocorr.sky.synthetic import synthetic_shear_catalog
+
+    cat = synthetic_shear_catalog(n, seed=1)
+    bins = cc.Bins(1.0, 60.0, 10, spacing="log")
+    small = synthetic_shear_catalog(20_000, seed=2)
+    fit = cc.fuzzy_c_means(small.ra, small.dec, 200, seed=1, tol=1e-3, neighbours=20)
+    print("| task | local threads (s) | 1 worker process (s) | 2 worker processes (s) | speed-up 2 vs 1 "
+          "| max rel. diff vs local |")
+    print("|---|---|---|---|---|---|")
+    jobs = {
+        f"exact shear-shear, N = {n:,}": lambda client: cc.shear_shear(cat, bins=bins, client=client).xip,
+        f"clustering_uncertainty, N = 20,000, c = 200, {n_draws} draws + {n_resamples} resamples":
+            lambda client: np.concatenate(list(
+                (lambda r: (r.samples["xip"].ravel(), r.bootstrap_samples["xip"].ravel()))(
+                    cc.clustering_uncertainty(small, bins, 200, n_samples=n_draws, n_bootstrap=n_resamples,
+                                              seed=5, clustering=fit, client=client)))),
+    }
+    for name, job in jobs.items():
+        with Clock() as t_local:
+            ref = job(False)
+        times = []
+        for workers in (1, 2):
+            with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as lc, \
+                    Client(lc) as client:
+                cc.shear_shear(small, bins=bins, client=client)   # warm-up: imports on the workers
+                with Clock() as t:
+                    out = job(client)
+                times.append(t.wall)
+            diff = np.nanmax(np.abs(out - ref) / np.maximum(np.abs(ref), 1e-300))
+        print(f"| {name} | {t_local.wall:.1f} | {times[0]:.1f} | {times[1]:.1f} | {times[0] / times[1]:.2f} "
+              f"| {diff:.1e} |", flush=True)
+
+
+if __name__ == "__main__":
+    part = sys.argv[1] if len(sys.argv) > 1 else "all"
+    if part in ("fcm", "all"):
+        fcm_million()
+    if part in ("k", "all"):
+        versus_k()
+    if part in ("dask", "all"):
+        dask_speedup()

@@ -1,0 +1,433 @@
+"""Sparse fuzzy c-means: memberships restricted to each object's k nearest centres (paper eqs. 15-18).
+
+Dense fuzzy c-means (:mod:`.fuzzy_c_means`) costs N x c Vincenty distances per iteration and
+N x c memory, which rules out survey-size catalogs (N = 1e6 objects, c = 1,000 clusters). Here each
+object keeps memberships only for its ``k`` nearest centres (k ~ 10-30), found with a
+:class:`scipy.spatial.cKDTree` on the centres' unit vectors (the chord is monotonic in the
+angle, so the tree's neighbours are the Vincenty neighbours). Eqs. 15, 17 and 18 are evaluated on
+the stored entries only, each row renormalised to 1:
+
+.. math:: U_{ik} = \\Big(\\sum_{j \\in S_k} (d_{ik}/d_{jk})^{2/(m-1)}\\Big)^{-1},\\ i \\in S_k;
+          \\qquad v_i \\propto \\sum_{k: i \\in S_k} U_{ik}^m y_k,
+
+with S_k the k nearest centres of object k, and J_m (eq. 15) summed over the stored entries.
+An iteration costs O(N k) distances and memory O(N k); with k = c it is dense fuzzy c-means.
+
+Neighbour sets are re-queried only when the centres have moved enough to change one: when an
+object's neighbours were found, the distance to its (k+1)-th nearest centre is remembered; the
+set is still exact while its farthest member is nearer than that distance minus the largest
+distance any centre has moved since (triangle inequality), checked for every object at every
+sweep; only the objects failing the test are queried again.
+
+k-means++ initialisation (:func:`kmeans_plus_plus_fast`) draws the same centres as
+:func:`cosmocorr.clustering.kmeans_plus_plus` for the same seed, but updates the nearest-centre
+distances only in the cells of a k-d partition of the objects that a new centre can reach, so it
+costs about O(N log c) distances instead of O(N c).
+"""
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from scipy import sparse
+from scipy.spatial import cKDTree
+
+from .._parallel import n_threads, thread_map
+from ..backends.numpy_fcm import RELAX_CAP, memberships
+from ..sky.geometry import ARCMIN, angular_distances, unit_vectors
+
+__all__ = ["sparse_fcm_iterate", "kmeans_plus_plus_fast", "sparse_objective", "check_neighbours"]
+
+
+LAZY_PERIOD = 4        # sweeps between neighbour-set refreshes while centres move a lot
+LAZY_FRACTION = 0.05   # refresh share below which every sweep checks every set
+
+
+def check_neighbours(neighbours, n_clusters):
+    """``neighbours`` as an int in [1, c] (``None`` stays ``None``: dense)."""
+    if neighbours is None:
+        return None
+    if isinstance(neighbours, bool) or not isinstance(neighbours, (int, np.integer)):
+        raise TypeError(f"neighbours must be a positive int or None, got {type(neighbours).__name__}")
+    neighbours = int(neighbours)
+    if neighbours < 1:
+        raise ValueError(f"neighbours must be >= 1, got {neighbours}")
+    if neighbours > n_clusters:
+        raise ValueError(f"neighbours ({neighbours}) must not exceed n_clusters ({n_clusters})")
+    return neighbours
+
+
+def _chord_to_angle(chord):
+    return 2.0 * np.arcsin(np.minimum(0.5 * np.asarray(chord, dtype=float), 1.0))
+
+
+def _max_move(a, b):
+    """Largest angle (radians) between corresponding columns of two (3, c) unit-vector arrays."""
+    if a is b:
+        return 0.0
+    chord = np.sqrt(((a - b) ** 2).sum(axis=0)).max()
+    return float(_chord_to_angle(chord))
+
+
+def _gathered_distances(p, idx, cx, cy, cz, out, t):
+    """Angles (radians) from objects p (3, b) to the centres idx (k, b), into ``out`` (k, b).
+
+    2 arcsin(|a - b| / 2): the Vincenty angle (eq. 16) from the chord, accurate to rounding for
+    the separations of nearest centres; pairs beyond 90 degrees are recomputed with
+    atan2(|a x b|, a . b), which is accurate there.
+    """
+    np.take(cx, idx, out=t)
+    t -= p[0]
+    np.square(t, out=out)
+    np.take(cy, idx, out=t)
+    t -= p[1]
+    out += np.square(t, out=t)
+    np.take(cz, idx, out=t)
+    t -= p[2]
+    out += np.square(t, out=t)
+    far = out > 2.0
+    np.sqrt(out, out=out)
+    out *= 0.5
+    np.minimum(out, 1.0, out=out)
+    np.arcsin(out, out=out)
+    out *= 2.0
+    if far.any():
+        k, r = np.nonzero(far)
+        a = p[:, r].T
+        j = idx[k, r]
+        b = np.stack([cx[j], cy[j], cz[j]], axis=1)
+        out[k, r] = np.arctan2(np.linalg.norm(np.cross(a, b), axis=1), (a * b).sum(axis=1))
+    return out
+
+
+def _memberships_cols(d2, p, fuzziness, out):
+    """eq. 18 on the columns of the squared distances ``d2`` (k, b) (one column per object), into
+    ``out``: (1/d^2)^(p/2) normalised (angles are >= ~1e-16 rad, so nothing overflows); an object on
+    a centre shares itself among the coincident centres (:func:`memberships`)."""
+    if d2.size and d2.min() == 0:
+        out[...] = memberships(np.sqrt(d2).T, fuzziness).T
+        return out
+    np.reciprocal(d2, out=out) if p == 2.0 else np.power(d2, -0.5 * p, out=out)
+    out *= 1.0 / out.sum(axis=0)
+    return out
+
+
+def sparse_objective(xyz, centres_xyz, U, fuzziness):
+    """J_m (eq. 15, arcmin^2) over the stored entries of a sparse membership ``U`` (N, c)."""
+    U = sparse.csr_matrix(U)
+    rows = np.repeat(np.arange(U.shape[0]), np.diff(U.indptr))
+    a = np.asarray(xyz)[:, rows]
+    b = np.asarray(centres_xyz)[:, U.indices]
+    d = _chord_to_angle(np.sqrt(((a - b) ** 2).sum(axis=0))) / ARCMIN
+    return float(np.sum(U.data ** fuzziness * d * d))
+
+
+class _Layout:
+    """One iterate: neighbour indices and memberships (k, N), and per object the distance to its
+    (k+1)-th nearest centre when its set was found and the sweep (epoch) that found it."""
+
+    def __init__(self, n, k):
+        self.idx = np.empty((k, n), dtype=np.intp)   # intp: np.take converts other types
+        self.U = np.empty((k, n))
+        self.limit = np.empty(n)
+        self.epoch = np.zeros(n, dtype=np.int32)
+
+
+def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=None, block=None, relax=1.0,
+                       num_threads=None):
+    """Fuzzy c-means iterations with memberships on the ``neighbours`` nearest centres.
+
+    The sparse counterpart of :func:`cosmocorr.backends.numpy_fcm.fcm_iterate` (same arguments,
+    same over-relaxation with ``relax`` > 1, same stopping rule max |U_new - U| < tol, the
+    difference taken over the union of old and new neighbour sets).
+
+    Returns
+    -------
+    (centres (3, c), U (N, c) scipy.sparse.csr_matrix with sorted indices, n_iter,
+     J_m history (arcmin^2), converged, number of objects whose neighbours were re-queried)
+    """
+    pts = np.ascontiguousarray(np.asarray(xyz, dtype=float))          # (3, N)
+    pts_rows = None
+    n, c = pts.shape[1], cxyz.shape[1]
+    k = int(neighbours)
+    p = 2.0 / (fuzziness - 1.0)
+    block = max(64, min(n, 65_536 // k)) if block is None else int(block)
+    threads = n_threads(num_threads)
+    workers = max(1, min(threads, -(-n // block), (n * k) // 100_000))
+    shares = np.array_split(np.arange(0, n, block), workers)
+    exact_sets = k >= c                      # every centre stored: sets never change
+    epochs = {}                              # sweep -> centres, their M nearest centres, radius
+    n_near = min(c, 3 * k + 1)
+    state = {"requeried": 0, "sweeps": 0, "exact": exact_sets}
+
+    def sweep(centres, out, ref=None):
+        """Memberships (eq. 18) for ``centres`` into layout ``out`` (checking/refreshing the
+        neighbour sets of ``ref``, or querying them all when ``ref`` is None); returns the eq. 17
+        sums, J_m and max |U_out - U_ref|."""
+        nonlocal pts_rows
+        epoch = state["sweeps"]
+        state["sweeps"] += 1
+        test = None
+        # While the centres still move a lot (most sets flagged), sets are refreshed only every
+        # LAZY_PERIOD-th sweep; the sweeps between use the sets they have and cannot declare
+        # convergence. Once a refresh touches <= LAZY_FRACTION of the objects, every sweep checks.
+        check = state["exact"] or epoch % LAZY_PERIOD == 0
+        if ref is not None and not exact_sets and check:
+            # For each sweep (epoch) whose neighbour sets are still in use: how far each centre
+            # moved since (delta), the largest move among each centre's n_near nearest centres
+            # then (local) and overall (top). A set found at epoch e with nearest centre a stays
+            # exact while  R + local[a] < d_(k+1)  and  d(x, a) + delta[a] + R + top <= rho[a],
+            # R being the current distance to its farthest member (triangle inequality).
+            live = set(np.flatnonzero(np.bincount(ref.epoch, minlength=epoch)).tolist())
+            if out is not ref:
+                live |= set(np.flatnonzero(np.bincount(out.epoch, minlength=epoch)).tolist())
+            for e in [e for e in epochs if e not in live]:
+                del epochs[e]
+            delta, local, top, rho = (np.zeros((epoch, c)), np.zeros((epoch, c)), np.zeros(epoch),
+                                      np.zeros((epoch, c)))
+            for e in live:
+                then, near, radius = epochs[e]
+                de = _chord_to_angle(np.sqrt(((centres - then) ** 2).sum(axis=0))) * (1 + 1e-9) + 1e-15
+                delta[e], local[e], top[e], rho[e] = de, de[near].max(axis=1), de.max(), radius
+            test = delta, local, top, rho
+        cx, cy, cz = (np.ascontiguousarray(centres[q]) for q in range(3))
+        tree_lock = threading.Lock()
+        tree_box = []
+
+        def tree_query(cols):
+            nonlocal pts_rows
+            with tree_lock:
+                if not tree_box:
+                    tree = cKDTree(centres.T)
+                    tree_box.append(tree)
+                    dd, near = tree.query(centres.T, k=n_near)
+                    near = near.reshape(c, n_near)
+                    radius = _chord_to_angle(dd.reshape(c, n_near)[:, -1]) * (1 - 1e-9) if n_near < c \
+                        else np.full(c, np.inf)
+                    epochs[epoch] = (centres, near, radius)
+                if pts_rows is None:
+                    pts_rows = np.ascontiguousarray(pts.T)
+                tree = tree_box[0]
+            q = pts_rows[cols]
+            if exact_sets:
+                _, ii = tree.query(q, k=k)
+                return ii.reshape(len(q), k).T.astype(np.intp), np.full(len(q), np.inf)
+            dd, ii = tree.query(q, k=k + 1)
+            return ii[:, :k].T.astype(np.intp), _chord_to_angle(dd[:, k])
+
+        def run(starts):
+            d, t, e = np.empty((k, block)), np.empty((k, block)), np.empty((k, block))
+            sums, jm, change, requeried = np.zeros((3, c)), 0.0, 0.0, 0
+            for s in starts:
+                rows = slice(s, min(s + block, n))
+                b = rows.stop - rows.start
+                P = pts[:, rows]
+                dk, tk = d[:, :b], t[:, :b]
+                redo = None
+                if ref is None:
+                    I, lim = tree_query(np.arange(rows.start, rows.stop))
+                    ep = np.full(b, epoch, dtype=np.int32)
+                else:
+                    I, lim, ep = ref.idx[:, rows], ref.limit[rows], ref.epoch[rows]
+                _gathered_distances(P, I, cx, cy, cz, dk, tk)
+                if test is not None:
+                    delta, local, top, rho = test
+                    a, R = I[0], dk.max(axis=0)
+                    ok = (R + local[ep, a] < lim) & (dk[0] + delta[ep, a] + R + top[ep] <= rho[ep, a])
+                    redo = np.flatnonzero(~ok)
+                    if redo.size:
+                        requeried += redo.size
+                        old_I, old_U = I[:, redo].T.copy(), ref.U[:, rows][:, redo].T.copy()
+                        I, lim, ep = I.copy(), lim.copy(), ep.copy()   # ``ref`` keeps its own sets
+                        new_I, new_lim = tree_query(redo + rows.start)
+                        I[:, redo] = new_I
+                        lim[redo] = new_lim
+                        ep[redo] = epoch
+                        dk[:, redo] = _gathered_distances(P[:, redo], new_I, cx, cy, cz, np.empty((k, redo.size)),
+                                                          np.empty((k, redo.size)))
+                    else:
+                        redo = None
+                np.square(dk, out=dk)                      # squared angles from here on
+                u = _memberships_cols(dk, p, fuzziness, tk)
+                if ref is not None:
+                    if redo is None:
+                        ek = np.subtract(u, ref.U[:, rows], out=e[:, :b])
+                        change = max(change, float(np.abs(ek, out=ek).max()))
+                    else:
+                        keep = np.ones(b, dtype=bool)
+                        keep[redo] = False
+                        if keep.any():
+                            change = max(change, float(np.abs(u[:, keep] - ref.U[:, rows][:, keep]).max()))
+                        change = max(change, _union_change(I[:, redo].T, u[:, redo].T, old_I, old_U))
+                out.U[:, rows] = u
+                if ref is None or out is not ref or redo is not None:
+                    out.idx[:, rows] = I
+                    out.limit[rows] = lim
+                    out.epoch[rows] = ep
+                um = np.square(u, out=u) if fuzziness == 2.0 else np.power(u, fuzziness, out=u)
+                jm += float(np.einsum("ij,ij->", um, dk)) / ARCMIN**2   # (not vdot: BLAS is slow here)
+                if weights is not None:
+                    um *= weights[rows]
+                flat = I.ravel()
+                for q in range(3):
+                    np.multiply(um, P[q], out=dk)
+                    sums[q] += np.bincount(flat, weights=dk.ravel(), minlength=c)
+            return sums, jm, change, requeried
+
+        parts = thread_map(run, shares, limit_blas=False, num_threads=workers)
+        requeried = sum(q[3] for q in parts)
+        state["requeried"] += requeried
+        change = max(q[2] for q in parts)
+        if ref is not None and not exact_sets and not state["exact"]:
+            if check and requeried <= LAZY_FRACTION * n:
+                state["exact"] = True
+            else:
+                change = np.inf          # sets not all verified in this sweep
+        return sum(q[0] for q in parts), sum(q[1] for q in parts), change
+
+    def renormalise(v, previous):
+        norm = np.linalg.norm(v, axis=0)
+        keep = norm == 0                       # a centre without weight stays where it was
+        return np.where(keep, previous, v / np.where(keep, 1.0, norm))
+
+    cur = _Layout(n, k)
+    sums, jm, _ = sweep(cxyz, cur)
+    spare = None if relax == 1.0 else _Layout(n, k)
+    history = [jm]
+    converged = False
+    it = 0
+    for it in range(1, max_iter + 1):
+        proposal = renormalise(sums, cxyz)     # eq. 17
+        step = None
+        if spare is not None:
+            trial = renormalise(cxyz + relax * (proposal - cxyz), proposal)
+            t_sums, t_jm, t_change = sweep(trial, spare, cur)
+            if t_jm <= history[-1]:
+                relax = min(relax * 1.1, RELAX_CAP)
+                step = trial, t_sums, t_jm, t_change
+            else:
+                relax = max(1.0 + 0.5 * (relax - 1.0), 1.05)
+        if step is None:
+            target = cur if spare is None else spare
+            step = (proposal,) + sweep(proposal, target, cur)
+        cxyz, sums, jm, change = step
+        if spare is not None:
+            cur, spare = spare, cur
+        history.append(jm)
+        if change < tol:
+            converged = True
+            break
+    del spare
+    index_type = np.int64 if n * k > 2**31 - 1 else np.int32
+    U = sparse.csr_matrix((cur.U.T.ravel(), cur.idx.T.ravel().astype(index_type),
+                           np.arange(0, n * k + 1, k, dtype=index_type)), shape=(n, c))
+    U.sort_indices()
+    return cxyz, U, it, np.array(history), converged, state["requeried"]
+
+
+def _union_change(new_I, new_U, old_I, old_U):
+    """max |U_new - U_old| over the union of the old and new neighbour sets of some rows (r, k)."""
+    match = new_I[:, :, None] == old_I[:, None, :]          # (r, k_new, k_old)
+    old_at_new = (match * old_U[:, None, :]).sum(axis=2)
+    change = float(np.abs(new_U - old_at_new).max()) if new_U.size else 0.0
+    dropped = ~match.any(axis=1)
+    if dropped.any():
+        change = max(change, float(old_U[dropped].max()))
+    return change
+
+
+# ------------------------------------------------------------------------------------ k-means++
+def kmeans_plus_plus_fast(ra, dec, n_clusters, seed=None, weight_factor=0.0, leaf_size=256):
+    """k-means++ (paper sec. 4, Algorithm 1 step 1) for large N, drawing the same centres as
+    :func:`cosmocorr.clustering.kmeans_plus_plus` with the same seed.
+
+    The D^2 draws read the random stream exactly as ``kmeans_plus_plus`` does (one uniform per
+    centre, searched in the cumulative D^2 in object order, through block sums); after each new
+    centre, the nearest-centre distances are updated only in the cells of a k-d partition of the
+    objects whose bounding cap is nearer to the new centre than the cell's largest distance
+    (every other object keeps its distance, by the triangle inequality). With
+    ``weight_factor`` > 0 it calls ``kmeans_plus_plus`` (the mixing needs N random numbers per
+    centre anyway).
+
+    Returns
+    -------
+    ndarray (c, 2)
+        Centres (ra, dec) in degrees, each at an object.
+    """
+    from .kmeans_pp import check_n_clusters, kmeans_plus_plus
+    from .._validate import check_sky_coords
+
+    if float(weight_factor) != 0.0:
+        return kmeans_plus_plus(ra, dec, n_clusters, seed=seed, weight_factor=weight_factor)
+    ra, dec = check_sky_coords(ra, dec)
+    n = ra.size
+    n_clusters = check_n_clusters(n_clusters, n)
+    rng = np.random.default_rng(seed)
+    xyz = unit_vectors(ra, dec)
+    # cells: contiguous runs of a k-d ordering of the objects, each with a bounding cap
+    order = cKDTree(xyz.T, leafsize=max(16, leaf_size)).indices if n > leaf_size else np.arange(n)
+    starts = np.arange(0, n, leaf_size)
+    sizes = np.diff(np.append(starts, n))
+    ncell = starts.size
+    cell_of = np.repeat(np.arange(ncell), sizes)            # cell of each position in ``order``
+    cxyz = np.add.reduceat(xyz[:, order], starts, axis=1)
+    norm = np.linalg.norm(cxyz, axis=0)
+    cxyz = cxyz / np.where(norm > 0, norm, 1.0)
+    cxyz[:, norm == 0] = xyz[:, order[starts[norm == 0]]]
+    member_d = np.einsum("ij,ij->j", xyz[:, order], cxyz[:, cell_of])
+    cross = np.cross(xyz[:, order].T, cxyz[:, cell_of].T)
+    member_d = np.arctan2(np.linalg.norm(cross, axis=1), member_d)
+    radius = np.maximum.reduceat(member_d, starts) * (1 + 1e-9) + 1e-12
+
+    chosen = np.zeros(n, dtype=bool)
+    idx = np.empty(n_clusters, dtype=np.intp)
+    idx[0] = rng.integers(n)
+    chosen[idx[0]] = True
+    dmin = angular_distances(xyz, xyz[:, idx[:1]])[:, 0]
+    w = dmin ** 2
+    w[chosen] = 0.0
+    cellmax = np.maximum.reduceat(dmin[order], starts)
+    bs = 4096
+    nb = -(-n // bs)
+    wpad = np.zeros(nb * bs)
+    for i in range(1, n_clusters):
+        wpad[:n] = w
+        bsum = wpad.reshape(nb, bs).sum(axis=1)
+        total = bsum.sum()
+        if not total > 0:
+            # every remaining object sits on a centre: uniform over the objects not chosen yet
+            wpad[:n] = ~chosen
+            bsum = wpad.reshape(nb, bs).sum(axis=1)
+            total = bsum.sum()
+        u = rng.random()
+        target = u * total
+        cb = np.cumsum(bsum)
+        b = min(int(np.searchsorted(cb, target, side="right")), nb - 1)
+        while bsum[b] == 0 and b > 0:
+            b -= 1
+        blk = wpad[b * bs:(b + 1) * bs]
+        j = int(np.searchsorted(np.cumsum(blk), target - (cb[b - 1] if b > 0 else 0.0), side="right"))
+        if j >= bs or blk[j] == 0:       # rounding at a block edge: the nearest object with weight
+            pos = np.flatnonzero(blk > 0)
+            after = pos[pos >= min(j, bs - 1)]
+            j = int(after[0] if after.size else pos[-1])
+        new = b * bs + j
+        idx[i] = new
+        chosen[new] = True
+        # cells the new centre can reach: lower bound on its distance to the cell < cell's largest D
+        z = xyz[:, new:new + 1]
+        lb = angular_distances(cxyz, z)[:, 0] - radius
+        cells = np.flatnonzero(lb < cellmax * (1 + 1e-9) + 1e-12)
+        if cells.size == 0:
+            w[new] = 0.0
+            continue
+        lens = sizes[cells]
+        offsets = np.concatenate([[0], np.cumsum(lens)[:-1]])
+        pos = np.repeat(starts[cells] - offsets, lens) + np.arange(lens.sum())
+        sel = order[pos]
+        dsel = np.minimum(dmin[sel], angular_distances(xyz[:, sel], z)[:, 0])
+        dmin[sel] = dsel
+        cellmax[cells] = np.maximum.reduceat(dsel, offsets)
+        w[sel] = np.where(chosen[sel], 0.0, dsel ** 2)
+        w[new] = 0.0
+    return np.column_stack([ra[idx], dec[idx]])
