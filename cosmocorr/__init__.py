@@ -16,7 +16,7 @@ through juliacall when asked for (see :mod:`cosmocorr.backends`). ``import cosmo
 imports juliacall.
 """
 from ._parallel import set_executor, set_num_threads
-from ._warnings import ConvergenceWarning
+from ._warnings import ConvergenceWarning, CosmocorrWarning
 from .api import estimate_multi_cov, landy_szalay, rho_statistics, shear_shear
 from .backends import get_backend, set_backend
 from .clustering import FuzzyCMeansResult, fuzzy_c_means, kmeans_plus_plus, max_membership, membership_entropy
@@ -31,6 +31,6 @@ __all__ = [
     "Bins", "Catalog", "StarCatalog", "separation", "shear_shear", "landy_szalay", "rho_statistics",
     "ShearShearResult", "LandySzalayResult", "RhoResult", "fuzzy_c_means", "kmeans_plus_plus",
     "FuzzyCMeansResult", "max_membership", "membership_entropy", "clustering_uncertainty", "UncertaintyResult",
-    "estimate_multi_cov", "ConvergenceWarning",
-    "xi_plus_gradient", "fit_G", "GradientResult", "simulate_catalog", "soft_bin_weights", "set_backend", "get_backend", "set_executor", "set_num_threads", "__version__",
+    "estimate_multi_cov", "ConvergenceWarning", "CosmocorrWarning",
+    "xi_plus_gradient", "fit_G", "GradientResult", "gravity", "simulate_catalog", "soft_bin_weights", "set_backend", "get_backend", "set_executor", "set_num_threads", "__version__",
 ]

@@ -5,9 +5,7 @@ message that names the offending argument, so that a user sees *which* input is 
 """
 from __future__ import annotations
 
-import logging
 import numbers
-import warnings
 
 import numpy as np
 
@@ -21,10 +19,8 @@ __all__ = [
     "check_seed",
     "check_bool",
     "check_weights",
-    "warn",
 ]
 
-_log = logging.getLogger("cosmocorr")
 
 
 def as_float_array(x, name, *, ndim=1, allow_empty=False, finite=True, dtype=float):
@@ -188,7 +184,3 @@ def check_weights(w, name, n, *, allow_all_zero=False):
     return w
 
 
-def warn(message, category=RuntimeWarning, stacklevel=3):
-    """Emit ``message`` through :mod:`warnings` and the ``cosmocorr`` logger (WARNING level)."""
-    _log.warning(message)
-    warnings.warn(message, category, stacklevel=stacklevel)

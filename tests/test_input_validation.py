@@ -138,7 +138,7 @@ def test_one_sampled_assignment_gives_nan_std_and_warns(caplog):
     cat = synthetic_shear_catalog(120, seed=3)
     b = cc.Bins(1.0, 40.0, 3)
     with caplog.at_level(logging.WARNING, logger="cosmocorr"):
-        with pytest.warns(RuntimeWarning, match="n_samples=1"):
+        with pytest.warns(cc.CosmocorrWarning, match="n_samples=1"):
             r = cc.shear_shear(cat, bins=b, n_clusters=10, n_samples=1, seed=0)
     assert any("n_samples=1" in m for m in caplog.messages)
     assert np.all(np.isnan(r.xip_std)) and np.all(np.isnan(r.xim_std))

@@ -15,7 +15,8 @@ import numpy as np
 
 from .._parallel import resolve_client, scatter, task_map
 from .._progress import progress_bar
-from .._validate import check_choice, check_positive_int, check_seed, warn
+from .._validate import check_choice, check_positive_int, check_seed
+from .._warnings import emit_warning as warn
 from ..surrogate.mlp import MLPSurrogate
 from ..surrogate.posterior import GaussianSurrogatePosterior
 from .training import CORRELATIONS, IATrainingSet

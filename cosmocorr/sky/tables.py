@@ -172,7 +172,7 @@ def select_columns(table, columns, *, units=None, drop_masked=False, flag=None, 
         for _, mask, _ in masks.values():
             keep &= ~mask
         ndrop = int(np.count_nonzero(~keep))
-        from .._validate import warn
+        from .._warnings import emit_warning as warn
 
         warn(f"drop_masked=True: dropped rows with masked values in "
              f"{', '.join(repr(r) for r, _, _ in masks.values())} ({ndrop} of {n} rows removed, flags included)",

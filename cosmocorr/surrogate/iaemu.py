@@ -19,7 +19,6 @@ BatchNorm in eval) gives the epistemic spread.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -28,7 +27,6 @@ from .._validate import check_positive_int, check_seed
 from . import backprop
 from .checkpoint import DEFAULT_MAX_BYTES, check_state_shapes, load_npz, load_state_dict, save_npz
 from .layers import batchnorm_eval, conv1d, dropout, leaky_relu, linear, softplus
-from .scalers import IAEmuScalers
 
 __all__ = ["IAEmu", "IAEmuPrediction", "INPUT_NAMES", "OUTPUT_NAMES", "IAEMU_HOD_SETS"]
 

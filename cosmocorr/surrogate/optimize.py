@@ -1,7 +1,6 @@
 """Gradient-based optimisation of surrogate inputs (Algorithm 3 step 5)."""
 from __future__ import annotations
 
-import numpy as np
 from scipy.optimize import minimize
 
 from .._validate import as_float_array

@@ -19,7 +19,8 @@ import numpy as np
 
 from .._parallel import resolve_client, scatter, task_map
 from .._progress import progress_bar, progress_range
-from .._validate import check_choice, check_positive_int, check_seed, warn
+from .._validate import check_choice, check_positive_int, check_seed
+from .._warnings import emit_warning as warn
 from ..clustering import (FuzzyCMeansResult, cluster_objects, fit_clusters, fuzzy_c_means, greedy_assignments,
                           sample_assignments)
 from ..estimators import RHO_FIELDS, LandySzalayResult, RhoResult, ShearShearResult, naive_pair_sums, rho_pair_sums
