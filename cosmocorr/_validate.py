@@ -1,4 +1,4 @@
-"""Input checks shared by every public function.
+"""Input checks shared by every public function (private helper, bottom layer; no paper section).
 
 Each check raises ``TypeError`` (wrong kind of object) or ``ValueError`` (wrong value) with a
 message that names the offending argument, so that a user sees *which* input is bad.

@@ -1,4 +1,5 @@
-"""Command line: cosmocorr demo | rho | gg | nn | julia.
+"""Command line: cosmocorr demo | rho | gg | nn | julia (rho statistics, paper eqs. 2-6; Algorithm 1
+and the uncertainty study of sec. 2.3).
 
 Every subcommand prints a table, and writes a figure (PNG/PDF/SVG by the extension of --out),
 JSON (--json), FITS (--fits-out) and ASCII (--ascii-out) result files with provenance; FITS and

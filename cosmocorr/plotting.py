@@ -1,4 +1,5 @@
-"""Matplotlib figures for correlation functions, in one shared style (imports no other layer).
+"""Matplotlib figures for correlation functions, in one shared style (imports no other layer):
+the layouts of paper figs. 8-9 and 14-18.
 
 The style, used by every figure of the package, the command line and the examples:
 

@@ -1,5 +1,5 @@
-"""The Julia backend: lazy juliacall bridge to the bundled ``CosmoCorr`` module, its set-up,
-status and self-test.
+"""The Julia backend: lazy juliacall bridge to the bundled ``CosmoCorr`` module (pair sums, fuzzy
+c-means and the differentiable gravity path of paper secs. 4 and 6), its set-up, status and self-test.
 
 Nothing here imports juliacall until the Julia backend is actually used. Three questions are
 answered from files only (never starting Julia, never resolving, never downloading):

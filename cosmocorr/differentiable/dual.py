@@ -1,4 +1,5 @@
-"""Dual numbers for forward-mode differentiation with NumPy arrays (as ForwardDiff does in Julia).
+"""Dual numbers for forward-mode differentiation with NumPy arrays (paper sec. 6, Algorithm 2;
+as ForwardDiff does in Julia).
 
 A :class:`Dual` carries a value ``v`` and a tangent ``d`` (the derivative of the value with
 respect to one scalar parameter, e.g. the gravitational constant G) through the same code:

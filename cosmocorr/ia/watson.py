@@ -1,4 +1,4 @@
-"""Dimroth-Watson distributed axes: the alignment model of Van Alfen et al. (2024).
+"""Dimroth-Watson distributed axes: the alignment model of Van Alfen et al. (2024) (paper sec. 3.3).
 
 An axis e is drawn about a reference axis a with density on the sphere
 

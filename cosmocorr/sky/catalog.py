@@ -1,4 +1,5 @@
-"""Catalogs of objects on the sky: positions, optional shears and weights."""
+"""Catalogs of objects on the sky: positions, optional shears, weights and patches (the inputs of
+paper eqs. 1 and 7-8 and of Algorithm 1), in the spirit of ``treecorr.Catalog``."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,4 +1,5 @@
-"""Built-in seeded synthetic catalogs, so that every command and example runs without data.
+"""Built-in seeded synthetic catalogs, so that every command and example runs without data
+(stand-ins for the paper's COSMOS-Web star catalog, sec. 5).
 
 :func:`synthetic_star_catalog` mimics a PSF validation star catalog such as the COSMOS-Web F115W
 one used in the paper (a few hundred stars over ~0.6 deg^2): a smooth, spatially coherent PSF

@@ -1,4 +1,4 @@
-"""Hand-written backpropagation (reverse mode) through IAEmu.
+"""Hand-written backpropagation (reverse mode) through IAEmu (paper sec. 7, Algorithm 3 step 5).
 
 :func:`forward` runs the eval-mode network (optionally with dropout masks) and keeps what the
 backward pass needs: the LeakyReLU signs and the softplus inputs.

@@ -1,4 +1,5 @@
-"""Read PyTorch ``state_dict`` checkpoints and ``.npz`` weight files without PyTorch, safely.
+"""Read PyTorch ``state_dict`` checkpoints and ``.npz`` weight files without PyTorch, safely
+(the IAEmu checkpoint of paper sec. 7).
 
 A ``.pt`` file written by ``torch.save`` (zip format) holds ``<root>/data.pkl`` — a pickle of the
 state dict whose tensors point, through persistent ids, at raw storages ``<root>/data/<key>``.

@@ -1,4 +1,4 @@
-"""Network layers on (value, tangent) pairs, in NumPy.
+"""Network layers on (value, tangent) pairs, in NumPy (the IAEmu architecture of paper sec. 7).
 
 Each function maps a value ``v`` of shape (B, ...) and, optionally, tangents ``t`` of shape
 (B, D, ...) (D input directions) to the layer's output and its tangents, using the layer's

@@ -1,4 +1,4 @@
-"""Input standardisation and output inverse transform of the IAEmu release.
+"""Input standardisation and output inverse transform of the IAEmu release (paper sec. 7).
 
 Inputs: z = (x - x_mean) / x_std per parameter. Outputs: per correlation j one mean and one
 scale; xi is modelled in log (it is positive and spans decades): y_scaled = (f(y) - m_j) / s_j
