@@ -158,17 +158,15 @@ def _spatial_order(xyz, units=(), leaf=_LEAF):
 def _caps(xyz, size):
     """Bounding caps of consecutive blocks of ``size`` objects: unit centres (nb, 3), radii (rad)."""
     n = xyz.shape[1]
-    nb = -(-n // size)
-    centres = np.empty((nb, 3))
-    radii = np.empty(nb)
-    for b in range(nb):
-        pts = xyz[:, b * size:(b + 1) * size]
-        c = pts.sum(axis=1)
-        norm = np.sqrt(c @ c)
-        c = c / norm if norm > 0 else pts[:, 0]
-        chord = np.sqrt(np.max(np.sum((pts - c[:, None]) ** 2, axis=0)))
-        centres[b] = c
-        radii[b] = 2.0 * np.arcsin(min(1.0, 0.5 * chord)) * (1 + 1e-12) + 1e-14
+    starts = np.arange(0, n, size)
+    c = np.add.reduceat(xyz, starts, axis=1).T                     # (nb, 3)
+    norm = np.sqrt(np.sum(c * c, axis=1))
+    first = xyz[:, starts].T
+    centres = np.where(norm[:, None] > 0, c / np.where(norm > 0, norm, 1.0)[:, None], first)
+    block = np.repeat(np.arange(starts.size), np.diff(np.append(starts, n)))
+    chord2 = np.sum((xyz - centres[block].T) ** 2, axis=0)
+    chord = np.sqrt(np.maximum.reduceat(chord2, starts))
+    radii = 2.0 * np.arcsin(np.minimum(1.0, 0.5 * chord)) * (1 + 1e-12) + 1e-14
     return centres, radii
 
 
