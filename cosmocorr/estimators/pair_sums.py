@@ -111,8 +111,11 @@ def _kernel_sums(kernels, xyz1, w1, g1, xyz2, w2, g2, bins, auto, same_field, lo
         sums = distributed.pair_sums(client, xyz1, w1, g1, xyz2, w2, g2, bins.min_sep, bins.max_sep, bins.nbins,
                                      bins.spacing == "log", auto)
     else:
+        # the NumPy kernel sums w log r in the same pass; a kernel without that option (Julia)
+        # gets the separate positions-only pass below
+        one_pass = {"logr": True} if logr and getattr(kernels, "PAIR_SUMS_LOGR", False) else {}
         sums = kernels.pair_sums(xyz1, w1, g1, xyz2, w2, g2, bins.min_sep, bins.max_sep, bins.nbins,
-                                 bins.spacing == "log", auto)
+                                 bins.spacing == "log", auto, **one_pass)
     sums = {k: np.asarray(v, dtype=float) for k, v in sums.items()}
     if g1 is not None and auto and same_field:
         # Im(g_i g_j^*) is odd under exchanging the pair, so over unordered pairs of one field
@@ -121,7 +124,7 @@ def _kernel_sums(kernels, xyz1, w1, g1, xyz2, w2, g2, bins, auto, same_field, lo
     if logr and remote:
         total = distributed.map_tiles(client, _logr_tile, (bins,), xyz1, w1, None, xyz2, w2, None, bins.max_sep, auto)
         sums["wlogr"] = np.zeros(bins.nbins) if total is None else total
-    elif logr:
+    elif logr and "wlogr" not in sums:
         sums["wlogr"] = logr_sums(xyz1, w1, xyz2, w2, bins, auto)
     return sums
 
