@@ -76,14 +76,46 @@ def _rhs(G, M, eps2, n, with_sens):
     return f
 
 
+#: bodies per ODE system: the bodies are independent, and one system takes the steps its hardest
+#: orbit needs, so large catalogs are integrated in groups of similar difficulty
+GROUP_SIZE = 500
+
+
+def _difficulty_order(x0, v0, M):
+    """Bodies sorted by their Keplerian pericentre at the reference G0 = 1 (closest first): the
+    orbits that need the smallest steps end up together. Independent of G, so that a catalog is
+    integrated in the same groups at every G (finite-difference checks compare like with like)."""
+    r = np.linalg.norm(x0, axis=1)
+    energy = 0.5 * np.sum(v0 * v0, axis=1) - M / r
+    ang = np.linalg.norm(np.cross(x0, v0), axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = np.where(energy < 0, -M / (2 * energy), np.inf)
+        e = np.sqrt(np.maximum(0.0, 1 + 2 * energy * ang**2 / M**2))
+        peri = np.where(np.isfinite(a), a * (1 - e), r)
+    return np.argsort(peri, kind="stable")
+
+
 def integrate(x0, v0, G, M=1.0, t_max=None, softening=0.01, rtol=1e-10, atol=1e-12, with_sensitivity=True,
-              method="DOP853", dv0_dG=None):
+              method="DOP853", dv0_dG=None, group_size=GROUP_SIZE):
     """Final positions (N, 3) and, with ``with_sensitivity``, d positions / d G (N, 3).
 
     ``dv0_dG`` (N, 3) starts the velocity sensitivity when the initial velocities depend on G
-    (zero by default: the forward model's initial conditions do not).
+    (zero by default: the forward model's initial conditions do not). Catalogs larger than
+    ``group_size`` are integrated in groups of bodies with similar pericentres (each group its own
+    adaptive solve with the same tolerances): at N = 10,000 about 20x faster than one system.
     """
     n = x0.shape[0]
+    if n > group_size:
+        x = np.empty_like(x0, dtype=float)
+        dx = np.empty_like(x0, dtype=float) if with_sensitivity else None
+        order = _difficulty_order(x0, v0, M)
+        for grp in np.array_split(order, -(-n // group_size)):
+            xg, dg = integrate(x0[grp], v0[grp], G, M, t_max, softening, rtol, atol, with_sensitivity, method,
+                               None if dv0_dG is None else np.asarray(dv0_dG)[grp], group_size=n)
+            x[grp] = xg
+            if with_sensitivity:
+                dx[grp] = dg
+        return x, dx
     t_max = circular_period() if t_max is None else t_max
     sens0 = np.zeros(6 * n)
     if dv0_dG is not None:
