@@ -4,7 +4,7 @@ The ratio column compares with the value-only cost of the same approach in the s
 (the estimator evaluated on plain arrays, the ODE without sensitivities).
 
     python benchmarks/bench_gradient.py [--sizes 500 1000 2000] [--approaches none c b a]
-        [--reference-soft /tmp/old_soft_estimator.py]
+        [--reference-soft /tmp/old_soft_estimator.py] [--reference-ode]
 
 ``--reference-soft FILE`` also times the exact estimator (``soft_xi_plus`` on the simulated catalog's
 Duals, the cost of approach "none" after the ODE) from another file, e.g. the previous version
@@ -29,6 +29,9 @@ def main():
     ap.add_argument("--clusters", type=int, default=50)
     ap.add_argument("--approaches", nargs="+", default=["none", "c", "b", "a"])
     ap.add_argument("--reference-soft", default=None, help="another soft_estimator.py to time (same process)")
+    ap.add_argument("--reference-ode", action="store_true",
+                    help="also time the forward model with its sensitivities as one ODE system (the previous "
+                         "integration) against the grouped integration, same process")
     args = ap.parse_args()
     bins = cc.Bins(0.0, 160.0, 3)
     print("| N | approach | clusters | value + gradient (s) | value only, no clustering (s) | ratio |")
@@ -62,6 +65,21 @@ def main():
             dv = np.max(np.abs(dl.value(new) - dl.value(old)) / np.abs(dl.value(old)))
             dt = np.max(np.abs(dl.tangent(new) - dl.tangent(old)) / np.abs(dl.tangent(old)))
             print(f"| {n:,} | {t_new:.2f} | {t_old:.2f} | {t_old / t_new:.1f} | {dv:.1e} / {dt:.1e} |", flush=True)
+    if args.reference_ode:
+        from cosmocorr.differentiable.gravity import initial_conditions, integrate
+
+        print("\n| N | ODE + sensitivities, grouped (s) | one system (s) | speed-up | max abs. diff x / dx/dG |")
+        print("|---|---|---|---|---|")
+        for n in args.sizes:
+            x0, v0 = initial_conditions(n, 0)
+            t0 = time.perf_counter()
+            xg, dg = integrate(x0, v0, 1.0)
+            t_g = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            x1, d1 = integrate(x0, v0, 1.0, group_size=n)
+            t_1 = time.perf_counter() - t0
+            print(f"| {n:,} | {t_g:.2f} | {t_1:.2f} | {t_1 / t_g:.1f} | {np.abs(xg - x1).max():.1e} / "
+                  f"{np.abs(dg - d1).max():.1e} |", flush=True)
 
 
 if __name__ == "__main__":

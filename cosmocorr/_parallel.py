@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from threadpoolctl import threadpool_limits
 
 __all__ = ["n_threads", "thread_map", "set_num_threads", "using_threads", "check_num_threads",
-           "set_executor", "get_executor", "resolve_client", "using_executor", "task_map", "scatter",
+           "set_executor", "get_executor", "resolve_client", "using_executor", "with_executor", "task_map", "scatter",
            "SCHEDULER_ENV", "THREADS_ENV"]
 
 THREADS_ENV = "COSMOCORR_NUM_THREADS"
@@ -191,6 +191,18 @@ def using_executor(client):
         yield
     finally:
         _client_override.reset(token)
+
+
+def with_executor(fn):
+    """Decorator for functions taking ``client=`` and ``num_threads=``: everything they call
+    (also helpers that take no such argument) runs under that client and thread count."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, client=None, num_threads=None, **kwargs):
+        with using_executor(client), using_threads(num_threads):
+            return fn(*args, client=client, num_threads=num_threads, **kwargs)
+    return wrapper
 
 
 def _single_threaded(fn, args):

@@ -21,7 +21,7 @@ distributed_mod = pytest.importorskip("dask.distributed")
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed_mod.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                           dashboard_address=None, silence_logs=50)
+                                           dashboard_address=":0", silence_logs=50)
     with distributed_mod.Client(cluster) as c:
         yield c
     cluster.close()

@@ -90,29 +90,32 @@ def plan_tiles(xyz1, xyz2, block, max_sep_arcmin, auto, reorder=True):
     return (o1, s1), (o2, s2), tiles
 
 
-def _tile(a, b, min_sep, max_sep, nbins, log, auto):
+def _tile(a, b, min_sep, max_sep, nbins, log, logr, auto):
     xyz1, w1, g1 = a
     xyz2, w2, g2 = b
-    sums = numpy_kernels.pair_sums(xyz1, w1, g1, xyz2, w2, g2, min_sep, max_sep, nbins, log, auto)
-    return np.array([sums[name] for name in _names(g1 is not None)])
+    extra = {"logr": True} if logr else {}
+    sums = numpy_kernels.pair_sums(xyz1, w1, g1, xyz2, w2, g2, min_sep, max_sep, nbins, log, auto, **extra)
+    return np.array([sums[name] for name in _names(g1 is not None, logr)])
 
 
-def _names(shear):
-    return numpy_kernels.SUM_NAMES + (numpy_kernels.SHEAR_SUM_NAMES if shear else ())
+def _names(shear, logr=False):
+    return (numpy_kernels.SUM_NAMES + (("wlogr",) if logr else ())
+            + (numpy_kernels.SHEAR_SUM_NAMES if shear else ()))
 
 
 def _add(*parts):
     return np.sum(parts, axis=0)
 
 
-def pair_sums(client, xyz1, w1, g1, xyz2, w2, g2, min_sep, max_sep, nbins, log, auto, block=None):
+def pair_sums(client, xyz1, w1, g1, xyz2, w2, g2, min_sep, max_sep, nbins, log, auto, block=None, logr=False):
     """:func:`cosmocorr.backends.numpy_kernels.pair_sums` with the tiles of the pair matrix run
     as tasks on ``client`` (same arguments and result; ``block`` objects per tile side, default
-    :func:`default_block`)."""
+    :func:`default_block`; ``logr`` adds ``wlogr`` from the same pass when the kernel can)."""
     shear = g1 is not None
-    names = _names(shear)
-    total = map_tiles(client, _tile, (float(min_sep), float(max_sep), int(nbins), bool(log)), xyz1, w1, g1, xyz2,
-                      w2, g2, max_sep, auto, block)
+    logr = bool(logr and getattr(numpy_kernels, "PAIR_SUMS_LOGR", False))
+    names = _names(shear, logr)
+    total = map_tiles(client, _tile, (float(min_sep), float(max_sep), int(nbins), bool(log), logr), xyz1, w1, g1,
+                      xyz2, w2, g2, max_sep, auto, block)
     if total is None:
         return {name: np.zeros(nbins) for name in names}
     return {name: total[q].copy() for q, name in enumerate(names)}

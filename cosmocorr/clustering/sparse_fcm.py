@@ -168,9 +168,10 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
         epoch = state["sweeps"]
         state["sweeps"] += 1
         test = None
-        # While the centres still move a lot (most sets flagged), sets are refreshed only every
+        # While the centres still move a lot (many sets flagged), sets are refreshed only every
         # LAZY_PERIOD-th sweep; the sweeps between use the sets they have and cannot declare
-        # convergence. Once a refresh touches <= LAZY_FRACTION of the objects, every sweep checks.
+        # convergence (a refreshing sweep can). Once a refresh touches <= LAZY_FRACTION of the
+        # objects, every sweep checks.
         check = state["exact"] or epoch % LAZY_PERIOD == 0
         if ref is not None and not exact_sets and check:
             # For each sweep (epoch) whose neighbour sets are still in use: how far each centre
@@ -281,8 +282,8 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
         if ref is not None and not exact_sets and not state["exact"]:
             if check and requeried <= LAZY_FRACTION * n:
                 state["exact"] = True
-            else:
-                change = np.inf          # sets not all verified in this sweep
+            elif not check:
+                change = np.inf          # sets not verified in this sweep: no convergence here
         return sum(q[0] for q in parts), sum(q[1] for q in parts), change
 
     def renormalise(v, previous):

@@ -109,7 +109,7 @@ def _kernel_sums(kernels, xyz1, w1, g1, xyz2, w2, g2, bins, auto, same_field, lo
         # a Dask client is configured (client=, set_executor, COSMOCORR_SCHEDULER): tiles of the
         # pair matrix as tasks on the NumPy kernel, partial sums reduced on the workers
         sums = distributed.pair_sums(client, xyz1, w1, g1, xyz2, w2, g2, bins.min_sep, bins.max_sep, bins.nbins,
-                                     bins.spacing == "log", auto)
+                                     bins.spacing == "log", auto, logr=logr)
     else:
         # the NumPy kernel sums w log r in the same pass; a kernel without that option (Julia)
         # gets the separate positions-only pass below
@@ -121,7 +121,7 @@ def _kernel_sums(kernels, xyz1, w1, g1, xyz2, w2, g2, bins, auto, same_field, lo
         # Im(g_i g_j^*) is odd under exchanging the pair, so over unordered pairs of one field
         # it is not defined by the data; by symmetry it is 0.
         sums["xip_im"] = np.zeros_like(sums["xip_im"])
-    if logr and remote:
+    if logr and remote and "wlogr" not in sums:
         total = distributed.map_tiles(client, _logr_tile, (bins,), xyz1, w1, None, xyz2, w2, None, bins.max_sep, auto)
         sums["wlogr"] = np.zeros(bins.nbins) if total is None else total
     elif logr and "wlogr" not in sums:

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .._parallel import resolve_client, scatter, task_map
+from .._parallel import resolve_client, scatter, task_map, with_executor
 from .._progress import progress_bar
 from .._validate import check_choice, check_positive_int, check_real, check_seed
 from ..clustering import cluster_objects, greedy_assignments, sample_assignments
@@ -124,6 +124,7 @@ class UncertaintyResult(ResultIO):
         return fig
 
 
+@with_executor
 def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10, method=None,
                            subset_fraction=0.2, fuzziness=2.0, seed=None, backend=None, progress=False,
                            clustering=None, *, aleatoric=None, n_remove=None, npatch=20, tol=1e-6, max_iter=300,
