@@ -88,13 +88,27 @@ def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None, r
         parts = thread_map(run, shares)
         return sum(q[0] for q in parts), sum(q[1] for q in parts), max(q[2] for q in parts)
 
-    def renormalise(v, previous):
-        norm = np.linalg.norm(v, axis=0)
-        keep = norm == 0                       # a centre without weight stays where it was
-        return np.where(keep, previous, v / np.where(keep, 1.0, norm))
-
-    sums, jm, _ = sweep(cxyz, U)
     spare = None if relax == 1.0 else np.empty_like(U)   # second buffer for over-relaxed trials
+    return iterate(sweep, cxyz, U, spare, relax, tol, max_iter)
+
+
+def renormalise(v, previous):
+    """Unit vectors from centre sums (eq. 17); a centre without weight stays where it was."""
+    norm = np.linalg.norm(v, axis=0)
+    keep = norm == 0
+    return np.where(keep, previous, v / np.where(keep, 1.0, norm))
+
+
+def iterate(sweep, cxyz, current, spare, relax, tol, max_iter):
+    """The fuzzy c-means outer loop (eqs. 17-18 until max |U_new - U| < tol), shared by the dense
+    kernel and the sparse one (:mod:`cosmocorr.clustering.sparse_fcm`).
+
+    ``sweep(centres, out, ref)`` computes the memberships for ``centres`` into the buffer ``out``
+    and returns (centre sums, J_m, max change against ``ref``). ``spare`` is a second buffer for
+    the over-relaxed trial steps (``relax`` > 1; None for the plain iteration). Returns (centres,
+    the buffer holding the final memberships, n_iter, J_m history, converged).
+    """
+    sums, jm, _ = sweep(cxyz, current)
     history = [jm]
     converged = False
     it = 0
@@ -105,23 +119,23 @@ def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None, r
             # over-relaxed step, kept only if J_m still decreases; the factor grows while steps
             # are kept and shrinks when one is refused (then the plain eq. 17 step is taken)
             trial = renormalise(cxyz + relax * (proposal - cxyz), proposal)
-            t_sums, t_jm, t_change = sweep(trial, spare, U)
+            t_sums, t_jm, t_change = sweep(trial, spare, current)
             if t_jm <= history[-1]:
                 relax = min(relax * 1.1, RELAX_CAP)
                 step = trial, t_sums, t_jm, t_change
             else:
                 relax = max(1.0 + 0.5 * (relax - 1.0), 1.05)
         if step is None:
-            target = U if spare is None else spare
-            step = (proposal,) + sweep(proposal, target, U)
+            target = current if spare is None else spare
+            step = (proposal,) + sweep(proposal, target, current)
         cxyz, sums, jm, change = step
         if spare is not None:
-            U, spare = spare, U
+            current, spare = spare, current
         history.append(jm)
         if change < tol:
             converged = True
             break
-    return cxyz, U, it, np.array(history), converged
+    return cxyz, current, it, np.array(history), converged
 
 
 def _memberships_into(d, p, out):

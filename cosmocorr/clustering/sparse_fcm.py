@@ -33,7 +33,7 @@ from scipy import sparse
 from scipy.spatial import cKDTree
 
 from .._parallel import n_threads, thread_map
-from ..backends.numpy_fcm import RELAX_CAP, memberships
+from ..backends.numpy_fcm import iterate, memberships
 from ..sky.geometry import ARCMIN, angular_distances, unit_vectors
 
 __all__ = ["sparse_fcm_iterate", "kmeans_plus_plus_fast", "sparse_objective", "check_neighbours"]
@@ -286,38 +286,8 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                 change = np.inf          # sets not verified in this sweep: no convergence here
         return sum(q[0] for q in parts), sum(q[1] for q in parts), change
 
-    def renormalise(v, previous):
-        norm = np.linalg.norm(v, axis=0)
-        keep = norm == 0                       # a centre without weight stays where it was
-        return np.where(keep, previous, v / np.where(keep, 1.0, norm))
-
-    cur = _Layout(n, k)
-    sums, jm, _ = sweep(cxyz, cur)
     spare = None if relax == 1.0 else _Layout(n, k)
-    history = [jm]
-    converged = False
-    it = 0
-    for it in range(1, max_iter + 1):
-        proposal = renormalise(sums, cxyz)     # eq. 17
-        step = None
-        if spare is not None:
-            trial = renormalise(cxyz + relax * (proposal - cxyz), proposal)
-            t_sums, t_jm, t_change = sweep(trial, spare, cur)
-            if t_jm <= history[-1]:
-                relax = min(relax * 1.1, RELAX_CAP)
-                step = trial, t_sums, t_jm, t_change
-            else:
-                relax = max(1.0 + 0.5 * (relax - 1.0), 1.05)
-        if step is None:
-            target = cur if spare is None else spare
-            step = (proposal,) + sweep(proposal, target, cur)
-        cxyz, sums, jm, change = step
-        if spare is not None:
-            cur, spare = spare, cur
-        history.append(jm)
-        if change < tol:
-            converged = True
-            break
+    cxyz, cur, it, history, converged = iterate(sweep, cxyz, _Layout(n, k), spare, relax, tol, max_iter)
     del spare
     index_type = np.int64 if n * k > 2**31 - 1 else np.int32
     U = sparse.csr_matrix((cur.U.T.ravel(), cur.idx.T.ravel().astype(index_type),
