@@ -35,7 +35,7 @@ from scipy import special, stats
 from .._warnings import CosmocorrWarning, emit_warning
 
 __all__ = ["rhat", "ess_bulk", "ess_tail", "ess_mean", "mcse_mean", "split_rhat", "effective_sample_size",
-           "autocorrelation_time"]
+           "autocorrelation_time", "ChainSummary"]
 
 
 # ---------------------------------------------------------------------------------- helpers
@@ -211,3 +211,28 @@ def autocorrelation_time(x):
 split_rhat = rhat
 #: Alias of :func:`ess_bulk` (the name before issue 14; now includes the between-chain variance).
 effective_sample_size = ess_bulk
+
+
+class ChainSummary:
+    """Diagnostics of a sampler result with ``samples`` of shape (chains, draws, params), shared by
+    :class:`~cosmocorr.surrogate.hmc.HMCResult` and :class:`~cosmocorr.surrogate.ensemble.EmceeResult`."""
+
+    @property
+    def ess(self):
+        """Bulk ESS per parameter (rank-normalised, Vehtari et al. 2021)."""
+        return np.atleast_1d(ess_bulk(self.samples))
+
+    @property
+    def ess_tail(self):
+        """Tail ESS per parameter (5 % and 95 % quantiles)."""
+        return np.atleast_1d(ess_tail(self.samples))
+
+    @property
+    def rhat(self):
+        """Rank-normalised split R-hat per parameter (max of bulk and folded)."""
+        return np.atleast_1d(rhat(self.samples))
+
+    @property
+    def flat(self):
+        """All draws of all chains, (chains x draws, params)."""
+        return self.samples.reshape(-1, self.samples.shape[-1])

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from .diagnostics import ess_bulk, rhat
+from .diagnostics import ChainSummary
 
 __all__ = ["run_emcee", "EmceeResult", "check_bounds"]
 
@@ -27,7 +27,7 @@ def check_bounds(bounds, name="bounds"):
 
 
 @dataclass
-class EmceeResult:
+class EmceeResult(ChainSummary):
     """Draws of :func:`run_emcee` after burn-in.
 
     samples (walkers, draws, params), the layout of :attr:`HMCResult.samples` with walkers as
@@ -50,19 +50,6 @@ class EmceeResult:
 
     def __iter__(self):
         return iter((self.samples, self.acceptance_fraction))
-
-    @property
-    def ess(self):
-        """Bulk ESS per parameter over walkers x draws (rank-normalised)."""
-        return np.atleast_1d(ess_bulk(self.samples))
-
-    @property
-    def rhat(self):
-        return np.atleast_1d(rhat(self.samples))
-
-    @property
-    def flat(self):
-        return self.samples.reshape(-1, self.samples.shape[-1])
 
     def to_inference_data(self, names=None):
         """ArviZ object with walkers as chains: posterior and sample_stats (lp). Needs arviz."""

@@ -39,7 +39,7 @@ from threadpoolctl import threadpool_limits
 from .._parallel import resolve_client, task_map
 from .._progress import progress_bar
 from .._warnings import CosmocorrWarning, emit_warning
-from .diagnostics import ess_bulk, ess_tail, rhat
+from .diagnostics import ChainSummary
 
 __all__ = ["HMCResult", "hmc", "DualAveraging", "bfmi"]
 
@@ -390,7 +390,7 @@ _SAVED = ("samples", "acceptance", "step_size", "tree_depth", "n_leapfrog", "div
 
 
 @dataclass
-class HMCResult:
+class HMCResult(ChainSummary):
     """Draws and sampler statistics of :func:`hmc`.
 
     samples (chains, draws, params); acceptance: mean acceptance statistic per chain; step_size
@@ -422,20 +422,6 @@ class HMCResult:
         return int(np.sum(self.divergent))
 
     @property
-    def ess(self):
-        """Bulk ESS per parameter (rank-normalised, Vehtari et al. 2021)."""
-        return np.atleast_1d(ess_bulk(self.samples))
-
-    @property
-    def ess_tail(self):
-        return np.atleast_1d(ess_tail(self.samples))
-
-    @property
-    def rhat(self):
-        """Rank-normalised split R-hat per parameter (max of bulk and folded)."""
-        return np.atleast_1d(rhat(self.samples))
-
-    @property
     def ebfmi(self):
         """E-BFMI per chain (below 0.3: poor exploration of the energy distribution)."""
         return bfmi(self.energy)
@@ -445,9 +431,6 @@ class HMCResult:
         """Gradient calls (warm-up included) per effective sample (minimum bulk ESS)."""
         return self.n_grad_evals / float(np.min(self.ess))
 
-    @property
-    def flat(self):
-        return self.samples.reshape(-1, self.samples.shape[-1])
 
     def summary(self):
         """Dict of per-parameter mean, sd, bulk/tail ESS and R-hat, and per-chain E-BFMI."""
