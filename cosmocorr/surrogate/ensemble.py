@@ -73,12 +73,9 @@ class EmceeResult(ChainSummary):
 
     @classmethod
     def load(cls, path):
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"path: no such file {path}")
-        if path.suffix != ".npz":
-            raise ValueError(f"path: load reads .npz files; read netCDF with arviz.from_netcdf({str(path)!r})")
-        with np.load(path, allow_pickle=False) as z:
+        from .hmc import _open_npz
+
+        with _open_npz(path) as z:
             return cls(z["samples"], z["acceptance_fraction"], z["autocorr_time"],
                        z["log_prob"] if "log_prob" in z.files else None, int(z["n_evals"]), int(z["n_burn"]),
                        tuple(str(s) for s in z["names"]) or None)

@@ -465,15 +465,20 @@ class HMCResult(ChainSummary):
     @classmethod
     def load(cls, path):
         """Read a result written by :meth:`save` (``.npz``)."""
-        path = Path(path)
-        if not path.is_file():
-            raise ValueError(f"path: no such file {path}")
-        if path.suffix != ".npz":
-            raise ValueError(f"path: load reads .npz files; read netCDF with arviz.from_netcdf({str(path)!r})")
-        with np.load(path, allow_pickle=False) as z:
+        with _open_npz(path) as z:
             kw = {k: z[k] for k in _SAVED if k in z.files}
             names = tuple(str(s) for s in z["names"]) or None
             return cls(n_grad_evals=int(z["n_grad_evals"]), metric=str(z["metric"]), names=names, **kw)
+
+
+def _open_npz(path):
+    """The ``.npz`` written by a result's ``save`` (pickles refused); a clear error otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"path: no such file {path}")
+    if path.suffix != ".npz":
+        raise ValueError(f"path: load reads .npz files; read netCDF with arviz.from_netcdf({str(path)!r})")
+    return np.load(path, allow_pickle=False)
 
 
 def _check_out(path, overwrite):
