@@ -230,3 +230,122 @@ def test_hmc_chains_on_worker_processes_equal_local(client):
     local = hmc(_gauss_logp_and_grad, [0.3, -0.2], client=False, **kw)
     remote = hmc(_gauss_logp_and_grad, [0.3, -0.2], client=client, **kw)
     np.testing.assert_array_equal(remote.samples, local.samples)
+
+
+def _patch_pair_tasks(ts):
+    """{call token: sorted (p, q)} of the per-patch-pair tasks in a task stream's records."""
+    calls = {}
+    for rec in ts.data:
+        key = rec["key"] if isinstance(rec["key"], str) else str(rec["key"])
+        if key.startswith(distributed.PATCH_PAIR_KEY + "-"):
+            p, q, token = key[len(distributed.PATCH_PAIR_KEY) + 1:].split("-")
+            calls.setdefault(token, []).append((int(p), int(q)))
+    return {token: sorted(pairs) for token, pairs in calls.items()}
+
+
+def test_jackknife_patch_pairs_as_tasks_equal_local(client):
+    s = synthetic_shear_catalog(1500, seed=21, weighted=True)
+    cat = cc.Catalog(s.ra, s.dec, s.g1, s.g2, s.w, npatch=6, patch_seed=1)
+    bins = cc.Bins(1.0, 100.0, 5, spacing="log")     # beyond the field's diagonal: every patch pair in range
+    auto_pairs = [(p, q) for p in range(6) for q in range(p, 6)]
+    local = cc.shear_shear(cat, bins=bins, var_method="jackknife", client=False)
+    with distributed_mod.get_task_stream(client) as ts:
+        remote = cc.shear_shear(cat, bins=bins, var_method="jackknife", client=client)
+    # one task per patch pair p <= q, all in one call (sums ran on the workers, not here)
+    assert list(_patch_pair_tasks(ts).values()) == [auto_pairs]
+    for name in ("xip", "xim", "varxip", "varxim", "cov", "meanlogr", "npairs"):
+        assert rel(getattr(remote, name), getattr(local, name)) < 1e-12, name
+    for method in ("sample", "bootstrap", "marked_bootstrap"):
+        kw = dict(num_bootstrap=20, seed=3) if "bootstrap" in method else {}
+        assert rel(remote.estimate_cov(method, **kw), local.estimate_cov(method, **kw)) < 1e-12, method
+
+    st = synthetic_star_catalog(900, seed=22)
+    stars = cc.StarCatalog(st.ra, st.dec, st.g1_star, st.g2_star, st.T_star, st.g1_model, st.g2_model,
+                           st.T_model, npatch=5, patch_seed=2)
+    bins = cc.Bins(1.0, 80.0, 4, spacing="log")
+    ra = cc.rho_statistics(stars, bins=bins, var_method="jackknife", client=False)
+    with distributed_mod.get_task_stream(client) as ts:
+        rb = cc.rho_statistics(stars, bins=bins, var_method="jackknife", client=client)
+    # five calls: rho1, rho3 over p <= q; rho2, rho4, rho5 (ordered pairs of two fields) over all p, q
+    calls = sorted(_patch_pair_tasks(ts).values(), key=len)
+    ordered_pairs = [(p, q) for p in range(5) for q in range(5)]
+    assert calls == [[(p, q) for p in range(5) for q in range(p, 5)]] * 2 + [ordered_pairs] * 3
+    for k in ("rho1", "rho2", "rho3", "rho4", "rho5"):
+        for name in ("xip", "xim", "varxip", "cov", "meanlogr"):
+            assert rel(getattr(rb[k], name), getattr(ra[k], name)) < 1e-12, (k, name)
+    assert rel(rb.cov, ra.cov) < 1e-12
+
+
+def test_patch_pair_sums_tasks_all_modes_equal_local(client):
+    from cosmocorr.estimators.pair_sums import patch_pair_sums
+
+    s = synthetic_shear_catalog(1200, seed=23)
+    cat = cc.Catalog(s.ra, s.dec, s.g1, s.g2, npatch=8, patch_seed=4)
+    o = synthetic_shear_catalog(900, seed=24)
+    other = cc.Catalog(o.ra, o.dec, o.g1, o.g2, patch_centers=cat.patch_centers)
+    g2 = cat.g * np.exp(0.4j) + 0.02
+    bins = cc.Bins(1.0, 8.0, 4, spacing="log")        # small max_sep: distant patch pairs are skipped
+    calls = [dict(cat1=cat, cat2=None, mode="auto"), dict(cat1=cat, cat2=None, g1=cat.g, g2=g2, mode="ordered"),
+             dict(cat1=cat, cat2=other, mode="cross"), dict(cat1=cat, cat2=other, shear=False, mode="cross")]
+    for cached in (False, True):
+        caches = {}
+        for where in ("local", "remote"):
+            cache = {} if cached else None
+            with _parallel.using_executor(False if where == "local" else client), \
+                    distributed_mod.get_task_stream(client) as ts:
+                out = [patch_pair_sums(bins=bins, logr_cache=cache, **kw) for kw in calls]
+            caches[where] = (out, cache, _patch_pair_tasks(ts))
+        (loc, cache_l, none), (rem, cache_r, tasks) = caches["local"], caches["remote"]
+        assert none == {} and len(tasks) == len(calls)
+        # the calls run one after the other: their tasks appear in the task stream in call order
+        for a, b, kw, sent in zip(loc, rem, calls, tasks.values()):
+            assert set(a.sums) == set(b.sums)
+            np.testing.assert_array_equal(a.ok, b.ok)
+            np.testing.assert_array_equal(a.tot, b.tot)
+            for name in a.sums:
+                assert rel(b.sums[name], a.sums[name]) < 1e-12, (kw["mode"], name)
+            # one task for every patch pair with pairs in range, and not for every patch pair
+            pairs = {tuple(pq) for pq in np.argwhere(a.sums["npairs"].sum(axis=2) > 0)}
+            n_all = 8 * 9 // 2 if kw["mode"] == "auto" else 64
+            assert len(set(sent)) == len(sent) and pairs <= set(sent) and len(sent) < n_all, kw["mode"]
+        if cached:
+            assert cache_l.keys() == cache_r.keys() and cache_l
+            for key in cache_l:
+                assert rel(cache_r[key], cache_l[key]) < 1e-12
+
+
+def test_large_patch_pairs_go_to_tiles_equal_local(client, small_tiles, monkeypatch):
+    s = synthetic_shear_catalog(1000, seed=25)
+    cat = cc.Catalog(s.ra, s.dec, s.g1, s.g2, npatch=4, patch_seed=2)
+    bins = cc.Bins(1.0, 100.0, 4, spacing="log")
+    local = cc.shear_shear(cat, bins=bins, var_method="jackknife", client=False)
+    sizes = np.bincount(cat.patch)
+    # the patch pairs p < q exceed the limit (tiles); the diagonal ones, n (n - 1) / 2 pairs, do not
+    monkeypatch.setattr(distributed, "MAX_TASK_PAIRS", int(sizes.max() * (sizes.max() - 1) / 2))
+    tiles = []
+    real = distributed.pair_sums
+    monkeypatch.setattr(distributed, "pair_sums", lambda *a, **k: tiles.append(1) or real(*a, **k))
+    with distributed_mod.get_task_stream(client) as ts:
+        remote = cc.shear_shear(cat, bins=bins, var_method="jackknife", client=client)
+    assert list(_patch_pair_tasks(ts).values()) == [[(p, p) for p in range(4)]] and len(tiles) == 6
+    for name in ("xip", "xim", "varxip", "cov", "meanlogr"):
+        assert rel(getattr(remote, name), getattr(local, name)) < 1e-12, name
+
+
+def test_patch_pair_tasks_one_field_array_on_two_catalogs_equal_local(client):
+    """A cross-correlation given the same field array for both catalogs (equal sizes): each side's
+    patch cut comes from its own catalog's members (regression: the cuts were keyed by the array)."""
+    from cosmocorr.estimators.pair_sums import patch_pair_sums
+
+    s, o = synthetic_shear_catalog(800, seed=26), synthetic_shear_catalog(800, seed=27)
+    cat = cc.Catalog(s.ra, s.dec, s.g1, s.g2, npatch=4, patch_seed=5)
+    other = cc.Catalog(o.ra, o.dec, o.g1, o.g2, patch_centers=cat.patch_centers)
+    g = cat.g * np.exp(0.3j)
+    bins = cc.Bins(1.0, 100.0, 4, spacing="log")
+    with _parallel.using_executor(False):
+        loc = patch_pair_sums(cat, other, bins, g1=g, g2=g, mode="cross")
+    with _parallel.using_executor(client), distributed_mod.get_task_stream(client) as ts:
+        rem = patch_pair_sums(cat, other, bins, g1=g, g2=g, mode="cross")
+    assert [len(v) for v in _patch_pair_tasks(ts).values()] == [16]
+    for name in loc.sums:
+        assert rel(rem.sums[name], loc.sums[name]) < 1e-12, name

@@ -10,7 +10,11 @@ With patches (``Catalog(..., patch=...)`` or ``npatch=``) the same sums are take
 of patches (:func:`patch_pair_sums`): the kernel runs once on each pair (auto: p <= q; cross: all
 p, q), pairs of patches farther apart than ``max_sep`` are skipped, and the full result is their
 total. Every covariance method (:mod:`.covariance`) then reuses these sums; nothing is recomputed
-per left-out patch.
+per left-out patch. With a Dask client configured (``client=``, ``set_executor``,
+``COSMOCORR_SCHEDULER``) and more than one patch pair in range, each patch pair is one task on
+the cluster (the NumPy kernel, single-threaded; each patch's arrays scattered once:
+:func:`cosmocorr.backends.distributed.map_patch_pairs`); the sums equal the local ones to
+rounding. A patch pair of more than ``distributed.MAX_TASK_PAIRS`` pairs is cut into tiles instead.
 """
 from __future__ import annotations
 
@@ -279,43 +283,66 @@ def patch_pair_sums(cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="aut
     if upper:
         tot = np.triu(tot)
         tot[np.diag_indices(npatch)] = 0.5 * sumw1**2
+    # the patch pairs in range, in loop order; ``have``: its wlogr comes from the cache (filled by
+    # an earlier call, or by an earlier pair of this call with the same unordered key)
+    jobs = []
+    claimed = set() if cache is None else set(cache)
     for p in range(npatch):
-        i = members1[p]
-        if i.size == 0:
+        if members1[p].size == 0:
             continue
         for q in range(p if upper else 0, npatch):
-            j = members2[q]
-            if j.size == 0:
+            if members2[q].size == 0:
                 continue
             if cen_sep[p, q] - rad1[p] - rad2[q] > reach + 1e-9:
                 continue                       # no pair of these patches can be in range
-            a = (xyz1[:, i], cat1.w[i], None if not shear else g1[i])
-            b = (xyz2[:, j], c2.w[j], None if not shear else g2[j])
+            kind = "auto" if p == q and mode == "auto" else "ordered" if p == q and mode == "ordered" else "cross"
             key = None if cache is None else ((p, p, "auto") if p == q else (min(p, q), max(p, q), "cross"))
-            have = cache is not None and key in cache
-            if p == q and mode == "auto":
-                s = _kernel_sums(kernels, *a, *a, bins, True, True, not have)
-            elif p == q and mode == "ordered":
-                s_ab = _kernel_sums(kernels, *a, xyz1[:, i], cat1.w[i], g2[i], bins, True, False, not have)
-                s_ba = _kernel_sums(kernels, xyz1[:, i], cat1.w[i], g2[i], *a, bins, True, False, False)
-                s_ba["wlogr"] = s_ab["wlogr"] = cache[key] if have else s_ab["wlogr"]
-                s = sum_both_orders(s_ab, s_ba)       # both orders: wlogr of the unordered pairs twice
-                if cache is not None and not have:
-                    cache[key] = s_ab["wlogr"]
-                have = True
-            else:
-                s = _kernel_sums(kernels, *a, *b, bins, False, False, not have)
-                if mode == "auto" and shear:
-                    s["xip_im"] = np.zeros_like(s["xip_im"])   # one field: Im part 0 by symmetry
+            have = cache is not None and key in claimed
             if cache is not None:
-                if have and not (p == q and mode == "ordered"):
-                    s["wlogr"] = cache[key]
-                elif not have:
-                    cache[key] = s["wlogr"]
-            if sums is None:
-                sums = {k: np.zeros((npatch, npatch, bins.nbins)) for k in s}
-            for k, v in s.items():
-                sums[k][p, q] = v
+                claimed.add(key)
+            jobs.append((p, q, kind, key, have))
+    zero_im = mode == "auto" and shear      # one field: Im part of the cross patch pairs 0 by symmetry
+
+    def record(job, out):
+        nonlocal sums
+        p, q, kind, key, have = job
+        s, fresh = out
+        if cache is not None:
+            if have:
+                # "ordered": both orders of the unordered pairs, wlogr twice
+                s["wlogr"] = cache[key] + cache[key] if kind == "ordered" else cache[key]
+            else:
+                cache[key] = fresh
+        if sums is None:
+            sums = {k: np.zeros((npatch, npatch, bins.nbins)) for k in s}
+        for k, v in s.items():
+            sums[k][p, q] = v
+
+    def local(job):
+        p, q, kind, _, have = job
+        i, j = members1[p], members2[q]
+        a = (xyz1[:, i], cat1.w[i], None if not shear else g1[i])
+        if kind == "ordered":
+            b = (xyz1[:, i], cat1.w[i], g2[i])      # the second field at the same positions
+        else:
+            b = (xyz2[:, j], c2.w[j], None if not shear else g2[j])
+        return _patch_pair(kernels, a, b, kind, bins, not have, zero_im)
+
+    client = resolve_client()
+    if client is not None and len(jobs) > 1 and (mode != "ordered" or c2 is cat1):
+        # a Dask client is configured: one task per patch pair (NumPy kernel, one thread each) on
+        # each patch's arrays scattered once; a very large patch pair is cut into tiles instead
+        def size(job):
+            n1, n2 = members1[job[0]].size, members2[job[1]].size
+            return n1 * (n1 - 1) / 2 if job[2] == "auto" else n1 * (n1 - 1) if job[2] == "ordered" else n1 * n2
+        small = [n for n, job in enumerate(jobs) if size(job) <= distributed.MAX_TASK_PAIRS]
+        outs = dict(zip(small, _remote_patch_pairs(client, [jobs[n] for n in small], cat1, c2, members1, members2,
+                                                   g1, g2, shear, bins, zero_im)))
+        for n, job in enumerate(jobs):
+            record(job, outs[n] if n in outs else local(job))
+    else:
+        for job in jobs:
+            record(job, local(job))
     if sums is None:
         names = ("npairs", "weight", "wr", "wlogr") + (("xip", "xip_im", "xim", "xim_im") if shear else ())
         sums = {k: np.zeros((npatch, npatch, bins.nbins)) for k in names}
@@ -327,3 +354,62 @@ def patch_pair_sums(cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="aut
     if upper:
         ok = np.triu(ok)
     return PatchPairSums(sums=sums, ok=ok, tot=tot, auto=upper)
+
+
+def _patch_pair(kernels, a, b, kind, bins, logr, zero_im):
+    """The sums of one patch pair and the wlogr to cache (that of its unordered pairs).
+
+    ``a``, ``b``: (xyz, w, g) of the two patches; ``kind`` "auto" (a patch with itself, one
+    field: ``b`` unused), "ordered" (a patch with itself, ``b`` the second field at ``a``'s
+    positions: both orders of each pair) or "cross" (all pairs of a and b; ``zero_im`` sets
+    ``xip_im`` to 0). Without ``logr`` the sums have no ``wlogr`` (it comes from the cache).
+    """
+    if kind == "auto":
+        s = _kernel_sums(kernels, *a, *a, bins, True, True, logr)
+        return s, s.get("wlogr")
+    if kind == "ordered":
+        s_ab = _kernel_sums(kernels, *a, *b, bins, True, False, logr)
+        s_ba = _kernel_sums(kernels, *b, *a, bins, True, False, False)
+        if logr:
+            s_ba["wlogr"] = s_ab["wlogr"]
+        return sum_both_orders(s_ab, s_ba), s_ab.get("wlogr")   # wlogr of the unordered pairs twice
+    s = _kernel_sums(kernels, *a, *b, bins, False, False, logr)
+    if zero_im:
+        s["xip_im"] = np.zeros_like(s["xip_im"])
+    return s, s.get("wlogr")
+
+
+def _patch_pair_task(a, b, kind, logr, zero_im, bins):
+    """:func:`_patch_pair` on the NumPy kernel (one Dask task; single-threaded on the worker)."""
+    return _patch_pair(get_kernels("numpy"), a, b, kind, bins, logr, zero_im)
+
+
+def _remote_patch_pairs(client, jobs, cat1, c2, members1, members2, g1, g2, shear, bins, zero_im):
+    """The (sums, wlogr) of ``jobs`` as one Dask task each (``c2`` is ``cat1`` for "ordered").
+
+    Each patch's positions, weights and shears are cut out once, as in the local loop; the same
+    objects serve both sides when they are the same data, so that
+    :func:`cosmocorr.backends.distributed.map_patch_pairs` scatters each of them once.
+    """
+    cut = {}
+
+    def part(cat, members, g, k):
+        pos = cut.get((id(cat), k))
+        if pos is None:
+            pos = cut[(id(cat), k)] = (cat.xyz[:, members[k]], cat.w[members[k]])
+        if not shear:
+            return pos + (None,)
+        field = cut.get((id(cat), id(g), k))     # the same field array on two catalogs: two cuts
+        if field is None:
+            field = cut[(id(cat), id(g), k)] = g[members[k]]
+        return pos + (field,)
+
+    npatch = len(members1)
+    parts1, parts2 = [None] * npatch, [None] * npatch
+    for p, q, _, _, _ in jobs:
+        if parts1[p] is None:
+            parts1[p] = part(cat1, members1, g1, p)
+        if parts2[q] is None:
+            parts2[q] = part(c2, members2, g2, q)
+    tasks = [(p, q, (kind, not have, zero_im)) for p, q, kind, _, have in jobs]
+    return distributed.map_patch_pairs(client, _patch_pair_task, (bins,), parts1, parts2, tasks)
