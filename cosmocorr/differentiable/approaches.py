@@ -3,17 +3,31 @@
 - ``"none"``: no clustering, every object enters (the exact reference);
 - ``"c"``: hard argmax assignment fitted at the base point and held fixed (straight-through);
 - ``"b"``: weighted averages (eqs. 20-21) from the memberships, one step (``mode="one_step"``) or
-  through every fuzzy c-means iteration (``"full"``);
+  through every fuzzy c-means iteration (``"full"``); dense (N, c) memberships, or sparse ones
+  (``neighbours=k``: each object's k nearest centres, see below);
 - ``"a"``: Gumbel-softmax relaxation of eq. 19 with fixed noise.
 
 :func:`fit_state` fits the clustering at the base point (seeded); :func:`cluster_objects_dual`
 builds the objects (positions, shears, weights) as Duals so that tangents flow through them.
+
+Sparse approach b (``fit_state(..., neighbours=k)``): the fit is sparse fuzzy c-means
+(:mod:`cosmocorr.clustering.sparse_fcm`) and the state keeps its final neighbour sets S_n (the k
+centres each object has memberships on, (N, k) integers). The sets are piecewise constant in the
+parameters, so they are held fixed in the derivative (as the argmax labels of approach c are);
+eqs. 16-18 and 20-21 are then evaluated on the stored entries only, on (N, k) Duals
+(eq. 18 renormalised over S_n, eq. 17 and the column sums of eqs. 20-21 summed over the objects
+whose set holds the centre), so memory is O(N k) and no (N, c) Dual is formed. ``mode="full"``
+re-runs the iterations from the k-means++ start with the final sets (the fit itself re-queried
+its sets while the centres moved, so this is the restricted iteration that has the fit's result
+as its fixed point). Centres in no object's set carry no membership and are dropped (as empty
+clusters are in approach c). With k = c it is the dense approach b.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..clustering import fuzzy_c_means, kmeans_plus_plus
+from ..clustering.sparse_fcm import check_neighbours
 from ..sky.geometry import unit_vectors
 from . import dual as dl
 from .dual import Dual
@@ -32,6 +46,19 @@ def _distances(xyz, centres):
     """Vincenty distances (radians) between objects (3, N) and centres (3, c), Dual-aware: (N, c)."""
     a = xyz[:, :, None] if isinstance(xyz, Dual) else np.asarray(xyz)[:, :, None]
     b = centres[:, None, :] if isinstance(centres, Dual) else np.asarray(centres)[:, None, :]
+    return _vincenty(a, b)
+
+
+def _distances_at(xyz, centres, sets):
+    """Vincenty distances (eq. 16, radians) from each object (3, N) to the centres (3, c) of its
+    neighbour set ``sets`` (N, k) integers, Dual-aware: (N, k)."""
+    a = xyz[:, :, None] if isinstance(xyz, Dual) else np.asarray(xyz)[:, :, None]
+    b = centres[:, sets] if isinstance(centres, Dual) else np.asarray(centres)[:, sets]   # (3, N, k)
+    return _vincenty(a, b)
+
+
+def _vincenty(a, b):
+    """Vincenty angle between broadcastable unit vectors a, b (3, ...)."""
     cx = a[1] * b[2] - a[2] * b[1]
     cy = a[2] * b[0] - a[0] * b[2]
     cz = a[0] * b[1] - a[1] * b[0]
@@ -62,6 +89,36 @@ def _centres_from(xyz, U, m):
     return _normalise_columns(xyz @ (U ** m))
 
 
+def _scatter(x, sets, c):
+    """Column sums of a sparse (N, c) matrix stored as ``x`` (..., N, k) at columns ``sets`` (N, k):
+    sum over (n, j) with sets[n, j] = i of x[..., n, j], as (..., c); array or Dual."""
+    flat = sets.ravel()
+
+    def add(a):
+        a = np.asarray(a, dtype=float)
+        lead = a.shape[:-2]
+        rows = np.broadcast_to(a, lead + sets.shape).reshape(-1, flat.size)
+        return np.stack([np.bincount(flat, weights=r, minlength=c) for r in rows]).reshape(lead + (c,))
+
+    return Dual(add(x.v), add(x.d)) if isinstance(x, Dual) else add(x)
+
+
+def _centres_from_sparse(xyz, U, m, sets, c):
+    """Eq. 17 on the stored entries: v_i proportional to the sum of U_ni^m y_n over the objects n
+    whose set holds centre i, normalised on the sphere; U (N, k) on ``sets``; (3, c)."""
+    y = xyz[:, :, None] if isinstance(xyz, Dual) else np.asarray(xyz)[:, :, None]
+    return _normalise_columns(_scatter(y * (U ** m), sets, c))
+
+
+def _cluster_from_sparse(g, U, sets, c):
+    """Eqs. 20-21 on the stored entries: weights the column sums of U (N, k on ``sets``), quantities
+    the column-normalised U-weighted means of g, (c,) each."""
+    colsum = _scatter(U, sets, c)
+    g1 = _scatter(U * np.asarray(g.real)[:, None], sets, c) / colsum
+    g2 = _scatter(U * np.asarray(g.imag)[:, None], sets, c) / colsum
+    return g1, g2, colsum
+
+
 def _cluster_from_weights(xyz, g, A):
     """Objects from soft (or one-hot) weights A (N, c): positions, quantities (eq. 21), weights."""
     colsum = A.sum(axis=0)
@@ -71,13 +128,34 @@ def _cluster_from_weights(xyz, g, A):
     return g1, g2, colsum
 
 
-def fit_state(cat, approach, n_clusters, fuzziness, seed, tau):
+def fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=None):
+    """Fit the clustering at the base point (k-means++ start, then fuzzy c-means, eqs. 15-18, to
+    tol 1e-8) and return the state that :func:`cluster_objects_dual` holds fixed.
+
+    ``neighbours=k`` (approach "b" only): sparse fuzzy c-means with memberships on each object's k
+    nearest centres; the state then holds ``neighbour_sets`` (N, k), the fit's final sets.
+    """
     xyz = dl.value(cat.xyz)
+    if neighbours is not None:
+        if approach != "b":
+            raise ValueError(f"neighbours: sparse memberships are implemented for approach 'b' only, "
+                             f"got approach={approach!r}")
+        neighbours = check_neighbours(neighbours, n_clusters)
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
     init = kmeans_plus_plus(cat.ra, cat.dec, n_clusters, seed=rng.integers(2**63))
-    fit = fuzzy_c_means(cat.ra, cat.dec, n_clusters, fuzziness=fuzziness, init=init, tol=1e-8, max_iter=500)
+    fit = fuzzy_c_means(cat.ra, cat.dec, n_clusters, fuzziness=fuzziness, init=init, tol=1e-8, max_iter=500,
+                        neighbours=neighbours)
     state = {"approach": approach, "n_clusters": n_clusters, "fuzziness": fuzziness, "init": init,
-             "centres": fit.centers_xyz, "n_iter": fit.n_iter, "labels": np.argmax(fit.membership, axis=1)}
+             "centres": fit.centers_xyz, "n_iter": fit.n_iter, "neighbours": neighbours}
+    if neighbours is None:
+        state["labels"] = np.argmax(fit.membership, axis=1)
+    else:
+        U = fit.membership.tocsr()
+        if not np.all(np.diff(U.indptr) == neighbours):
+            raise RuntimeError(f"sparse fuzzy c-means returned rows without {neighbours} stored entries")
+        sets = U.indices.reshape(-1, neighbours).astype(np.intp)
+        state["neighbour_sets"] = sets
+        state["labels"] = sets[np.arange(sets.shape[0]), np.argmax(U.data.reshape(sets.shape), axis=1)]
     if approach == "a":
         state["gumbel"] = -np.log(-np.log(rng.uniform(1e-12, 1.0, (xyz.shape[1], n_clusters))))
         state["tau"] = tau
@@ -97,6 +175,8 @@ def cluster_objects_dual(cat, approach, state, mode):
         pos = _normalise_columns(xyz @ A)
         g1, g2, w = _cluster_from_weights(xyz, g, A)
         return pos, g1, g2, w
+    if approach == "b" and state.get("neighbour_sets") is not None:
+        return _sparse_b(xyz, g, state, mode)
     if approach == "b" and mode == "full":
         centres = unit_vectors(state["init"][:, 0], state["init"][:, 1])
         for _ in range(state["n_iter"]):
@@ -119,3 +199,24 @@ def cluster_objects_dual(cat, approach, state, mode):
     pos = _normalise_columns(xyz @ A)
     g1, g2, w = _cluster_from_weights(xyz, g, A)
     return pos, g1, g2, w
+
+
+def _sparse_b(xyz, g, state, mode):
+    """Approach b on the stored entries of sparse memberships (eqs. 16-18, 20-21 on (N, k) Duals),
+    the neighbour sets of the fit held fixed; centres in no set are dropped."""
+    m = state["fuzziness"]
+    used, inverse = np.unique(state["neighbour_sets"], return_inverse=True)
+    sets = inverse.reshape(state["neighbour_sets"].shape).astype(np.intp)   # columns of the used centres
+    c = used.size
+    if mode == "full":
+        init = np.asarray(state["init"])[used]
+        centres = unit_vectors(init[:, 0], init[:, 1])
+        for _ in range(state["n_iter"]):
+            U = _memberships(_distances_at(xyz, centres, sets), m)     # eq. 18 on each set
+            centres = _centres_from_sparse(xyz, U, m, sets, c)         # eq. 17 over the stored entries
+    else:
+        U = _memberships(_distances_at(xyz, np.asarray(state["centres"])[:, used], sets), m)
+        centres = _centres_from_sparse(xyz, U, m, sets, c)              # one more eq. 17 ...
+    U = _memberships(_distances_at(xyz, centres, sets), m)              # ... and eq. 18
+    g1, g2, w = _cluster_from_sparse(g, U, sets, c)
+    return centres, g1, g2, w

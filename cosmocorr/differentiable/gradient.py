@@ -12,7 +12,9 @@ d(position)/dG; every later step carries (value, tangent) pairs (:class:`.dual.D
   membership, cluster weights the column sums of U, cluster positions the fuzzy c-means centres.
   ``mode="one_step"`` (the paper's shortcut): centres converged at the base point, then one more
   update (eq. 18 then eq. 17 then eq. 18) is differentiated; ``mode="full"``: the derivative
-  through every iteration from the (fixed) k-means++ start;
+  through every iteration from the (fixed) k-means++ start. With ``neighbours=k`` the fit is
+  sparse fuzzy c-means and both modes run on each object's k nearest centres only (the fit's
+  neighbour sets held fixed; O(N k) memory, see :mod:`.approaches`);
 - ``"a"``: Gumbel-softmax relaxation of eq. 19: A = softmax((log U + g) / tau), g seeded Gumbel
   noise held fixed, U the one-step memberships; positions, quantities and weights from A.
 
@@ -30,6 +32,7 @@ import numpy as np
 from .._progress import progress_range
 from .._validate import as_float_array, check_choice, check_positive_int, check_real, check_seed
 from ..backends import get_backend, get_kernels, resolve_backend
+from ..clustering.sparse_fcm import check_neighbours
 from ..sky.bins import Bins
 from . import dual as dl
 from .approaches import APPROACHES, cluster_objects_dual, fit_state
@@ -54,7 +57,7 @@ class GradientResult:
 
 def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=20, seed=0, alpha=1.0,
                      kind="sigmoid", fuzziness=2.0, tau=0.5, mode="one_step", rtol=1e-10, atol=1e-12,
-                     state=None, backend=None, t_max=None, ad="forward"):
+                     state=None, backend=None, t_max=None, ad="forward", neighbours=None):
     """xi+ per bin and its forward-mode derivative d xi+/d G (paper sec. 6, fig. 10).
 
     Parameters
@@ -75,8 +78,15 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
         Soft-bin sharpness (1/arcmin for "sigmoid", 1/arcmin^2 for "gaussian").
     mode : {"one_step", "full"}
         Approach b only: the paper's shortcut or the derivative through every FCM iteration.
+    neighbours : int, optional
+        Approach b only: sparse memberships on each object's ``neighbours`` nearest centres
+        (1 <= k <= n_clusters; :func:`cosmocorr.fuzzy_c_means` with ``neighbours=k``). The fit's
+        neighbour sets are kept in the state and held fixed in the derivative; eqs. 17-18 and
+        20-21 run on the N x k stored entries (O(N k) memory instead of O(N c)). k = c gives the
+        dense result. ``None`` (default): dense memberships.
     state : dict, optional
-        Clustering state from a previous result (``res.state``) to evaluate the same function.
+        Clustering state from a previous result (``res.state``) to evaluate the same function
+        (with the same ``neighbours``).
     backend : {"numpy", "julia", "auto"}
         NumPy: forward sensitivity equations and dual numbers. Julia: OrdinaryDiffEq (Tsit5) with
         ForwardDiff or Zygote through the solve and the estimator, for approaches "none" and "c"
@@ -101,6 +111,16 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
         if n_clusters > n_galaxies:
             raise ValueError(f"n_clusters: too many clusters ({n_clusters}) for {n_galaxies} galaxies")
         fuzziness = check_real(fuzziness, "fuzziness", low=1.0, low_open=True)
+    if neighbours is not None:
+        if approach != "b":
+            raise ValueError(f"neighbours: sparse memberships are implemented for approach 'b' only, "
+                             f"got approach={approach!r}")
+        neighbours = check_neighbours(neighbours, n_clusters)
+    if state is not None and not isinstance(state, dict):
+        raise TypeError(f"state must be a dict (a previous result's .state), got {type(state).__name__}")
+    if state is not None and approach == "b" and state.get("neighbours") != neighbours:
+        raise ValueError(f"neighbours={neighbours} but the state was fitted with neighbours="
+                         f"{state.get('neighbours')}: pass the same value")
     alpha = check_real(alpha, "alpha", low=0.0, low_open=True)
     if approach == "a":
         tau = check_real(tau, "tau", low=0.0, low_open=True)
@@ -120,7 +140,7 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
                                rtol, atol, state, t_max, ad)
     cat = simulate_catalog(G, n_galaxies, seed=seed, rtol=rtol, atol=atol, t_max=t_max)
     if state is None and approach != "none":
-        state = fit_state(cat, approach, n_clusters, fuzziness, seed, tau)
+        state = fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=neighbours)
     xyz, g1, g2, w = cluster_objects_dual(cat, approach, state, mode)
     xi = soft_xi_plus(xyz, g1, g2, w, bins, alpha, kind)
     return GradientResult(bins, dl.value(xi).copy(), dl.tangent(xi).copy(), approach, float(G),
