@@ -116,3 +116,54 @@ def test_bad_neighbours():
         cc.fuzzy_c_means(ra, dec, 5, neighbours=0)
     with pytest.raises(TypeError, match="neighbours"):
         cc.fuzzy_c_means(ra, dec, 5, neighbours=2.5)
+
+
+@pytest.mark.parametrize("neighbours, accelerate", [(None, False), (None, True), (4, True)])
+def test_progress_counts_the_iterations(capsys, neighbours, accelerate):
+    """progress=True draws a tqdm bar whose count is the number of eq. 17-18 iterations the
+    result reports (dense, over-relaxed dense and sparse loops); off, nothing is written."""
+    ra, dec = field(400, seed=8)
+    kw = dict(seed=2, tol=1e-5, max_iter=200, neighbours=neighbours, accelerate=accelerate)
+    res = cc.fuzzy_c_means(ra, dec, 6, progress=True, **kw)
+    err = capsys.readouterr().err
+    assert "fuzzy c-means iterations" in err and f"{res.n_iter}/200" in err
+    quiet = cc.fuzzy_c_means(ra, dec, 6, **kw)
+    assert capsys.readouterr().err == "" and quiet.n_iter == res.n_iter
+    with pytest.raises(TypeError, match="progress"):
+        cc.fuzzy_c_means(ra, dec, 6, progress="yes")
+
+
+def test_swap_change_is_eq18_over_the_union_of_both_sets():
+    """The convergence test's change for rows whose neighbour set changed: max over the union of
+    the old and new sets of |U_new - U_old|, each side eq. 18 at its own centres normalised over
+    its own set (a centre outside a set gets the membership eq. 18 would give it there), against
+    a per-row loop with arccos distances."""
+    from cosmocorr.clustering.sparse_fcm import _swap_change
+    rng = np.random.default_rng(0)
+    c, k, r = 40, 5, 120
+    for _ in range(5):
+        old_c = rng.normal(size=(3, c))
+        old_c /= np.linalg.norm(old_c, axis=0)
+        new_c = old_c + 0.08 * rng.normal(size=(3, c))
+        new_c /= np.linalg.norm(new_c, axis=0)
+        P = rng.normal(size=(3, r))
+        P /= np.linalg.norm(P, axis=0)
+        p = 2.0 / (rng.uniform(1.3, 3.0) - 1.0)
+        d_old = np.arccos(np.clip(P.T @ old_c, -1, 1))        # (r, c)
+        d_new = np.arccos(np.clip(P.T @ new_c, -1, 1))
+        old_I = np.argsort(d_old, axis=1)[:, :k]
+        new_I = np.argsort(d_new, axis=1)[:, :k]
+        old_I = old_I[:, rng.permutation(k)]                  # stored order need not be sorted
+        expect = 0.0
+        for i in range(r):
+            union = np.union1d(old_I[i], new_I[i])
+            u_old = d_old[i, union] ** -p / (d_old[i, old_I[i]] ** -p).sum()
+            u_new = d_new[i, union] ** -p / (d_new[i, new_I[i]] ** -p).sum()
+            expect = max(expect, np.abs(u_new - u_old).max())
+        old_U = (np.take_along_axis(d_old, old_I, 1) ** -p).T
+        old_U /= old_U.sum(axis=0)
+        new_U = (np.take_along_axis(d_new, new_I, 1) ** -p).T
+        new_U /= new_U.sum(axis=0)
+        got = _swap_change(P, new_I.T, old_I.T, tuple(new_c), tuple(old_c), p, new_U, old_U)
+        assert got == pytest.approx(expect, rel=1e-10, abs=1e-14)
+        assert expect > 1e-3                                   # the sets really changed

@@ -331,12 +331,14 @@ def kernels():
         k = cc.bin_index(np.ascontiguousarray(r.ravel()), float(min_sep), float(max_sep), int(nbins), bool(log))
         return (np.array(k, dtype=np.intp) - 1).reshape(r.shape)
 
-    def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None, relax=1.0):
+    def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None, relax=1.0, progress=None):
         if relax != 1.0:
             raise NotImplementedError("accelerate=True (over-relaxed fuzzy c-means) runs on the numpy backend")
         out = cc.fcm_iterate(np.ascontiguousarray(xyz, dtype=float), np.ascontiguousarray(cxyz, dtype=float),
                              float(fuzziness), float(tol), int(max_iter),
                              None if weights is None else np.ascontiguousarray(weights, dtype=float))
+        if progress is not None:
+            progress.update(int(out.n_iter))     # the Julia loop reports once, at its end
         return (np.array(out.centers, dtype=float), np.array(out.membership, dtype=float), int(out.n_iter),
                 np.array(out.objective, dtype=float), bool(out.converged))
 

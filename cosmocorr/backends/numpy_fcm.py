@@ -38,13 +38,14 @@ def memberships(d, fuzziness):
 RELAX_CAP = 5.0   # largest over-relaxation factor of the accelerated iterations
 
 
-def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None, relax=1.0):
+def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None, relax=1.0, progress=None):
     """The fuzzy c-means iterations (the kernel both backends implement).
 
     From initial centre unit vectors ``cxyz`` (3, c): memberships (eq. 18), then repeat centres
     (eq. 17) and memberships until max |U_new - U| < tol or ``max_iter``.
     Returns (centres (3, c), U (N, c), n_iter, J_m history (arcmin^2), converged).
     ``relax`` > 1 starts the over-relaxed iterations of ``fuzzy_c_means(accelerate=True)``.
+    ``progress``: an object with ``update(n)`` (a tqdm bar) advanced once per iteration.
 
     Each iteration splits the objects between threads; each thread walks its rows in blocks of
     ``block`` rows (default about 65,536 / c) and computes, per block, distances, memberships and
@@ -89,7 +90,7 @@ def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None, r
         return sum(q[0] for q in parts), sum(q[1] for q in parts), max(q[2] for q in parts)
 
     spare = None if relax == 1.0 else np.empty_like(U)   # second buffer for over-relaxed trials
-    return iterate(sweep, cxyz, U, spare, relax, tol, max_iter)
+    return iterate(sweep, cxyz, U, spare, relax, tol, max_iter, progress)
 
 
 def renormalise(v, previous):
@@ -99,13 +100,14 @@ def renormalise(v, previous):
     return np.where(keep, previous, v / np.where(keep, 1.0, norm))
 
 
-def iterate(sweep, cxyz, current, spare, relax, tol, max_iter):
+def iterate(sweep, cxyz, current, spare, relax, tol, max_iter, progress=None):
     """The fuzzy c-means outer loop (eqs. 17-18 until max |U_new - U| < tol), shared by the dense
     kernel and the sparse one (:mod:`cosmocorr.clustering.sparse_fcm`).
 
     ``sweep(centres, out, ref)`` computes the memberships for ``centres`` into the buffer ``out``
     and returns (centre sums, J_m, max change against ``ref``). ``spare`` is a second buffer for
-    the over-relaxed trial steps (``relax`` > 1; None for the plain iteration). Returns (centres,
+    the over-relaxed trial steps (``relax`` > 1; None for the plain iteration). ``progress`` (an
+    object with ``update(n)``, e.g. a tqdm bar) is advanced once per iteration. Returns (centres,
     the buffer holding the final memberships, n_iter, J_m history, converged).
     """
     sums, jm, _ = sweep(cxyz, current)
@@ -132,6 +134,8 @@ def iterate(sweep, cxyz, current, spare, relax, tol, max_iter):
         if spare is not None:
             current, spare = spare, current
         history.append(jm)
+        if progress is not None:
+            progress.update(1)
         if change < tol:
             converged = True
             break

@@ -17,6 +17,7 @@ import numpy as np
 
 from .._validate import as_float_array, check_bool, check_positive_int, check_real, check_seed, check_sky_coords, check_weights
 from .._parallel import using_threads
+from .._progress import progress_bar
 from .._warnings import ConvergenceWarning, emit_warning
 from ..backends import get_backend, get_kernels
 from ..backends.numpy_fcm import RELAX_CAP, memberships
@@ -85,7 +86,7 @@ class FuzzyCMeansResult:
 
 def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, seed=None, init=None,
                   weights=None, weight_factor=0.0, backend=None, accelerate=False, neighbours=None,
-                  num_threads=None):
+                  num_threads=None, progress=False):
     """Fuzzy c-means on the sky (paper eqs. 15, 17, 18; Algorithm 1 steps 1-2).
 
     Parameters
@@ -125,6 +126,9 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
         in NumPy whatever ``backend`` says; k-means++ uses the fast variant drawing the same centres.
     num_threads : int, optional
         Threads for the iterations (default: all cores; see :mod:`cosmocorr._parallel`).
+    progress : bool
+        Show a tqdm bar counting the iterations (out of ``max_iter``; it stops early at
+        convergence). The Julia backend reports its iterations once, when it returns.
 
     Returns
     -------
@@ -138,6 +142,7 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
     max_iter = check_positive_int(max_iter, "max_iter")
     check_seed(seed)
     accelerate = check_bool(accelerate, "accelerate")
+    progress = check_bool(progress, "progress")
     if weights is not None:
         # negative weights would pull the centres (eq. 17) away from the data
         weights = check_weights(weights, "weights", n)
@@ -153,20 +158,21 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
         check_sky_coords(init[:, 0], init[:, 1], ra_name="init ra", dec_name="init dec")
     xyz = unit_vectors(ra, dec)
     cxyz = unit_vectors(init[:, 0], init[:, 1])
-    if neighbours is not None:
-        cxyz, U, it, history, converged, _ = sparse_fcm_iterate(
-            xyz, cxyz, fuzziness, float(tol), max_iter, neighbours, weights, relax=1.5 if accelerate else 1.0,
-            num_threads=num_threads)
-        return _warn_unconverged(FuzzyCMeansResult(vectors_to_radec(cxyz), U, int(it), np.asarray(history),
-                                                   bool(converged), fuzziness), tol, max_iter)
-    with using_threads(num_threads):
-        if accelerate:
-            requested = get_backend() if backend is None else str(backend).lower()
-            kernels = get_kernels("numpy" if requested == "auto" else backend)
-            run = kernels.fcm_iterate(xyz, cxyz, fuzziness, float(tol), max_iter, weights, relax=1.5)
+    with progress_bar(max_iter, "fuzzy c-means iterations", progress) as bar:
+        if neighbours is not None:
+            cxyz, U, it, history, converged, _ = sparse_fcm_iterate(
+                xyz, cxyz, fuzziness, float(tol), max_iter, neighbours, weights, relax=1.5 if accelerate else 1.0,
+                num_threads=num_threads, progress=bar)
         else:
-            run = get_kernels(backend).fcm_iterate(xyz, cxyz, fuzziness, float(tol), max_iter, weights)
-    cxyz, U, it, history, converged = run
+            with using_threads(num_threads):
+                if accelerate:
+                    requested = get_backend() if backend is None else str(backend).lower()
+                    kernels = get_kernels("numpy" if requested == "auto" else backend)
+                    cxyz, U, it, history, converged = kernels.fcm_iterate(
+                        xyz, cxyz, fuzziness, float(tol), max_iter, weights, relax=1.5, progress=bar)
+                else:
+                    cxyz, U, it, history, converged = get_kernels(backend).fcm_iterate(
+                        xyz, cxyz, fuzziness, float(tol), max_iter, weights, progress=bar)
     return _warn_unconverged(FuzzyCMeansResult(vectors_to_radec(cxyz), U, int(it), np.asarray(history),
                                                bool(converged), fuzziness), tol, max_iter)
 

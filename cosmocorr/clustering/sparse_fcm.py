@@ -131,15 +131,17 @@ class _Layout:
         self.U = np.empty((k, n))
         self.limit = np.empty(n)
         self.epoch = np.zeros(n, dtype=np.int32)
+        self.centres = None                         # (x, y, z) of the centres U was computed for
 
 
 def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=None, block=None, relax=1.0,
-                       num_threads=None):
+                       num_threads=None, progress=None):
     """Fuzzy c-means iterations with memberships on the ``neighbours`` nearest centres.
 
     The sparse counterpart of :func:`cosmocorr.backends.numpy_fcm.fcm_iterate` (same arguments,
     same over-relaxation with ``relax`` > 1, same stopping rule max |U_new - U| < tol, the
-    difference taken over the union of old and new neighbour sets).
+    difference taken over the union of old and new neighbour sets; ``progress``, an object with
+    ``update(n)``, is advanced once per iteration).
 
     Returns
     -------
@@ -259,7 +261,8 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                         keep[redo] = False
                         if keep.any():
                             change = max(change, float(np.abs(u[:, keep] - ref.U[:, rows][:, keep]).max()))
-                        change = max(change, _union_change(I[:, redo].T, u[:, redo].T, old_I, old_U))
+                        change = max(change, _swap_change(P[:, redo], I[:, redo], old_I.T, (cx, cy, cz),
+                                                          ref.centres, p, u[:, redo], old_U.T))
                 out.U[:, rows] = u
                 if ref is None or out is not ref or redo is not None:
                     out.idx[:, rows] = I
@@ -276,6 +279,7 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
             return sums, jm, change, requeried
 
         parts = thread_map(run, shares, limit_blas=False, num_threads=workers)
+        out.centres = tuple(np.ascontiguousarray(centres[q]) for q in range(3))
         requeried = sum(q[3] for q in parts)
         state["requeried"] += requeried
         change = max(q[2] for q in parts)
@@ -287,13 +291,42 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
         return sum(q[0] for q in parts), sum(q[1] for q in parts), change
 
     spare = None if relax == 1.0 else _Layout(n, k)
-    cxyz, cur, it, history, converged = iterate(sweep, cxyz, _Layout(n, k), spare, relax, tol, max_iter)
+    cxyz, cur, it, history, converged = iterate(sweep, cxyz, _Layout(n, k), spare, relax, tol, max_iter, progress)
     del spare
     index_type = np.int64 if n * k > 2**31 - 1 else np.int32
     U = sparse.csr_matrix((cur.U.T.ravel(), cur.idx.T.ravel().astype(index_type),
                            np.arange(0, n * k + 1, k, dtype=index_type)), shape=(n, c))
     U.sort_indices()
     return cxyz, U, it, np.array(history), converged, state["requeried"]
+
+
+def _swap_change(P, new_I, old_I, new_c, old_c, p, new_U, old_U):
+    """max |U_new - U_old| over the union of the old and new neighbour sets (k, r) of rows whose
+    set changed, each membership being eq. 18 at its own sweep's centres with that sweep's row
+    normaliser (the sum over its stored set): a centre dropped from a set is compared with the
+    membership eq. 18 now gives it, a centre added with the one it would have had, so a swap of
+    two nearly equidistant centres (the k-th and the (k+1)-th) changes nothing discontinuously.
+    Only the old set at the new centres and the new set at the old centres are computed (a centre
+    in both sets gets its stored value back); each normaliser comes from the row's largest stored
+    entry, S = d^-p / U. With an object on a centre: the stored values (:func:`_union_change`)."""
+    k, r = new_I.shape
+    if r == 0:
+        return 0.0
+    cols = np.arange(r)
+    j_new, j_old = new_U.argmax(axis=0), old_U.argmax(axis=0)
+    at_new = np.concatenate([old_I, new_I[j_new, cols][None]])      # (k + 1, r) at the new centres
+    at_old = np.concatenate([new_I, old_I[j_old, cols][None]])      # (k + 1, r) at the old centres
+    dn = _gathered_distances(P, at_new, *new_c, np.empty(at_new.shape), np.empty(at_new.shape))
+    do = _gathered_distances(P, at_old, *old_c, np.empty(at_old.shape), np.empty(at_old.shape))
+    if dn.min() == 0 or do.min() == 0:
+        return _union_change(new_I.T, new_U.T, old_I.T, old_U.T)
+    np.power(dn, -p, out=dn)
+    np.power(do, -p, out=do)
+    dn[:k] *= new_U[j_new, cols] / dn[k]                 # eq. 18 of the old set's centres now
+    do[:k] *= old_U[j_old, cols] / do[k]                 # eq. 18 of the new set's centres then
+    dn[:k] -= old_U
+    do[:k] -= new_U
+    return float(max(np.abs(dn[:k]).max(), np.abs(do[:k]).max()))
 
 
 def _union_change(new_I, new_U, old_I, old_U):
