@@ -1,10 +1,12 @@
 """Benchmark: survey scale (issue 13): sparse fuzzy c-means and Dask.
 
     python benchmarks/bench_scale.py fcm      # N = 1e6 uniform on 3 x 3 deg, c = 1000, k = 20, tol 1e-3
+    python benchmarks/bench_scale.py fcm 1e-2 # the same with another tol
     python benchmarks/bench_scale.py k        # N = 1e5, c = 100: J_m and rho1 of sparse vs dense vs k
     python benchmarks/bench_scale.py dask     # exact shear-shear (N = 50,000) and clustering_uncertainty
                                               # (100 draws + 100 resamples) on 1 and 2 worker processes
-    python benchmarks/bench_scale.py dask-uncertainty   # the second of these only
+    python benchmarks/bench_scale.py dask-uncertainty   # clustering_uncertainty only
+    python benchmarks/bench_scale.py dask-jackknife     # jackknife shear-shear (N = 20,000, 20 patches) only
 
 Wall time and CPU time (all threads of this process) are printed: on a shared machine the wall
 time depends on the other jobs, the CPU time much less. Peak memory is the process's maximum
@@ -89,12 +91,16 @@ def dask_speedup(n=50_000, n_draws=100, n_resamples=100, only=None):
     cat = synthetic_shear_catalog(n, seed=1)
     bins = cc.Bins(1.0, 60.0, 10, spacing="log")
     small = synthetic_shear_catalog(20_000, seed=2)
+    patched = cc.Catalog(small.ra, small.dec, small.g1, small.g2, npatch=20, patch_seed=1)
     fit = cc.fuzzy_c_means(small.ra, small.dec, 200, seed=1, tol=1e-3, neighbours=20, accelerate=True, max_iter=3000)
     print("| task | local threads (s) | 1 worker process (s) | 2 worker processes (s) | speed-up 2 vs 1 "
           "| max rel. diff vs local |")
     print("|---|---|---|---|---|---|")
     jobs = {
         f"exact shear-shear, N = {n:,}": lambda client: cc.shear_shear(cat, bins=bins, client=client).xip,
+        "jackknife shear-shear, N = 20,000, 20 patches (xip and the jackknife variances)":
+            lambda client: (lambda r: np.concatenate([r.xip, np.diag(r.cov)]))(
+                cc.shear_shear(patched, bins=bins, var_method="jackknife", client=client)),
         f"clustering_uncertainty, N = 20,000, c = 200, {n_draws} draws + {n_resamples} resamples":
             lambda client: np.concatenate(list(
                 (lambda r: (r.samples["xip"].ravel(), r.bootstrap_samples["xip"].ravel()))(
@@ -122,7 +128,7 @@ def dask_speedup(n=50_000, n_draws=100, n_resamples=100, only=None):
 if __name__ == "__main__":
     part = sys.argv[1] if len(sys.argv) > 1 else "all"
     if part in ("fcm", "all"):
-        fcm_million()
+        fcm_million(tol=float(sys.argv[2]) if part == "fcm" and len(sys.argv) > 2 else 1e-3)
     if part in ("k", "all"):
         versus_k()
     if part in ("dask", "all"):
@@ -131,3 +137,5 @@ if __name__ == "__main__":
         dask_speedup(only="clustering_uncertainty")
     if part == "dask-exact":
         dask_speedup(only="exact")
+    if part == "dask-jackknife":
+        dask_speedup(only="jackknife")
