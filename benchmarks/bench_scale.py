@@ -49,11 +49,11 @@ def fcm_million(n=1_000_000, c=1000, k=20, tol=1e-3, num_threads=2):
         res = cc.fuzzy_c_means(ra, dec, c, init=init, neighbours=k, tol=tol, max_iter=5000, accelerate=True,
                                num_threads=num_threads)
     print(f"| N | c | k | tol | iterations | k-means++ wall / cpu (s) | FCM wall / cpu (s) | total wall (s) "
-          f"| peak RSS (GB; catalog alone {base:.2f}) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+          f"| peak RSS (GB; catalog alone {base:.2f}) | J_m (arcmin^2) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     print(f"| {n:,} | {c} | {k} | {tol:g} | {res.n_iter} (converged={res.converged}) "
           f"| {t_init.wall:.1f} / {t_init.cpu:.1f} | {t_fit.wall:.1f} / {t_fit.cpu:.1f} "
-          f"| {t_init.wall + t_fit.wall:.1f} | {peak_gb():.2f} |", flush=True)
+          f"| {t_init.wall + t_fit.wall:.1f} | {peak_gb():.2f} | {res.objective[-1]:.7e} |", flush=True)
 
 
 def versus_k(n=100_000, c=100, ks=(5, 10, 20, 50), tol=1e-3):

@@ -142,3 +142,24 @@ def test_accelerated_fcm_reaches_the_same_centres_in_fewer_iterations(rng):
     np.testing.assert_allclose(fast.membership.sum(axis=1), 1.0, rtol=1e-12)
     assert np.all(np.diff(fast.objective) <= 1e-12 * fast.objective[:-1])
     np.testing.assert_allclose(fast.objective[-1], plain.objective[-1], rtol=1e-8)
+
+
+@pytest.mark.parametrize("neighbours", [None, 12])
+def test_accelerated_fcm_stops_on_a_plain_step(rng, neighbours):
+    """With accelerate=True the stopping rule is that of plain fuzzy c-means: the returned
+    memberships are eq. 18 at the returned centres, and those centres are eq. 17 of the previous
+    memberships within tol, i.e. one more plain eq. 17-18 step from the previous state changed U by
+    less than tol. Checked from outside: a further plain step (eqs. 17, 18 written on whole arrays)
+    from the result changes U by less than tol (the iteration contracts near its fixed point)."""
+    from cosmocorr.clustering import update_centers
+    from cosmocorr.sky.geometry import angular_distances, unit_vectors
+
+    ra, dec = rng.uniform(30, 31, 3000), rng.uniform(-0.5, 0.5, 3000)     # no clusters: slow
+    tol = 1e-4
+    res = fuzzy_c_means(ra, dec, 12, seed=4, tol=tol, max_iter=3000, accelerate=True, neighbours=neighbours)
+    assert res.converged
+    xyz = unit_vectors(ra, dec)
+    U = res.membership if neighbours is None else res.membership.toarray()
+    np.testing.assert_allclose(U, memberships(angular_distances(xyz, res.centers_xyz), 2.0), atol=1e-12)
+    nxt = memberships(angular_distances(xyz, update_centers(xyz, U, 2.0)), 2.0)
+    assert np.abs(nxt - U).max() < tol

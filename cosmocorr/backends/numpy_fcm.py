@@ -106,7 +106,9 @@ def iterate(sweep, cxyz, current, spare, relax, tol, max_iter, progress=None):
 
     ``sweep(centres, out, ref)`` computes the memberships for ``centres`` into the buffer ``out``
     and returns (centre sums, J_m, max change against ``ref``). ``spare`` is a second buffer for
-    the over-relaxed trial steps (``relax`` > 1; None for the plain iteration). ``progress`` (an
+    the over-relaxed trial steps (``relax`` > 1; None for the plain iteration); after a relaxed
+    step whose change is below ``relax * tol`` the next step is a plain one, so that the test
+    sees the plain step's change, as without acceleration. ``progress`` (an
     object with ``update(n)``, e.g. a tqdm bar) is advanced once per iteration. Returns (centres,
     the buffer holding the final memberships, n_iter, J_m history, converged).
     """
@@ -114,10 +116,11 @@ def iterate(sweep, cxyz, current, spare, relax, tol, max_iter, progress=None):
     history = [jm]
     converged = False
     it = 0
+    plain = False
     for it in range(1, max_iter + 1):
         proposal = renormalise(sums, cxyz)     # eq. 17
         step = None
-        if spare is not None:
+        if spare is not None and not plain:
             # over-relaxed step, kept only if J_m still decreases; the factor grows while steps
             # are kept and shrinks when one is refused (then the plain eq. 17 step is taken)
             trial = renormalise(cxyz + relax * (proposal - cxyz), proposal)
@@ -130,6 +133,9 @@ def iterate(sweep, cxyz, current, spare, relax, tol, max_iter, progress=None):
         if step is None:
             target = current if spare is None else spare
             step = (proposal,) + sweep(proposal, target, current)
+        # an over-relaxed step changes U by about ``relax`` times the plain step: once that is
+        # within reach of tol, the next step is a plain one, whose change is the test's
+        plain = step[0] is not proposal and step[3] < relax * tol
         cxyz, sums, jm, change = step
         if spare is not None:
             current, spare = spare, current

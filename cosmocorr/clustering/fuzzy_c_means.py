@@ -115,8 +115,12 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
         Over-relaxed centre steps (NumPy backend): each step moves the centres further along
         the eq. 17 update by an adaptive factor (1.5 to start, growing while steps are kept, at
         most :data:`RELAX_CAP`), kept only when J_m decreases, so J_m stays monotone and the
-        fixed points are those of eqs. 17-18. Typically 2-3x fewer iterations; on data without
-        clear clusters it may settle in a different local minimum than the plain iteration.
+        fixed points are those of eqs. 17-18. An over-relaxed step changes U about the factor
+        times as much as the plain step would, so once it changes U by less than the factor
+        times ``tol`` the next step is a plain one, whose max |U_new - U_old| is tested against
+        ``tol`` as without acceleration (a relaxed step below ``tol`` ends the run as well).
+        Typically 2-3x fewer iterations; on data without clear clusters it may settle in a
+        different local minimum than the plain iteration.
     neighbours : int, optional
         Sparse fuzzy c-means (:mod:`cosmocorr.clustering.sparse_fcm`): each object's memberships
         are restricted to its ``neighbours`` nearest centres (k ~ 10-30; found with a k-d tree),
