@@ -5,7 +5,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 from scipy import stats
 
-from cosmocorr import fuzzy_c_means, kmeans_plus_plus, max_membership, membership_entropy
+from cosmocorr import ConvergenceWarning, fuzzy_c_means, kmeans_plus_plus, max_membership, membership_entropy
 from cosmocorr.clustering import greedy_assignments, memberships, sample_assignments
 
 
@@ -163,3 +163,11 @@ def test_accelerated_fcm_stops_on_a_plain_step(rng, neighbours):
     np.testing.assert_allclose(U, memberships(angular_distances(xyz, res.centers_xyz), 2.0), atol=1e-12)
     nxt = memberships(angular_distances(xyz, update_centers(xyz, U, 2.0)), 2.0)
     assert np.abs(nxt - U).max() < tol
+    # the last step itself was plain: replaying the (deterministic) run one iteration short gives
+    # the previous state, whose eq. 17 centres are the returned ones, and that step changed U < tol
+    with pytest.warns(ConvergenceWarning):
+        prev = fuzzy_c_means(ra, dec, 12, seed=4, tol=tol, max_iter=res.n_iter - 1, accelerate=True,
+                             neighbours=neighbours)
+    U_prev = prev.membership if neighbours is None else prev.membership.toarray()
+    np.testing.assert_allclose(update_centers(xyz, U_prev, 2.0), res.centers_xyz, rtol=0, atol=1e-12)
+    assert np.abs(U - U_prev).max() < tol
