@@ -33,6 +33,7 @@ import contextlib
 import contextvars
 import numbers
 import os
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 
 from threadpoolctl import threadpool_limits
@@ -248,8 +249,38 @@ def _token():
 
 def scatter(client, obj):
     """``obj`` sent to the workers once (a future; a list gives a list of futures) when ``client``
-    is a client, else ``obj`` itself. Scattered data has no lineage, so it is broadcast to every
-    worker: losing a worker loses no input (its tasks are simply recomputed elsewhere)."""
+    is a client, else ``obj`` itself.
+
+    Each object becomes the result of a small task that holds it, rather than of
+    ``client.scatter``: scattered data has no lineage, and Dask's active memory manager drops
+    extra replicas of it (policy ReduceReplicas), so a worker lost mid-run could take the only
+    copy with it. A task's result is recomputed from the task (whose arguments the scheduler
+    keeps), so a lost worker loses no input and its tasks are simply recomputed elsewhere.
+    """
     if client is None:
         return obj
-    return client.scatter(obj, broadcast=True, hash=False)
+    with warnings.catch_warnings():
+        # the inputs are meant to travel once with their task
+        warnings.filterwarnings("ignore", message=".*large graph.*", category=UserWarning)
+        if isinstance(obj, list):
+            return [client.submit(_unbox, _Box(o), pure=False, key=f"cosmocorr-input-{_token()}") for o in obj]
+        return client.submit(_unbox, _Box(obj), pure=False, key=f"cosmocorr-input-{_token()}")
+
+
+class _Box:
+    """Holds an input as one opaque argument (Dask does not look inside it for tasks or keys)."""
+
+    __slots__ = ("obj",)
+
+    def __init__(self, obj):
+        self.obj = obj
+
+    def __getstate__(self):
+        return (self.obj,)
+
+    def __setstate__(self, state):
+        self.obj = state[0]
+
+
+def _unbox(box):
+    return box.obj

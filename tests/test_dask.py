@@ -349,3 +349,19 @@ def test_patch_pair_tasks_one_field_array_on_two_catalogs_equal_local(client):
     assert [len(v) for v in _patch_pair_tasks(ts).values()] == [16]
     for name in loc.sums:
         assert rel(rem.sums[name], loc.sums[name]) < 1e-12, name
+
+
+def test_inputs_survive_the_loss_of_the_worker_holding_them(client):
+    """Inputs sent to the cluster once (``_parallel.scatter``) are recomputable task results: after
+    Dask's active memory manager has run (every 2 s; it drops extra replicas of scattered data),
+    killing every worker that holds the input still lets a task use it, with the same value. With
+    ``client.scatter(broadcast=True)`` the input would be lost here."""
+    from cosmocorr._parallel import scatter
+    data = np.random.default_rng(3).normal(size=5000)
+    fut = scatter(client, data)
+    assert rel(client.gather(fut), data) == 0
+    time.sleep(2.5)                                       # one active-memory-manager cycle
+    for addr in client.who_has([fut])[fut.key]:
+        os.kill(client.run(os.getpid, workers=[addr])[addr], signal.SIGKILL)
+    out = client.submit(np.sum, fut, pure=False).result(timeout=120)
+    assert out == data.sum()
