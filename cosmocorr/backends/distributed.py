@@ -191,8 +191,9 @@ def map_patch_pairs(client, fn, args, parts1, parts2, jobs, key=PATCH_PAIR_KEY):
     ``parts1``/``parts2`` hold, per patch, a tuple of arrays (and ``None`` entries) - the patch's
     positions, weights, shears - or ``None`` for a patch no job uses. Each distinct array is
     scattered to the workers once (an array object appearing in several tuples, such as the
-    positions of one catalog on both sides of an auto-correlation, is sent once), broadcast to
-    every worker, so that a task lost with its worker is recomputed elsewhere from its inputs.
+    positions of one catalog on both sides of an auto-correlation, is sent once) as a
+    recomputable task result (:func:`cosmocorr._parallel.scatter`), so that a task lost with its
+    worker is recomputed elsewhere from its inputs.
     Each task runs ``fn`` single-threaded (:func:`cosmocorr._parallel._single_threaded`, so it
     never submits tasks itself) under the key ``<key>-<p>-<q>-<token>``. Returns the results in
     job order.
