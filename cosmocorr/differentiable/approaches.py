@@ -27,7 +27,6 @@ from __future__ import annotations
 import numpy as np
 
 from ..clustering import fuzzy_c_means, kmeans_plus_plus
-from ..clustering.sparse_fcm import check_neighbours
 from ..sky.geometry import unit_vectors
 from . import dual as dl
 from .dual import Dual
@@ -132,15 +131,11 @@ def fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=None):
     """Fit the clustering at the base point (k-means++ start, then fuzzy c-means, eqs. 15-18, to
     tol 1e-8) and return the state that :func:`cluster_objects_dual` holds fixed.
 
-    ``neighbours=k`` (approach "b" only): sparse fuzzy c-means with memberships on each object's k
-    nearest centres; the state then holds ``neighbour_sets`` (N, k), the fit's final sets.
+    ``neighbours=k`` (approach "b" only; checked by :func:`.gradient.xi_plus_gradient`): sparse
+    fuzzy c-means with memberships on each object's k nearest centres; the state then holds
+    ``neighbour_sets`` (N, k), the fit's final sets.
     """
     xyz = dl.value(cat.xyz)
-    if neighbours is not None:
-        if approach != "b":
-            raise ValueError(f"neighbours: sparse memberships are implemented for approach 'b' only, "
-                             f"got approach={approach!r}")
-        neighbours = check_neighbours(neighbours, n_clusters)
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
     init = kmeans_plus_plus(cat.ra, cat.dec, n_clusters, seed=rng.integers(2**63))
     fit = fuzzy_c_means(cat.ra, cat.dec, n_clusters, fuzziness=fuzziness, init=init, tol=1e-8, max_iter=500,
