@@ -174,3 +174,158 @@ def test_swap_change_is_eq18_over_the_union_of_both_sets():
         got = _swap_change(P, new_I.T, old_I.T, tuple(new_c), tuple(old_c), p, new_U, old_U)
         assert got == pytest.approx(expect, rel=1e-10, abs=1e-14)
         assert expect > 1e-3                                   # the sets really changed
+
+
+@pytest.mark.parametrize("accelerate", [False, True])
+def test_every_verified_sweep_holds_the_exact_nearest_sets(monkeypatch, accelerate):
+    """After every sweep that may declare convergence (finite change), each object's stored set
+    is its k nearest centres at that sweep's centres (brute force, astropy-checked Vincenty), its
+    memberships are eq. 18 on them, and the sweep's change is max |U_new - U_old| over the union
+    of the old and new sets, each side eq. 18 at its own centres normalised over its own set.
+    Covers re-queried sets that come back unchanged (kept in their stored order) and sets that
+    change."""
+    import cosmocorr.clustering.sparse_fcm as sf
+    from cosmocorr.sky.geometry import vectors_to_radec
+
+    ra, dec = field(2500, seed=9)
+    k, c = 5, 30
+    rows = np.arange(ra.size)[:, None]
+    seen = {"verified": 0, "changed": 0}
+    real_iterate = sf.iterate
+
+    def distances(centres_xyz):
+        cen = vectors_to_radec(np.asarray(centres_xyz))
+        return cc.separation(ra[:, None], dec[:, None], cen[None, :, 0], cen[None, :, 1])
+
+    def eq18_everywhere(d, stored):
+        """d^-2 over the stored set's sum, for every centre (N, c), and the set as a mask; an
+        object on a centre belongs to it alone (the limit of eq. 18)."""
+        mask = np.zeros(d.shape, dtype=bool)
+        mask[rows, stored] = True
+        with np.errstate(divide="ignore"):
+            w = d**-2.0
+        on = ~np.isfinite(w).all(axis=1)
+        w[on] = d[on] == 0
+        return w / np.where(mask, w, 0).sum(axis=1, keepdims=True), mask
+
+    def checking_iterate(sweep, *args, **kwargs):
+        def sweep_and_check(centres, out, ref=None):
+            before = None if ref is None else (ref.idx.T.copy(), np.array(ref.centres))
+            sums, jm, change = sweep(centres, out, ref)
+            if np.isfinite(change):
+                seen["verified"] += 1
+                d = distances(centres)
+                nearest = np.sort(np.argsort(d, axis=1)[:, :k], axis=1)
+                np.testing.assert_array_equal(np.sort(out.idx.T, axis=1), nearest)
+                u_new, in_new = eq18_everywhere(d, out.idx.T)
+                np.testing.assert_allclose(out.U.T, u_new[rows, out.idx.T], rtol=1e-9, atol=1e-12)
+                if before is not None:
+                    u_old, in_old = eq18_everywhere(distances(before[1]), before[0])
+                    expect = np.abs(u_new - u_old)[in_new | in_old].max()
+                    seen["changed"] += int((in_new != in_old).any(axis=1).sum())
+                    assert change == pytest.approx(expect, rel=1e-8, abs=1e-13)
+            return sums, jm, change
+
+        return real_iterate(sweep_and_check, *args, **kwargs)
+
+    monkeypatch.setattr(sf, "iterate", checking_iterate)
+    res = cc.fuzzy_c_means(ra, dec, c, seed=6, tol=1e-4, max_iter=3000, neighbours=k, accelerate=accelerate)
+    assert res.converged
+    assert seen["verified"] > 20 and seen["changed"] > 0
+
+
+@pytest.mark.parametrize("k, c, reserve, relax", [(5, 30, 4, 1.0), (5, 30, 4, 1.5), (2, 30, 4, 1.0), (1, 20, 4, 1.5),
+                                                  (3, 12, 1, 1.0), (4, 7, 4, 1.5), (4, 5, 4, 1.0), (4, 4, 4, 1.0)])
+def test_stored_sets_and_their_bounds_hold_under_any_centre_motion(monkeypatch, k, c, reserve, relax):
+    """The sweep driven with arbitrary centre moves (random walks from tiny to a fifth of the
+    centre spacing, some centres jumping, some landing exactly on an object; rejected trial steps
+    with ``relax`` > 1): after every sweep, each object's stored set is its k nearest centres at
+    the centres of the sweep that found it (its epoch), every other centre was at least ``limit``
+    away then and every centre outside set and reserve at least ``far`` (the bounds later sweeps
+    rely on), and after every sweep that may declare convergence the set is the k nearest at that
+    sweep's centres; against brute-force atan2(|a x b|, a . b) distances. Small k makes the bound
+    from centres outside the nearest centre's neighbourhood (rho) the binding one; also a reserve
+    clamped to c - k - 1 (2 and 0), RESERVE = 1 and k = c."""
+    import cosmocorr.clustering.sparse_fcm as sf
+
+    monkeypatch.setattr(sf, "RESERVE", reserve)
+    ra, dec = field(1200, seed=13)
+    xyz = unit_vectors(ra, dec)
+    rng = np.random.default_rng(17)
+    r_res = max(0, min(reserve, c - k - 1))              # as the code clamps it (0 when k = c)
+    cols = np.arange(ra.size)
+    seen = {"rebased": 0, "verified": 0, "on_centre": 0}
+    history = []                                           # centres of every sweep, by epoch
+
+    cache = {}
+
+    def angles(e):
+        """Brute-force angles (N, c) to the centres of sweep e."""
+        if e not in cache:
+            a, b = xyz.T[:, None, :], history[e].T[None, :, :]
+            cache[e] = np.arctan2(np.linalg.norm(np.cross(a, b), axis=2), (a * b).sum(axis=2))
+        return cache[e]
+
+    def check(out, change):
+        epoch = len(history) - 1
+        for e in np.unique(out.epoch):
+            rows = cols[out.epoch == e]
+            d = angles(e)[rows]
+            stored = out.idx[:, rows].T
+            member = np.zeros(d.shape, dtype=bool)
+            member[np.arange(rows.size)[:, None], stored] = True
+            assert (member.sum(axis=1) == k).all()
+            # the stored set is the k nearest then; every other centre was >= limit away then
+            outside = np.where(member, np.inf, d).min(axis=1)
+            assert (np.where(member, d, -np.inf).max(axis=1) <= outside + 1e-13).all()
+            assert (out.limit[rows] <= outside + 1e-13).all(), f"limit too large at epoch {e}"
+            if r_res:
+                reserve_ = out.reserve[:, rows].T
+                assert not member[np.arange(rows.size)[:, None], reserve_].any()
+                member[np.arange(rows.size)[:, None], reserve_] = True
+                assert (member.sum(axis=1) == k + r_res).all()
+            if k + r_res < c:
+                beyond = np.where(member, np.inf, d).min(axis=1)
+                assert (out.far[rows] <= beyond + 1e-13).all(), f"far too large at epoch {e}"
+            if e == epoch and epoch > 0:
+                seen["rebased"] += rows.size
+        if np.isfinite(change):
+            seen["verified"] += 1
+            d = angles(epoch)
+            got = np.take_along_axis(d, out.idx.T, axis=1)
+            np.testing.assert_array_equal(got.max(axis=1), np.sort(d, axis=1)[:, k - 1])
+            seen["on_centre"] += int((got.min(axis=1) == 0).sum())
+
+    def driver(sweep, cxyz, current, spare, relax, tol, max_iter, progress=None):
+        spacing = 0.8 / np.sqrt(c) * np.pi / 180
+        centres = cxyz.copy()
+        history.append(centres)
+        check(current, sweep(centres, current)[2])
+        for it in range(120):
+            scale = spacing * 10.0 ** rng.uniform(-4.0, -0.7)
+            move = rng.normal(size=(3, c)) * scale
+            move[:, rng.random(c) < 0.03] *= 20.0              # a few centres jump
+            new = centres + move
+            new /= np.linalg.norm(new, axis=0)
+            if rng.random() < 0.1:                             # a centre lands on an object
+                new[:, rng.integers(c)] = xyz[:, rng.integers(ra.size)]
+            if spare is not None and rng.random() < 0.3:       # a trial step, then refused
+                trial = centres + 1.5 * move
+                history.append(trial / np.linalg.norm(trial, axis=0))
+                check(spare, sweep(history[-1], spare, current)[2])
+            history.append(new)
+            out = current if spare is None else spare
+            check(out, sweep(new, out, current)[2])
+            if spare is not None:
+                current, spare = spare, current
+            centres = new
+        return centres, current, 0, np.zeros(1), False
+
+    monkeypatch.setattr(sf, "iterate", driver)
+    init = unit_vectors(*cc.kmeans_plus_plus(ra, dec, c, seed=3).T)
+    *_, requeried = sf.sparse_fcm_iterate(xyz, init, 2.0, 1e-4, 10, k, relax=relax)
+    assert seen["verified"] >= 30 and seen["on_centre"] > 0
+    if r_res:
+        assert seen["rebased"] - requeried > 100          # many rows re-based from their reserve
+    else:
+        assert seen["rebased"] == requeried               # no reserve: every re-based row was queried

@@ -16,8 +16,13 @@ An iteration costs O(N k) distances and memory O(N k); with k = c it is dense fu
 Neighbour sets are re-queried only when the centres have moved enough to change one: when an
 object's neighbours were found, the distance to its (k+1)-th nearest centre is remembered; the
 set is still exact while its farthest member is nearer than that distance minus the largest
-distance any centre has moved since (triangle inequality), checked for every object at every
-sweep; only the objects failing the test are queried again.
+distance any nearby centre has moved since (triangle inequality), checked for every object at
+every checking sweep. An object failing the test first tries its reserve, the next
+``RESERVE`` nearest centres found with its set (a Verlet list's skin): while nothing beyond the
+reserve can have come as near as its farthest member, the k nearest centres are among the set
+and the reserve, whose current distances decide, and the object is re-based on this sweep with
+a lower bound on every other centre's distance; only objects failing that too are queried in
+the tree again.
 
 k-means++ initialisation (:func:`kmeans_plus_plus_fast`) draws the same centres as
 :func:`cosmocorr.clustering.kmeans_plus_plus` for the same seed, but updates the nearest-centre
@@ -41,6 +46,7 @@ __all__ = ["sparse_fcm_iterate", "kmeans_plus_plus_fast", "sparse_objective", "c
 
 LAZY_PERIOD = 4        # sweeps between neighbour-set refreshes while centres move a lot
 LAZY_FRACTION = 0.05   # refresh share below which every sweep checks every set
+RESERVE = 4            # next-nearest centres kept per object, to refill its set without a tree query
 
 
 def check_neighbours(neighbours, n_clusters):
@@ -76,13 +82,13 @@ def _gathered_distances(p, idx, cx, cy, cz, out, t):
     the separations of nearest centres; pairs beyond 90 degrees are recomputed with
     atan2(|a x b|, a . b), which is accurate there.
     """
-    np.take(cx, idx, out=t)
+    np.take(cx, idx, out=t, mode="clip")
     t -= p[0]
     np.square(t, out=out)
-    np.take(cy, idx, out=t)
+    np.take(cy, idx, out=t, mode="clip")
     t -= p[1]
     out += np.square(t, out=t)
-    np.take(cz, idx, out=t)
+    np.take(cz, idx, out=t, mode="clip")
     t -= p[2]
     out += np.square(t, out=t)
     far = out > 2.0
@@ -123,13 +129,19 @@ def sparse_objective(xyz, centres_xyz, U, fuzziness):
 
 
 class _Layout:
-    """One iterate: neighbour indices and memberships (k, N), and per object the distance to its
-    (k+1)-th nearest centre when its set was found and the sweep (epoch) that found it."""
+    """One iterate: neighbour indices and memberships (k, N); per object, from the sweep (epoch)
+    that found its set (tree query) or re-based it (refill from the reserve): a lower bound then
+    on the distance to every centre outside the set (``limit``; from the tree, the (k+1)-th
+    nearest's distance), the reserve ((r, N); from the tree, the (k+1)-th to (k+r)-th nearest
+    centres) and a lower bound then on the distance to every centre outside set and reserve
+    (``far``; from the tree, the (k+r+1)-th nearest's distance)."""
 
-    def __init__(self, n, k):
+    def __init__(self, n, k, r=0):
         self.idx = np.empty((k, n), dtype=np.intp)   # intp: np.take converts other types
         self.U = np.empty((k, n))
         self.limit = np.empty(n)
+        self.reserve = np.empty((r, n), dtype=np.intp)
+        self.far = np.empty(n)
         self.epoch = np.zeros(n, dtype=np.int32)
         self.centres = None                         # (x, y, z) of the centres U was computed for
 
@@ -160,6 +172,7 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
     exact_sets = k >= c                      # every centre stored: sets never change
     epochs = {}                              # sweep -> centres, their M nearest centres, radius
     n_near = min(c, 3 * k + 1)
+    r_res = 0 if exact_sets else min(RESERVE, c - k - 1)
     state = {"requeried": 0, "sweeps": 0, "exact": exact_sets}
 
     def sweep(centres, out, ref=None):
@@ -197,7 +210,9 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
         tree_lock = threading.Lock()
         tree_box = []
 
-        def tree_query(cols):
+        def this_epoch():
+            """The k-d tree of ``centres``, registering them (with each centre's n_near nearest
+            centres and their radius) as this sweep's epoch on first use."""
             nonlocal pts_rows
             with tree_lock:
                 if not tree_box:
@@ -210,42 +225,91 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                     epochs[epoch] = (centres, near, radius)
                 if pts_rows is None:
                     pts_rows = np.ascontiguousarray(pts.T)
-                tree = tree_box[0]
+                return tree_box[0]
+
+        def tree_query(cols):
+            tree = this_epoch()
             q = pts_rows[cols]
             if exact_sets:
                 _, ii = tree.query(q, k=k)
-                return ii.reshape(len(q), k).T.astype(np.intp), np.full(len(q), np.inf)
-            dd, ii = tree.query(q, k=k + 1)
-            return ii[:, :k].T.astype(np.intp), _chord_to_angle(dd[:, k])
+                inf = np.full(len(q), np.inf)
+                return ii.reshape(len(q), k).T.astype(np.intp), inf, np.empty((0, len(q)), dtype=np.intp), inf
+            dd, ii = tree.query(q, k=k + r_res + 1)
+            ii = ii.T.astype(np.intp)
+            return ii[:k], _chord_to_angle(dd[:, k]), ii[k:k + r_res], _chord_to_angle(dd[:, k + r_res])
 
         def run(starts):
             d, t, e = np.empty((k, block)), np.empty((k, block)), np.empty((k, block))
-            sums, jm, change, requeried = np.zeros((3, c)), 0.0, 0.0, 0
+            sums, jm, change, requeried, flagged = np.zeros((3, c)), 0.0, 0.0, 0, 0
             for s in starts:
                 rows = slice(s, min(s + block, n))
                 b = rows.stop - rows.start
                 P = pts[:, rows]
                 dk, tk = d[:, :b], t[:, :b]
-                redo = None
+                redo, touched = None, False
                 if ref is None:
-                    I, lim = tree_query(np.arange(rows.start, rows.stop))
+                    I, lim, res, far = tree_query(np.arange(rows.start, rows.stop))
                     ep = np.full(b, epoch, dtype=np.int32)
                 else:
                     I, lim, ep = ref.idx[:, rows], ref.limit[rows], ref.epoch[rows]
+                    res, far = ref.reserve[:, rows], ref.far[rows]
                 _gathered_distances(P, I, cx, cy, cz, dk, tk)
                 if test is not None:
                     delta, local, top, rho = test
                     a, R = I[0], dk.max(axis=0)
-                    ok = (R + local[ep, a] < lim) & (dk[0] + delta[ep, a] + R + top[ep] <= rho[ep, a])
-                    redo = np.flatnonzero(~ok)
+                    # a centre outside the set in a's neighbourhood then is now at least its distance
+                    # then - local; with ``near``, every centre outside that neighbourhood is beyond R
+                    reach = R + local[ep, a]
+                    near = dk[0] + delta[ep, a] + R + top[ep] <= rho[ep, a]
+                    redo = np.flatnonzero(~((reach < lim) & near))
+                    flagged += redo.size
                     if redo.size:
-                        requeried += redo.size
+                        lim, far, ep, res = lim.copy(), far.copy(), ep.copy(), res.copy()   # ``ref`` keeps its own
+                        touched = True
+                        new_rows, new_sets = [], []
+                        inner = redo[(reach[redo] < far[redo]) & near[redo]] if r_res else redo[:0]
+                        if inner.size:
+                            # nothing beyond the reserve can have come within R: the k nearest centres
+                            # are among the set and its reserve, whose distances now decide; the row is
+                            # re-based on this sweep, every other centre being now at least ``bound``
+                            # away (in a's neighbourhood then: far - local; outside it: rho - d(x, a)
+                            # then - top), without a tree query
+                            this_epoch()
+                            e_in, a_in = ep[inner], a[inner]
+                            bound = np.minimum(far[inner] - local[e_in, a_in],
+                                               rho[e_in, a_in] - dk[0, inner] - delta[e_in, a_in] - top[e_in])
+                            d_res = _gathered_distances(P[:, inner], res[:, inner], cx, cy, cz,
+                                                        np.empty(res[:, inner].shape), np.empty(res[:, inner].shape))
+                            far[inner] = bound
+                            lim[inner] = np.minimum(d_res.min(axis=0), bound)
+                            ep[inner] = epoch
+                            swap = dk[:, inner].max(axis=0) > d_res.min(axis=0)
+                            if swap.any():
+                                sw = inner[swap]
+                                cand = np.concatenate([I[:, sw], res[:, sw]])
+                                cand_d = np.concatenate([dk[:, sw], d_res[:, swap]])
+                                order = np.argsort(cand_d, axis=0, kind="stable")
+                                cand = np.take_along_axis(cand, order, axis=0)
+                                new_rows.append(sw)
+                                new_sets.append(cand[:k])
+                                res[:, sw] = cand[k:]
+                                lim[sw] = np.take_along_axis(cand_d, order[k:k + 1], axis=0)[0]   # <= R <= bound
+                        queried = np.setdiff1d(redo, inner, assume_unique=True)
+                        if queried.size:
+                            requeried += queried.size
+                            new_I, lim[queried], res[:, queried], far[queried] = tree_query(queried + rows.start)
+                            ep[queried] = epoch
+                            # most re-queried sets come back unchanged: they keep their order (the test
+                            # holds for any member as ``a``), distances and plain change
+                            moved = ~(np.sort(new_I, axis=0) == np.sort(I[:, queried], axis=0)).all(axis=0)
+                            new_rows.append(queried[moved])
+                            new_sets.append(new_I[:, moved])
+                        redo = np.concatenate(new_rows) if new_rows else redo[:0]
+                        new_I = np.concatenate(new_sets, axis=1) if new_sets else None
+                    if redo.size:
                         old_I, old_U = I[:, redo].T.copy(), ref.U[:, rows][:, redo].T.copy()
-                        I, lim, ep = I.copy(), lim.copy(), ep.copy()   # ``ref`` keeps its own sets
-                        new_I, new_lim = tree_query(redo + rows.start)
+                        I = I.copy()
                         I[:, redo] = new_I
-                        lim[redo] = new_lim
-                        ep[redo] = epoch
                         dk[:, redo] = _gathered_distances(P[:, redo], new_I, cx, cy, cz, np.empty((k, redo.size)),
                                                           np.empty((k, redo.size)))
                     else:
@@ -264,10 +328,12 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                         change = max(change, _swap_change(P[:, redo], I[:, redo], old_I.T, (cx, cy, cz),
                                                           ref.centres, p, u[:, redo], old_U.T))
                 out.U[:, rows] = u
-                if ref is None or out is not ref or redo is not None:
+                if ref is None or out is not ref or touched:
                     out.idx[:, rows] = I
                     out.limit[rows] = lim
                     out.epoch[rows] = ep
+                    out.reserve[:, rows] = res
+                    out.far[rows] = far
                 um = np.square(u, out=u) if fuzziness == 2.0 else np.power(u, fuzziness, out=u)
                 jm += float(np.einsum("ij,ij->", um, dk)) / ARCMIN**2   # (not vdot: BLAS is slow here)
                 if weights is not None:
@@ -276,22 +342,24 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                 for q in range(3):
                     np.multiply(um, P[q], out=dk)
                     sums[q] += np.bincount(flat, weights=dk.ravel(), minlength=c)
-            return sums, jm, change, requeried
+            return sums, jm, change, requeried, flagged
 
         parts = thread_map(run, shares, limit_blas=False, num_threads=workers)
         out.centres = tuple(np.ascontiguousarray(centres[q]) for q in range(3))
         requeried = sum(q[3] for q in parts)
+        flagged = sum(q[4] for q in parts)
         state["requeried"] += requeried
         change = max(q[2] for q in parts)
         if ref is not None and not exact_sets and not state["exact"]:
-            if check and requeried <= LAZY_FRACTION * n:
+            if check and flagged <= LAZY_FRACTION * n:
                 state["exact"] = True
             elif not check:
                 change = np.inf          # sets not verified in this sweep: no convergence here
         return sum(q[0] for q in parts), sum(q[1] for q in parts), change
 
-    spare = None if relax == 1.0 else _Layout(n, k)
-    cxyz, cur, it, history, converged = iterate(sweep, cxyz, _Layout(n, k), spare, relax, tol, max_iter, progress)
+    spare = None if relax == 1.0 else _Layout(n, k, r_res)
+    cxyz, cur, it, history, converged = iterate(sweep, cxyz, _Layout(n, k, r_res), spare, relax, tol, max_iter,
+                                                progress)
     del spare
     index_type = np.int64 if n * k > 2**31 - 1 else np.int32
     U = sparse.csr_matrix((cur.U.T.ravel(), cur.idx.T.ravel().astype(index_type),
