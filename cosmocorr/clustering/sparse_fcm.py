@@ -278,15 +278,17 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                             e_in, a_in = ep[inner], a[inner]
                             bound = np.minimum(far[inner] - local[e_in, a_in],
                                                rho[e_in, a_in] - dk[0, inner] - delta[e_in, a_in] - top[e_in])
-                            d_res = _gathered_distances(P[:, inner], res[:, inner], cx, cy, cz,
-                                                        np.empty(res[:, inner].shape), np.empty(res[:, inner].shape))
+                            res_in = res[:, inner]
+                            d_res = _gathered_distances(P[:, inner], res_in, cx, cy, cz, np.empty(res_in.shape),
+                                                        np.empty(res_in.shape))
+                            nearest_res = d_res.min(axis=0)
                             far[inner] = bound
-                            lim[inner] = np.minimum(d_res.min(axis=0), bound)
+                            lim[inner] = np.minimum(nearest_res, bound)
                             ep[inner] = epoch
-                            swap = dk[:, inner].max(axis=0) > d_res.min(axis=0)
+                            swap = R[inner] > nearest_res
                             if swap.any():
                                 sw = inner[swap]
-                                cand = np.concatenate([I[:, sw], res[:, sw]])
+                                cand = np.concatenate([I[:, sw], res_in[:, swap]])
                                 cand_d = np.concatenate([dk[:, sw], d_res[:, swap]])
                                 order = np.argsort(cand_d, axis=0, kind="stable")
                                 cand = np.take_along_axis(cand, order, axis=0)
