@@ -46,7 +46,7 @@ from .._parallel import n_threads, thread_map
 from ..sky.geometry import ARCMIN
 from .numpy_fcm import fcm_iterate
 
-__all__ = ["pair_sums", "pair_sums_fields", "bin_index", "fcm_iterate", "SUM_NAMES", "SHEAR_SUM_NAMES"]
+__all__ = ["pair_sums", "pair_sums_fields", "field_pair_sums", "bin_index", "fcm_iterate", "SUM_NAMES", "SHEAR_SUM_NAMES"]
 
 #: pairs per tile: the ~11 buffers of a tile (16k pairs, 128 KiB each) stay in the L2 cache
 DEFAULT_CHUNK_PAIRS = 16_384
@@ -207,7 +207,7 @@ def _tile_shape(n1, n2, chunk_pairs):
     return int(min(n1, rows_n)), int(min(n2, cols_n))
 
 
-def _run(rows, cols, binning, combos, auto, orient, tile_shape, logr=False):
+def _run(rows, cols, binning, combos, auto, orient, tile_shape, logr=False, col_kind="xi2"):
     """Sums over pairs (row i, column j) per bin, with the row fields contracted per row block.
 
     ``combos``: list of (row field, column field). Returns (base, cv, cw): base (3, L) count,
@@ -215,6 +215,11 @@ def _run(rows, cols, binning, combos, auto, orient, tile_shape, logr=False):
     of A_i conj(B_j) e+ and A_i B_j e- (with the weights folded in). L = nbins + 2 (drop bin
     below, bins, drop bin above), twice that with ``orient`` (pairs whose original order is
     (j, i) go to the second half). ``tile_shape``: (rows, columns) per tile.
+
+    ``col_kind`` says how a column field enters a pair: ``"xi2"`` (spin-2 pair products above),
+    ``"k"`` (spin 0: cv[c] = sum A_i B_j, no rotation; cw unused) or ``"t"`` (spin 2 projected at
+    the column point only: cv[c] = sum A_i B_j conj(u_b)^2 / |u_b|^2, B_j rotated into the frame of
+    the great circle from i to j; the count-shear and scalar-shear correlations).
     """
     nbins = binning.nbins
     L0 = nbins + 2
@@ -223,6 +228,7 @@ def _run(rows, cols, binning, combos, auto, orient, tile_shape, logr=False):
     rows_n, cols_n = tile_shape
     ncf = len(cols.fr)
     shear = ncf > 0
+    nper = 4 if col_kind == "xi2" else 2         # column sums per field
     caps_r, caps_c = _caps(rows.xyz, rows_n), _caps(cols.xyz, cols_n)
     nrb = caps_r[0].shape[0]
     col_sl = [slice(j0, min(n2, j0 + cols_n)) for j0 in range(0, n2, cols_n)]
@@ -231,7 +237,7 @@ def _run(rows, cols, binning, combos, auto, orient, tile_shape, logr=False):
     cbf = [[(cols.fr[f][s][None, :], cols.fi[f][s][None, :]) for f in range(ncf)] for s in col_sl]
     cbo = [cols.order[s][None, :] for s in col_sl] if orient else None
     nbase = 4 if logr else 3
-    nS = nbase + 4 * ncf
+    nS = nbase + nper * ncf
     unit_w = rows.unit_w and cols.unit_w
     m_max = rows_n * cols_n
     two_over_arcmin = 2.0 / ARCMIN
@@ -331,6 +337,9 @@ def _run(rows, cols, binning, combos, auto, orient, tile_shape, logr=False):
             S[2, :SL] += np.bincount(fidx, b3.ravel(), minlength=SL)
             if not shear:
                 continue
+            if col_kind != "xi2":
+                _column_field_sums(col_kind, S, SL, fidx, cbf[jb], nbase, (ax, ay), (bx, by, bz), b)
+                continue
             # --- rotation to the great circle: p = conj(u_a) u_b, q = conj(u_a) conj(u_b)
             b6, b7, b8 = b[6], b[7], b[8]
             np.multiply(ay, bx, out=b6)
@@ -397,10 +406,12 @@ def _run(rows, cols, binning, combos, auto, orient, tile_shape, logr=False):
             tot["base"][3] += wr @ Sr[3]
         for c, (fa, fb) in enumerate(combos):
             ar, ai = rows.fr[fa][i0:i1], rows.fi[fa][i0:i1]
-            q0 = nbase + 4 * fb
-            vr, vi, wr_, wi = Sr[q0], Sr[q0 + 1], Sr[q0 + 2], Sr[q0 + 3]
+            q0 = nbase + nper * fb
+            vr, vi = Sr[q0], Sr[q0 + 1]
             tot["cv"][c] += (ar @ vr - ai @ vi) + 1j * (ar @ vi + ai @ vr)
-            tot["cw"][c] += (ar @ wr_ - ai @ wi) + 1j * (ar @ wi + ai @ wr_)
+            if nper == 4:
+                wr_, wi = Sr[q0 + 2], Sr[q0 + 3]
+                tot["cw"][c] += (ar @ wr_ - ai @ wi) + 1j * (ar @ wi + ai @ wr_)
 
     def worker(blocks):
         bufs = [np.empty(m_max) for _ in range(9)]
@@ -422,6 +433,53 @@ def _run(rows, cols, binning, combos, auto, orient, tile_shape, logr=False):
         for key in out:
             out[key] += p[key]
     return out["base"], out["cv"], out["cw"]
+
+
+def _column_field_sums(kind, S, SL, fidx, fields, nbase, a_xy, b_xyz, b):
+    """Per (row, bin) sums of the column fields of one tile for ``col_kind`` "k" or "t".
+
+    "k": Re/Im of w_j B_j (spin 0, the same for every row). "t": Re/Im of w_j B_j conj(u_b)^2 /
+    |u_b|^2 with u_b = cb + i s the direction at b of the great circle towards a (cb = cos A at b,
+    s = -(a x b)_z, as in the xi2 path): B_j in the frame of the pair. On entry b[1] holds
+    |a - b|^2 and b[2] the z difference a_z - b_z (both overwritten).
+    """
+    ax, ay = a_xy
+    bx, by, bz = b_xyz
+    b0, b1, b2, b3, b4, b6, b8 = b[0], b[1], b[2], b[3], b[4], b[6], b[8]
+    if kind == "k":
+        for f, (br, bi) in enumerate(fields):
+            q0 = nbase + 2 * f
+            np.copyto(b0, br)
+            S[q0, :SL] += np.bincount(fidx, b0.ravel(), minlength=SL)
+            np.copyto(b0, bi)
+            S[q0 + 1, :SL] += np.bincount(fidx, b0.ravel(), minlength=SL)
+        return
+    np.multiply(ay, bx, out=b6)
+    np.multiply(ax, by, out=b0)
+    b6 -= b0                                 # s = -(a x b)_z
+    b1 *= 0.5                                # h = |a - b|^2 / 2
+    np.multiply(bz, b1, out=b8)
+    b8 += b2                                 # cb: cos A at b, towards a
+    np.multiply(b8, b8, out=b1)
+    np.multiply(b6, b6, out=b2)
+    np.add(b1, b2, out=b4)                   # |u_b|^2
+    np.maximum(b4, 1e-300, out=b4)           # coincident points: rotation 0, as TreeCorr
+    np.reciprocal(b4, out=b4)
+    b1 -= b2
+    b1 *= b4                                 # Re conj(u_b)^2 / |u_b|^2
+    b8 *= b6
+    b8 *= b4
+    b8 *= -2.0                               # Im conj(u_b)^2 / |u_b|^2
+    for f, (br, bi) in enumerate(fields):
+        q0 = nbase + 2 * f
+        np.multiply(br, b1, out=b0)
+        np.multiply(bi, b8, out=b3)
+        b0 -= b3                             # Re(B e)
+        S[q0, :SL] += np.bincount(fidx, b0.ravel(), minlength=SL)
+        np.multiply(br, b8, out=b0)
+        np.multiply(bi, b1, out=b3)
+        b0 += b3                             # Im(B e)
+        S[q0 + 1, :SL] += np.bincount(fidx, b0.ravel(), minlength=SL)
 
 
 def _as_inputs(xyz, w, name):
@@ -573,4 +631,72 @@ def pair_sums_fields(xyz, w, fields, pairs, min_sep, max_sep, nbins, log, chunk_
         if logr:
             s["wlogr"] = base[3, sl].copy() if a == b else 2 * base[3, sl]
         out.append(s)
+    return out
+
+
+FIELD_SUM_NAMES = ("xi", "xi_im")
+#: how the second catalog's field enters a pair in :func:`field_pair_sums`
+FIELD_KINDS = {"scalar": "k", "spin2": "t"}
+
+
+def field_pair_sums(xyz1, w1, f1, xyz2, w2, f2, kind, min_sep, max_sep, nbins, log, auto,
+                    chunk_pairs=DEFAULT_CHUNK_PAIRS, logr=False):
+    """Sums of w_i w_j a_i b_j' over all pairs (i in 1, j in 2) in each separation bin.
+
+    The count-scalar, scalar-scalar, count-shear and scalar-shear correlations (TreeCorr's NK,
+    KK, NG, KG) in one tiled pass, sharing the tiles, bins and spatial order of :func:`pair_sums`.
+
+    Parameters
+    ----------
+    xyz1, xyz2 : ndarray (3, N1), (3, N2)
+        Unit vectors.
+    w1, w2 : ndarray
+        Weights.
+    f1 : ndarray (N1,)
+        The first catalog's field a_i (real or complex; ones for counts).
+    f2 : ndarray (N2,)
+        The second catalog's field b_j (complex; a real scalar as a complex array).
+    kind : {"scalar", "spin2"}
+        ``"scalar"``: b_j' = b_j. ``"spin2"``: b_j' = b_j conj(u_j)^2 / |u_j|^2, b_j (g1 + i g2)
+        rotated into the frame of the great circle joining i to j (u_j its direction at j,
+        TreeCorr's spherical projection), so that Re b_j' = gamma_t and Im b_j' = gamma_x of
+        source j around i with TreeCorr's signs (``NGCorrelation.xi``, ``xi_im``).
+    min_sep, max_sep, nbins, log :
+        The binning (arcmin).
+    auto : bool
+        Catalog 1 is catalog 2 (``kind="scalar"`` only): unordered pairs i < j.
+    logr : bool
+        Also return ``wlogr``.
+
+    Returns
+    -------
+    dict of ndarray (nbins,)
+        ``npairs``, ``weight``, ``wr`` (``wlogr``) as :func:`pair_sums`, and ``xi``, ``xi_im``:
+        Re and Im of sum w_i w_j a_i b_j', not yet divided by the weight.
+    """
+    if kind not in FIELD_KINDS:
+        raise ValueError(f"kind must be one of {tuple(FIELD_KINDS)}, got {kind!r}")
+    if auto and kind != "scalar":
+        raise ValueError("auto: only a scalar field has an auto-correlation in field_pair_sums")
+    xyz1, w1 = _as_inputs(xyz1, w1, "xyz1")
+    xyz2, w2 = _as_inputs(xyz2, w2, "xyz2")
+    names = SUM_NAMES + (("wlogr",) if logr else ()) + FIELD_SUM_NAMES
+    binning = _Binning(min_sep, max_sep, nbins, log)
+    if xyz1.shape[1] == 0 or xyz2.shape[1] == 0:
+        return {name: np.zeros(int(nbins)) for name in names}
+    f1 = np.asarray(f1, dtype=complex)
+    f2 = np.asarray(f2, dtype=complex)
+    if auto:
+        shape = _tile_shape(xyz1.shape[1], xyz1.shape[1], chunk_pairs)
+        rows = cols = _Side(xyz1, w1, [f1], _spatial_order(xyz1, sorted(set(shape), reverse=True)))
+    else:
+        shape = _tile_shape(xyz1.shape[1], xyz2.shape[1], chunk_pairs)
+        rows = _Side(xyz1, w1, [f1], _spatial_order(xyz1, shape[:1]))
+        cols = _Side(xyz2, w2, [f2], _spatial_order(xyz2, shape[1:]))
+    base, cv, _ = _run(rows, cols, binning, [(0, 0)], auto, False, shape, logr, col_kind=FIELD_KINDS[kind])
+    b = slice(1, binning.nbins + 1)
+    out = {"npairs": base[0, b].copy(), "weight": base[1, b].copy(), "wr": base[2, b].copy()}
+    if logr:
+        out["wlogr"] = base[3, b].copy()
+    out.update(xi=cv[0].real[b].copy(), xi_im=cv[0].imag[b].copy())
     return out
