@@ -1,10 +1,13 @@
 """The exact estimators: every pair counted, no clustering (paper secs. 2.1, 5; eqs. 1-8).
 
 Owns the all-pairs sums on a backend (:mod:`.pair_sums`), shear-shear xi+/xi- (:mod:`.shear_shear`),
-Landy-Szalay omega(theta) (:mod:`.landy_szalay`), the rho statistics (:mod:`.rho`) and their result
+Landy-Szalay omega(theta) (:mod:`.landy_szalay`), the NG/NK/KK/KG correlations
+(:mod:`.field_correlations`), the rho statistics (:mod:`.rho`) and their result
 types. Imports :mod:`cosmocorr.sky` and :mod:`cosmocorr.backends` only; it knows nothing of
 clustering or uncertainty (those layers build on it).
 """
+from .field_correlations import (CountScalarResult, CountShearResult, FieldCorrelationResult, ScalarScalarResult,
+                                 ScalarShearResult, count_scalar, count_shear, scalar_scalar, scalar_shear)
 from .covariance import CROSS_PATCH_WEIGHTS, VAR_METHODS, check_var_method, estimate_multi_cov
 from .landy_szalay import LandySzalayResult, landy_szalay
 from .pair_sums import naive_pair_sums
@@ -13,4 +16,6 @@ from .shear_shear import ShearShearResult, shear_shear
 
 __all__ = ["ShearShearResult", "LandySzalayResult", "RhoResult", "shear_shear", "landy_szalay", "rho_statistics",
            "naive_pair_sums", "rho_pair_sums", "RHO_FIELDS", "estimate_multi_cov", "VAR_METHODS",
-           "CROSS_PATCH_WEIGHTS", "check_var_method"]
+           "CROSS_PATCH_WEIGHTS", "check_var_method", "FieldCorrelationResult", "CountShearResult",
+           "CountScalarResult", "ScalarScalarResult", "ScalarShearResult", "count_shear", "count_scalar",
+           "scalar_scalar", "scalar_shear"]

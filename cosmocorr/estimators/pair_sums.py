@@ -27,7 +27,7 @@ from ..backends import distributed, get_kernels
 from ..sky.catalog import Catalog
 from ..sky.geometry import ARCMIN
 
-__all__ = ["naive_pair_sums", "check_catalog", "ratio", "logr_sums", "field_variance", "patch_pair_sums",
+__all__ = ["naive_pair_sums", "field_pair_sums", "check_catalog", "ratio", "logr_sums", "field_variance", "patch_pair_sums",
            "PatchPairSums", "sum_both_orders", "check_same_patches", "patches_in_use"]
 
 
@@ -106,7 +106,30 @@ def logr_sums(xyz1, w1, xyz2, w2, bins, auto, block_pairs=1 << 18):
     return out
 
 
-def _kernel_sums(kernels, xyz1, w1, g1, xyz2, w2, g2, bins, auto, same_field, logr):
+def _field_kernel_sums(kernels, xyz1, w1, f1, xyz2, w2, f2, bins, auto, logr, field_kind):
+    """The NK/KK/NG/KG sums (``xi``, ``xi_im``) of ``kernels.field_pair_sums``; the Julia module
+    has no such kernel, so the NumPy one runs them there."""
+    client = resolve_client()
+    args = (bins.min_sep, bins.max_sep, bins.nbins, bins.spacing == "log")
+    names = ("npairs", "weight", "wr") + (("wlogr",) if logr else ()) + ("xi", "xi_im")
+    if client is not None and distributed.worth_distributing(xyz1.shape[1], xyz2.shape[1], auto):
+        total = distributed.map_tiles(client, _field_tile, args + (field_kind, logr), xyz1, w1, f1, xyz2, w2, f2,
+                                      bins.max_sep, auto)
+        return {k: np.zeros(bins.nbins) if total is None else total[q].copy() for q, k in enumerate(names)}
+    fn = getattr(kernels, "field_pair_sums", None) or get_kernels("numpy").field_pair_sums
+    sums = fn(xyz1, w1, f1, xyz2, w2, f2, field_kind, *args, auto, logr=logr)
+    return {k: np.asarray(sums[k], dtype=float) for k in names}
+
+
+def _field_tile(a, b, min_sep, max_sep, nbins, log, field_kind, logr, auto):
+    """:func:`_field_kernel_sums` of one tile of the pair matrix (a Dask task, NumPy kernel)."""
+    sums = get_kernels("numpy").field_pair_sums(*a, *b, field_kind, min_sep, max_sep, nbins, log, auto, logr=logr)
+    return np.array(list(sums.values()))
+
+
+def _kernel_sums(kernels, xyz1, w1, g1, xyz2, w2, g2, bins, auto, same_field, logr, field_kind=None):
+    if field_kind is not None:
+        return _field_kernel_sums(kernels, xyz1, w1, g1, xyz2, w2, g2, bins, auto, logr, field_kind)
     client = resolve_client()
     remote = client is not None and distributed.worth_distributing(xyz1.shape[1], xyz2.shape[1], auto)
     if remote:
@@ -155,6 +178,20 @@ def naive_pair_sums(cat1, cat2=None, bins=None, *, shear=True, backend=None, g1=
     else:
         g1 = g2 = None
     return _kernel_sums(get_kernels(backend), cat1.xyz, cat1.w, g1, c2.xyz, c2.w, g2, bins, auto, same, logr)
+
+
+def field_pair_sums(cat1, cat2, bins, f1, f2, field_kind, *, backend=None, logr=True):
+    """All-pairs NK/KK/NG/KG bin sums: sum w_i w_j a_i b_j' (``xi``, ``xi_im``) with the pair counts.
+
+    ``cat2`` None: a scalar field ``f1`` with itself (unordered pairs); ``f1`` (ones for counts)
+    and ``f2`` are the fields of ``cat1`` and ``cat2``; ``field_kind`` "scalar" (b' = b) or
+    "spin2" (b' = the shear in the pair's frame, Re b' = gamma_t) as
+    :func:`cosmocorr.backends.numpy_kernels.field_pair_sums`.
+    """
+    auto = cat2 is None
+    c2 = cat1 if auto else cat2
+    return _field_kernel_sums(get_kernels(backend), cat1.xyz, cat1.w, np.asarray(f1, complex), c2.xyz, c2.w,
+                              np.asarray(f1 if auto else f2, complex), bins, auto, logr, field_kind)
 
 
 def sum_both_orders(s_ab, s_ba):
@@ -241,7 +278,8 @@ def _patch_geometry(cat, npatch):
     return centers, radius
 
 
-def patch_pair_sums(cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="auto", backend=None, logr_cache=None):
+def patch_pair_sums(cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="auto", backend=None, logr_cache=None,
+                    field_kind=None):
     """Bin sums of every pair of patches (:class:`PatchPairSums`), the kernel run once per pair.
 
     Parameters
@@ -259,11 +297,16 @@ def patch_pair_sums(cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="aut
     logr_cache : dict, optional
         Shared between calls on the same positions (``mode`` "auto"/"ordered"): the positions-only
         ``wlogr`` sums of each patch pair are then computed once for all fields.
+    field_kind : {"scalar", "spin2"}, optional
+        The NK/KK/NG/KG sums of :func:`field_pair_sums` instead (``g1``, ``g2``: the two fields,
+        required; ``mode`` "cross", or "auto" for a scalar with itself).
     """
     kernels = get_kernels(backend)
     c2 = cat1 if cat2 is None else cat2
     npatch = cat1.npatch
-    if shear:
+    if field_kind is not None:
+        shear = True                           # two fields: g1, g2 carry them (TreeCorr's kept pairs)
+    elif shear:
         g1 = cat1.g if g1 is None else np.asarray(g1, dtype=complex)
         g2 = (g1 if mode == "auto" else c2.g) if g2 is None else np.asarray(g2, dtype=complex)
     members1 = [np.flatnonzero(cat1.patch == p) for p in range(npatch)]
@@ -301,7 +344,7 @@ def patch_pair_sums(cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="aut
             if cache is not None:
                 claimed.add(key)
             jobs.append((p, q, kind, key, have))
-    zero_im = mode == "auto" and shear      # one field: Im part of the cross patch pairs 0 by symmetry
+    zero_im = mode == "auto" and shear and field_kind is None   # one spin-2 field: Im part 0 by symmetry
 
     def record(job, out):
         nonlocal sums
@@ -326,7 +369,7 @@ def patch_pair_sums(cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="aut
             b = (xyz1[:, i], cat1.w[i], g2[i])      # the second field at the same positions
         else:
             b = (xyz2[:, j], c2.w[j], None if not shear else g2[j])
-        return _patch_pair(kernels, a, b, kind, bins, not have, zero_im)
+        return _patch_pair(kernels, a, b, kind, bins, not have, zero_im, field_kind)
 
     client = resolve_client()
     if client is not None and len(jobs) > 1 and (mode != "ordered" or c2 is cat1):
@@ -337,14 +380,15 @@ def patch_pair_sums(cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="aut
             return n1 * (n1 - 1) / 2 if job[2] == "auto" else n1 * (n1 - 1) if job[2] == "ordered" else n1 * n2
         small = [n for n, job in enumerate(jobs) if size(job) <= distributed.MAX_TASK_PAIRS]
         outs = dict(zip(small, _remote_patch_pairs(client, [jobs[n] for n in small], cat1, c2, members1, members2,
-                                                   g1, g2, shear, bins, zero_im)))
+                                                   g1, g2, shear, bins, zero_im, field_kind)))
         for n, job in enumerate(jobs):
             record(job, outs[n] if n in outs else local(job))
     else:
         for job in jobs:
             record(job, local(job))
     if sums is None:
-        names = ("npairs", "weight", "wr", "wlogr") + (("xip", "xip_im", "xim", "xim_im") if shear else ())
+        names = ("npairs", "weight", "wr", "wlogr") + (("xi", "xi_im") if field_kind is not None else
+                                                       ("xip", "xip_im", "xim", "xim_im") if shear else ())
         sums = {k: np.zeros((npatch, npatch, bins.nbins)) for k in names}
     if shear:
         ok = np.any(sums["weight"] != 0, axis=2)
@@ -356,16 +400,17 @@ def patch_pair_sums(cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="aut
     return PatchPairSums(sums=sums, ok=ok, tot=tot, auto=upper)
 
 
-def _patch_pair(kernels, a, b, kind, bins, logr, zero_im):
+def _patch_pair(kernels, a, b, kind, bins, logr, zero_im, field_kind=None):
     """The sums of one patch pair and the wlogr to cache (that of its unordered pairs).
 
     ``a``, ``b``: (xyz, w, g) of the two patches; ``kind`` "auto" (a patch with itself, one
     field: ``b`` unused), "ordered" (a patch with itself, ``b`` the second field at ``a``'s
     positions: both orders of each pair) or "cross" (all pairs of a and b; ``zero_im`` sets
     ``xip_im`` to 0). Without ``logr`` the sums have no ``wlogr`` (it comes from the cache).
+    ``field_kind``: the NK/KK/NG/KG sums (:func:`_field_kernel_sums`) of kind "auto" or "cross".
     """
     if kind == "auto":
-        s = _kernel_sums(kernels, *a, *a, bins, True, True, logr)
+        s = _kernel_sums(kernels, *a, *a, bins, True, True, logr, field_kind)
         return s, s.get("wlogr")
     if kind == "ordered":
         s_ab = _kernel_sums(kernels, *a, *b, bins, True, False, logr)
@@ -373,18 +418,18 @@ def _patch_pair(kernels, a, b, kind, bins, logr, zero_im):
         if logr:
             s_ba["wlogr"] = s_ab["wlogr"]
         return sum_both_orders(s_ab, s_ba), s_ab.get("wlogr")   # wlogr of the unordered pairs twice
-    s = _kernel_sums(kernels, *a, *b, bins, False, False, logr)
+    s = _kernel_sums(kernels, *a, *b, bins, False, False, logr, field_kind)
     if zero_im:
         s["xip_im"] = np.zeros_like(s["xip_im"])
     return s, s.get("wlogr")
 
 
-def _patch_pair_task(a, b, kind, logr, zero_im, bins):
+def _patch_pair_task(a, b, kind, logr, zero_im, bins, field_kind=None):
     """:func:`_patch_pair` on the NumPy kernel (one Dask task; single-threaded on the worker)."""
-    return _patch_pair(get_kernels("numpy"), a, b, kind, bins, logr, zero_im)
+    return _patch_pair(get_kernels("numpy"), a, b, kind, bins, logr, zero_im, field_kind)
 
 
-def _remote_patch_pairs(client, jobs, cat1, c2, members1, members2, g1, g2, shear, bins, zero_im):
+def _remote_patch_pairs(client, jobs, cat1, c2, members1, members2, g1, g2, shear, bins, zero_im, field_kind=None):
     """The (sums, wlogr) of ``jobs`` as one Dask task each (``c2`` is ``cat1`` for "ordered").
 
     Each patch's positions, weights and shears are cut out once, as in the local loop; the same
@@ -412,4 +457,4 @@ def _remote_patch_pairs(client, jobs, cat1, c2, members1, members2, g1, g2, shea
         if parts2[q] is None:
             parts2[q] = part(c2, members2, g2, q)
     tasks = [(p, q, (kind, not have, zero_im)) for p, q, kind, _, have in jobs]
-    return distributed.map_patch_pairs(client, _patch_pair_task, (bins,), parts1, parts2, tasks)
+    return distributed.map_patch_pairs(client, _patch_pair_task, (bins, field_kind), parts1, parts2, tasks)

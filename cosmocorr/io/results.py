@@ -4,7 +4,8 @@ A result is stored as
 
 - *blocks*: tables of one row per separation bin. Each two-point result (an object with ``bins``)
   is one block; a shear-shear block starts with TreeCorr's ``GGCorrelation`` columns and header,
-  a Landy-Szalay block with ``NNCorrelation``'s, then every other per-bin field of the result.
+  a Landy-Szalay block with ``NNCorrelation``'s, an NG/NK/KK/KG block with ``NGCorrelation``'s etc.,
+  then every other per-bin field of the result.
   The top-level result's block is called ``main``; the entries of a :class:`RhoResult` are the
   blocks ``rho1`` .. ``rho5``.
 - *arrays*: every other array (per-sample values ``(n_samples, nbins)``, covariances, cluster
@@ -117,6 +118,11 @@ def _field(obj, name):
     return None if v is None else np.asarray(v, dtype=float)
 
 
+#: TreeCorr's column names (real part, imaginary part, sigma) of the NG, NK, KK, KG files
+_FIELD_COLUMNS = {"NG": ("gamT", "gamX", "sigma"), "NK": ("kappa", None, "sigma"), "KK": ("xi", None, "sigma_xi"),
+                  "KG": ("kgamT", "kgamX", "sigma")}
+
+
 def _treecorr_block(obj):
     """TreeCorr-compatible params and leading columns for a two-point result, by its attributes."""
     bins = obj.bins
@@ -126,6 +132,17 @@ def _treecorr_block(obj):
     meanr = nan if meanr is None else meanr
     meanlogr = _field(obj, "meanlogr")
     meanlogr = nan if meanlogr is None else meanlogr
+    letters = getattr(type(obj), "letters", None)
+    if letters in _FIELD_COLUMNS:
+        # NG, NK, KK, KG: TreeCorr's NGCorrelation etc. columns (xi compensated by the randoms)
+        var = _field(obj, "varxi")
+        re_name, im_name, sig_name = _FIELD_COLUMNS[letters]
+        cols = {"r_nom": np.asarray(bins.rnom, float), "meanr": meanr, "meanlogr": meanlogr, re_name: _field(obj, "xi")}
+        if im_name is not None:
+            cols[im_name] = _field(obj, "xi_im")
+        cols.update({sig_name: nan if var is None else np.sqrt(var), "weight": _field(obj, "weight"),
+                     "npairs": _field(obj, "npairs")})
+        return _treecorr_params(bins, letters), cols
     if all(hasattr(obj, k) for k in ("xip", "xim", "npairs", "weight")):
         var_p, var_m = _field(obj, "varxip"), _field(obj, "varxim")
         cols = {

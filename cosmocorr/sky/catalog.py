@@ -28,6 +28,9 @@ class Catalog:
         TreeCorr's convention. Both or neither.
     w : array_like, optional
         Non-negative weights (default 1); they may not all be zero.
+    k : array_like, optional
+        A scalar field per object (convergence, size residual, ...: TreeCorr's ``k``), finite
+        floats; used by the count-scalar, scalar-scalar and scalar-shear correlations.
     keep_zero_weight : bool
         As ``treecorr.Catalog``: by default (False) objects with ``w == 0`` are dropped when the
         Catalog is built, so they enter no pair count (``npairs``); with True they are kept and
@@ -53,8 +56,9 @@ class Catalog:
 
     Attributes
     ----------
-    ra, dec, g1, g2, w : ndarray
-        The objects kept (zero-weight objects removed unless ``keep_zero_weight``).
+    ra, dec, g1, g2, w, k : ndarray
+        The objects kept (zero-weight objects removed unless ``keep_zero_weight``); ``k`` None
+        without a scalar field.
     g : complex ndarray or None
         ``g1 + 1j * g2``.
     nobj : int
@@ -76,7 +80,7 @@ class Catalog:
 
     def __init__(self, ra, dec, g1=None, g2=None, w=None, *, keep_zero_weight=False, patch=None, npatch=None,
                  patch_centers=None, patch_seed=None, ra_units="deg", dec_units="deg", flip_g1=False,
-                 flip_g2=False):
+                 flip_g2=False, k=None):
         self.keep_zero_weight = check_bool(keep_zero_weight, "keep_zero_weight")
         if is_skycoord(ra) and dec is None:
             ra, dec = skycoord_degrees(ra, "ra")
@@ -95,6 +99,10 @@ class Catalog:
             self.g1 = -self.g1
         if check_bool(flip_g2, "flip_g2") and self.g2 is not None:
             self.g2 = -self.g2
+        self.k = None
+        if k is not None:
+            self.k = as_float_array(k, "k")
+            check_same_length(("ra", self.ra), ("k", self.k))
         if w is None:
             self.w = np.ones(n)
         else:
@@ -113,6 +121,8 @@ class Catalog:
             self.ra, self.dec, self.w = self.ra[keep], self.dec[keep], self.w[keep]
             if self.g1 is not None:
                 self.g1, self.g2 = self.g1[keep], self.g2[keep]
+            if self.k is not None:
+                self.k = self.k[keep]
         self.nobj_dropped = n - self.ra.size
         self._xyz = None
         if patch is not None:
@@ -156,6 +166,14 @@ class Catalog:
             self._xyz = unit_vectors(self.ra, self.dec)
         return self._xyz
 
+    @property
+    def has_scalar(self):
+        return self.k is not None
+
+    def require_scalar(self, name="catalog"):
+        if not self.has_scalar:
+            raise ValueError(f"{name} has no scalar field: give k when building the Catalog")
+
     def require_shear(self, name="catalog"):
         if not self.has_shear:
             raise ValueError(f"{name} has no shear: give g1 and g2 when building the Catalog")
@@ -168,6 +186,7 @@ class Catalog:
             None if self.g1 is None else self.g1[index],
             None if self.g2 is None else self.g2[index],
             self.w[index], keep_zero_weight=self.keep_zero_weight,
+            k=None if self.k is None else self.k[index],
         )
         if self.patch is not None:  # the subset keeps its objects' patches (some may be empty)
             new.patch, new.npatch, new._patch_centers = self.patch[index][new.kept_index], self.npatch, self.patch_centers
@@ -196,13 +215,13 @@ class Catalog:
     @classmethod
     def from_table(cls, table, ra="ra", dec="dec", g1=None, g2=None, w=None, *, ra_units=None, dec_units=None,
                    flip_g1=False, flip_g2=False, drop_masked=False, flag=None, ok_flag=0, ignore_flag=None,
-                   patch=None, source="table", **kwargs):
+                   patch=None, source="table", k=None, **kwargs):
         """A Catalog from the columns of a table.
 
         Parameters
         ----------
         table : astropy Table, dict of arrays, structured ndarray or pandas DataFrame
-        ra, dec, g1, g2, w : str or None
+        ra, dec, g1, g2, w, k : str or None
             Column names (case-insensitive). ``ra`` may name a SkyCoord column (then ``dec=None``).
         ra_units, dec_units : str or astropy unit, optional
             Unit of position columns without a unit of their own (default degrees). A column's unit
@@ -224,7 +243,7 @@ class Catalog:
         from .tables import select_columns
 
         table = _as_table(table)
-        cols = {"ra": ra, "dec": dec, "g1": g1, "g2": g2, "w": w}
+        cols = {"ra": ra, "dec": dec, "g1": g1, "g2": g2, "w": w, "k": k}
         if isinstance(patch, str):
             cols["patch"] = patch
         c = select_columns(table, cols, units={"ra": ra_units, "dec": dec_units}, drop_masked=drop_masked,
@@ -236,7 +255,7 @@ class Catalog:
         if patch is not None:
             kwargs["patch"] = patch
         return cls(c["ra"], c["dec"], c.get("g1"), c.get("g2"), c.get("w"), flip_g1=flip_g1, flip_g2=flip_g2,
-                   **kwargs)
+                   k=c.get("k"), **kwargs)
 
     @classmethod
     def read(cls, path, format=None, hdu=None, ra="ra", dec="dec", g1=None, g2=None, w=None, **kwargs):
