@@ -18,10 +18,12 @@ imports juliacall.
 from ._parallel import set_executor, set_num_threads
 from ._warnings import ConvergenceWarning, CosmocorrWarning
 from .api import estimate_multi_cov, landy_szalay, rho_statistics, shear_shear
+from .api import count_scalar, count_shear, scalar_scalar, scalar_shear
 from .backends import get_backend, set_backend
 from .clustering import FuzzyCMeansResult, fuzzy_c_means, kmeans_plus_plus, max_membership, membership_entropy
 from .differentiable import GradientResult, fit_G, gravity, simulate_catalog, soft_bin_weights, xi_plus_gradient
 from .estimators import LandySzalayResult, RhoResult, ShearShearResult
+from .estimators import CountScalarResult, CountShearResult, ScalarScalarResult, ScalarShearResult
 from .sky import Bins, Catalog, StarCatalog, separation
 from .uncertainty import UncertaintyResult, clustering_uncertainty
 
@@ -33,4 +35,6 @@ __all__ = [
     "FuzzyCMeansResult", "max_membership", "membership_entropy", "clustering_uncertainty", "UncertaintyResult",
     "estimate_multi_cov", "ConvergenceWarning", "CosmocorrWarning",
     "xi_plus_gradient", "fit_G", "GradientResult", "gravity", "simulate_catalog", "soft_bin_weights", "set_backend", "get_backend", "set_executor", "set_num_threads", "__version__",
+    "count_shear", "count_scalar", "scalar_scalar", "scalar_shear", "CountShearResult", "CountScalarResult",
+    "ScalarScalarResult", "ScalarShearResult",
 ]

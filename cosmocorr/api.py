@@ -16,9 +16,11 @@ from ._validate import check_bool, check_choice, check_positive_int, check_real,
 from .estimators.pair_sums import check_catalog
 from .estimators.rho import check_stars
 from .sky import Bins
-from .uncertainty import clustered_landy_szalay, clustered_rho_statistics, clustered_shear_shear
+from .uncertainty import (clustered_field_correlation, clustered_landy_szalay, clustered_rho_statistics,
+                          clustered_shear_shear)
 
-__all__ = ["shear_shear", "landy_szalay", "rho_statistics", "estimate_multi_cov"]
+__all__ = ["shear_shear", "landy_szalay", "rho_statistics", "estimate_multi_cov", "count_shear", "count_scalar",
+           "scalar_scalar", "scalar_shear"]
 
 estimate_multi_cov = estimators.estimate_multi_cov
 
@@ -126,21 +128,31 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
 
 
 @_executor_args
-def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
+def landy_szalay(data, randoms, bins=None, *, data2=None, randoms2=None, estimator="landy_szalay", min_sep=None,
+                 max_sep=None, nbins=None, spacing=None,
                  backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                  fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                  tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0):
     """Landy-Szalay omega(theta) (paper eq. 1): exact, or by Algorithm 1 with ``n_clusters``
     (data and randoms each clustered; :func:`cosmocorr.uncertainty.clustered_landy_szalay`).
 
+    ``data2``/``randoms2`` give the cross-correlation (D1D2 - D1R2 - R1D2 + R1R2) / R1R2,
+    ``estimator`` the natural or Davis-Peebles estimator instead, and ``randoms`` may be a list of
+    catalogs (see :func:`cosmocorr.estimators.landy_szalay`; exact estimator only).
+
     Returns
     -------
     LandySzalayResult or ClusteredLandySzalayResult
     """
     if n_clusters is None:
-        return estimators.landy_szalay(data, randoms, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
+        return estimators.landy_szalay(data, randoms, bins, data2=data2, randoms2=randoms2, estimator=estimator,
+                                       min_sep=min_sep, max_sep=max_sep, nbins=nbins,
                                        spacing=spacing, backend=backend, var_method=var_method,
                                        cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
+    if data2 is not None or randoms2 is not None or estimator != "landy_szalay" or isinstance(randoms, (list, tuple)):
+        raise ValueError("n_clusters: Algorithm 1 is defined here for the auto Landy-Szalay estimator of one data "
+                         "and one random catalog; data2, randoms2, estimator and lists of randoms are for the exact "
+                         "estimator")
     _check_clustered_var_method(var_method)
     _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progress)
     check_catalog(data, "data")
@@ -178,3 +190,91 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
                                     n_samples=n_samples, seed=seed, fuzziness=fuzziness, backend=backend,
                                     progress=progress, tol=tol, max_iter=max_iter, accelerate=accelerate, init=init,
                                     weight_factor=weight_factor)
+
+
+def _field_api(name, result_name, clustered_result, first, second, randoms_doc):
+    """An api function for one of the NG/NK/KK/KG estimators: exact, or Algorithm 1 with
+    ``n_clusters`` (:func:`cosmocorr.uncertainty.clustered_field_correlation`)."""
+    exact = getattr(estimators, name)
+    result_cls = getattr(estimators, result_name)
+    with_randoms = randoms_doc is not None
+
+    def fn(cat1, cat2=None, bins=None, *, randoms=None, min_sep=None, max_sep=None, nbins=None, spacing=None,
+           backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None, fuzziness=2.0,
+           progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, tol=1e-6,
+           max_iter=300, accelerate=False, init=None, weight_factor=0.0):
+        kw = dict(min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+        if randoms is not None and not with_randoms:
+            raise ValueError(f"randoms: {name} has no random-point subtraction (TreeCorr's rg/rk are for NG, NK)")
+        if n_clusters is None:
+            if with_randoms:
+                kw["randoms"] = randoms
+            return exact(cat1, cat2, bins, backend=backend, var_method=var_method,
+                         cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed, **kw)
+        _check_clustered_var_method(var_method)
+        _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progress)
+        check_catalog(cat1, first)
+        if cat2 is not None:
+            check_catalog(cat2, second)
+        elif name != "scalar_scalar":
+            raise TypeError(f"{name}: {second} is required")
+        bins = Bins.coerce(bins, **kw)
+        return clustered_field_correlation(result_cls, cat1, cat2, bins, n_clusters, randoms=randoms,
+                                           assignment=assignment, n_samples=n_samples, seed=seed,
+                                           fuzziness=fuzziness, backend=backend, progress=progress, tol=tol,
+                                           max_iter=max_iter, accelerate=accelerate, init=init,
+                                           weight_factor=weight_factor)
+
+    # the public signature names the catalogs as the statistic does (lenses, sources, ...)
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())
+    params[0] = params[0].replace(name=first)
+    params[1] = params[1].replace(name=second, default=None if name == "scalar_scalar" else inspect.Parameter.empty)
+    if not with_randoms:
+        params = [p for p in params if p.name != "randoms"]
+    sig = sig.replace(parameters=params)
+    core = fn
+
+    def fn(*args, **kwargs):
+        a = sig.bind(*args, **kwargs)
+        a.apply_defaults()
+        a = dict(a.arguments)
+        return core(a.pop(first), a.pop(second), **a)
+
+    fn.__signature__ = sig
+    fn.__name__ = fn.__qualname__ = name
+    fn.__module__ = __name__
+    fn.__doc__ = (exact.__doc__.split("Parameters")[0].rstrip() + f"""
+
+    Without ``n_clusters``: the exact estimator (:func:`cosmocorr.estimators.{name}`). With
+    ``n_clusters``: Algorithm 1 (:func:`cosmocorr.uncertainty.clustered_field_correlation`): each
+    catalog clustered on its own, ``n_samples`` sampled assignments (or ``assignment="greedy"``),
+    ``xi_samples`` / ``xi_std`` (epistemic) on the result.
+
+    Parameters
+    ----------
+    {first}, {second} : Catalog
+        The two catalogs (``{second}`` optional for ``scalar_scalar``: the auto-correlation).
+    bins : Bins, optional
+        Or ``min_sep``, ``max_sep`` (arcmin), ``nbins``, ``spacing``.
+    randoms : Catalog or list of Catalog, optional
+        {randoms_doc or "Not used (a ValueError): no random-point subtraction for this statistic."}
+    backend : {{"numpy", "julia", "auto"}}, optional
+    n_clusters, assignment, n_samples, seed, fuzziness, progress, tol, max_iter, accelerate, init, weight_factor :
+        Algorithm 1's settings, as :func:`cosmocorr.shear_shear`.
+    var_method, cross_patch_weight, num_bootstrap :
+        Error bars of the exact estimator (TreeCorr's meanings; patch methods need patches).
+
+    Returns
+    -------
+    {result_name} or {clustered_result}
+    """)
+    return _executor_args(fn)
+
+
+count_shear = _field_api("count_shear", "CountShearResult", "ClusteredCountShearResult", "lenses", "sources",
+                         "Random points of the lenses: ``xi = DG - RG`` (TreeCorr's ``rg``).")
+count_scalar = _field_api("count_scalar", "CountScalarResult", "ClusteredCountScalarResult", "lenses", "cat",
+                          "Random points of the lenses: ``xi = DK - RK`` (TreeCorr's ``rk``).")
+scalar_scalar = _field_api("scalar_scalar", "ScalarScalarResult", "ClusteredScalarScalarResult", "cat1", "cat2", None)
+scalar_shear = _field_api("scalar_shear", "ScalarShearResult", "ClusteredScalarShearResult", "cat1", "cat2", None)

@@ -24,15 +24,15 @@ import numpy as np
 
 from ..io import ResultIO
 from ..sky.bins import Bins
-from ..sky.catalog import Catalog
+from ..sky.catalog import concatenate_catalogs
 from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
-from .pair_sums import check_catalog, check_same_patches, field_pair_sums, patch_pair_sums, patches_in_use
+from .pair_sums import check_catalog, field_pair_sums, patch_pair_sums, patches_in_use
 from .pair_sums import field_variance
 from .pair_sums import ratio as _ratio
 
 __all__ = ["FieldCorrelationResult", "CountShearResult", "CountScalarResult", "ScalarScalarResult",
            "ScalarShearResult", "count_shear", "count_scalar", "scalar_scalar", "scalar_shear", "scalar_variance",
-           "concatenate_catalogs"]
+           "field_of", "var_num_of"]
 
 
 def scalar_variance(k, w):
@@ -222,29 +222,7 @@ class ScalarShearResult(FieldCorrelationResult):
     has_imag = True
 
 
-def concatenate_catalogs(cats, name):
-    """One Catalog from a Catalog or a list of them (TreeCorr's list of random catalogs: the
-    objects of all, each with its own weights; patches kept when every catalog has the same)."""
-    if isinstance(cats, Catalog):
-        return cats
-    if not isinstance(cats, (list, tuple)) or len(cats) == 0:
-        raise TypeError(f"{name} must be a cosmocorr.Catalog or a non-empty list of them, got {type(cats).__name__}")
-    for q, c in enumerate(cats):
-        check_catalog(c, f"{name}[{q}]")
-    if len(cats) == 1:
-        return cats[0]
-    cat = lambda attr: np.concatenate([getattr(c, attr) for c in cats])   # noqa: E731
-    with_k = all(c.k is not None for c in cats)
-    with_g = all(c.g1 is not None for c in cats)
-    out = Catalog(cat("ra"), cat("dec"), cat("g1") if with_g else None, cat("g2") if with_g else None, cat("w"),
-                  keep_zero_weight=True, k=cat("k") if with_k else None)
-    if all(c.patch is not None for c in cats):
-        npatch = check_same_patches(list(cats), [f"{name}[{q}]" for q in range(len(cats))])
-        out.patch, out.npatch, out._patch_centers = cat("patch"), npatch, cats[0].patch_centers
-    return out
-
-
-def _field_of(cat, kind, name):
+def field_of(cat, kind, name):
     """The field a catalog contributes: ones (N), k (K) or g (G), after checking it is there."""
     if kind == "N":
         return np.ones(cat.nobj)
@@ -255,7 +233,7 @@ def _field_of(cat, kind, name):
     return cat.g
 
 
-def _var_num(letters, cat1, cat2):
+def var_num_of(letters, cat1, cat2):
     """TreeCorr's shot-noise numerator for ``letters`` (finalize's ``_var_num``)."""
     var = {"K": lambda c: scalar_variance(c.k, c.w), "G": lambda c: field_variance(c.g, c.w), "N": lambda c: 1.0}
     return var[letters[0]](cat1) * var[letters[1]](cat2) if letters[0] != "N" else var[letters[1]](cat2)
@@ -270,8 +248,8 @@ def _correlate(cls, cat1, cat2, bins, *, randoms=None, backend=None, var_method=
     auto = cat2 is None
     cat1 = check_catalog(cat1, names[0])
     c2 = cat1 if auto else check_catalog(cat2, names[1])
-    f1 = _field_of(cat1, letters[0], names[0])
-    f2 = _field_of(c2, letters[1], names[1 if not auto else 0])
+    f1 = field_of(cat1, letters[0], names[0])
+    f2 = field_of(c2, letters[1], names[1 if not auto else 0])
     var_method = check_var_method(var_method)
     cross_patch_weight = check_cross_patch_weight(cross_patch_weight, var_method)
     bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
@@ -281,7 +259,7 @@ def _correlate(cls, cat1, cat2, bins, *, randoms=None, backend=None, var_method=
         randoms = concatenate_catalogs(randoms, "randoms")
         cats, cnames = cats + [randoms], cnames + ["randoms"]
     opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
-    var_num = _var_num(letters, cat1, c2)
+    var_num = var_num_of(letters, cat1, c2)
     mode = "auto" if auto else "cross"
     if patches_in_use(cats, cnames, var_method):
         ps = patch_pair_sums(cat1, cat2, bins, g1=f1, g2=f2, mode=mode, backend=backend, field_kind=kind)
@@ -330,7 +308,7 @@ def count_shear(lenses, sources, bins=None, *, randoms=None, min_sep=None, max_s
     randoms : Catalog or list of Catalog, optional
         Random points of the lenses' footprint: ``xi = DG - RG`` (TreeCorr's ``calculateXi(rg=)``);
         a list is concatenated with each catalog's own weights.
-    """ + _COMMON_DOC + """
+    %(common)s
     Returns
     -------
     CountShearResult
@@ -356,7 +334,7 @@ def count_scalar(lenses, cat, bins=None, *, randoms=None, min_sep=None, max_sep=
         Objects with a scalar field (``Catalog(..., k=)``).
     randoms : Catalog or list of Catalog, optional
         ``xi = DK - RK`` (TreeCorr's ``calculateXi(rk=)``).
-    """ + _COMMON_DOC + """
+    %(common)s
     Returns
     -------
     CountScalarResult
@@ -379,7 +357,7 @@ def scalar_scalar(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbi
     cat2 : Catalog, optional
         Second catalog (all pairs i in 1, j in 2); default the auto-correlation of ``cat1``
         (each pair once, no self-pairs).
-    """ + _COMMON_DOC + """
+    %(common)s
     Returns
     -------
     ScalarScalarResult
@@ -403,7 +381,7 @@ def scalar_shear(cat1, cat2, bins=None, *, min_sep=None, max_sep=None, nbins=Non
         Objects with a scalar field ``k``.
     cat2 : Catalog
         Objects with shears.
-    """ + _COMMON_DOC + """
+    %(common)s
     Returns
     -------
     ScalarShearResult
@@ -411,3 +389,8 @@ def scalar_shear(cat1, cat2, bins=None, *, min_sep=None, max_sep=None, nbins=Non
     return _correlate(ScalarShearResult, cat1, cat2, bins, backend=backend, var_method=var_method,
                       cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
                       min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+
+
+for _fn in (count_shear, count_scalar, scalar_scalar, scalar_shear):
+    _fn.__doc__ = _fn.__doc__.replace("%(common)s", _COMMON_DOC.strip("\n").lstrip())
+del _fn

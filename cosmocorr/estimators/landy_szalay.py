@@ -1,6 +1,9 @@
 """Landy-Szalay omega(theta) (paper eq. 1) over all pairs, and its result type.
 
-Counts are normalised as in TreeCorr; a bin where RR is empty holds NaN.
+Counts are normalised as in TreeCorr; a bin where the estimator's denominator (RR, or DR for
+Davis-Peebles) is empty holds NaN. Besides the auto-correlation, the cross-correlation of two
+samples with their randoms, ``(D1D2 - D1R2 - R1D2 + R1R2) / R1R2``, and the natural (DD/RR - 1)
+and Davis-Peebles (DD/DR - 1) estimators (``estimator=``).
 """
 from __future__ import annotations
 
@@ -10,19 +13,44 @@ import numpy as np
 
 from ..io import ResultIO
 from ..sky.bins import Bins
+from ..sky.catalog import concatenate_catalogs
+from .._validate import check_choice
 from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
 from .pair_sums import check_catalog, naive_pair_sums, patch_pair_sums, patches_in_use
 from .pair_sums import ratio as _ratio
 
-__all__ = ["LandySzalayResult", "landy_szalay"]
+__all__ = ["LandySzalayResult", "landy_szalay", "ESTIMATORS"]
+
+#: the estimators of ``landy_szalay(estimator=)``
+ESTIMATORS = ("landy_szalay", "natural", "davis_peebles")
+
+
+def _xi_counts(estimator, dd, rr, dr, rd, ddt, rrt, drt, rdt):
+    """Numerator and denominator of xi from weighted counts and their totals (TreeCorr's
+    ``NNCorrelation.calculateXi`` normalisations: each count scaled by dd_tot / its tot)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rrf = ddt / rrt
+        drf = None if dr is None else ddt / drt
+        rdf = None if rd is None else ddt / rdt
+        if estimator == "davis_peebles":
+            den = dr * drf
+            return dd - den, den
+        den = rr * rrf
+        if estimator == "natural":
+            return dd - den, den
+        if rd is None:
+            return dd - 2.0 * dr * drf + den, den
+        return dd - dr * drf - rd * rdf + den, den
 
 
 @dataclass
 class LandySzalayResult(ResultIO):
-    """Landy-Szalay position-position correlation (paper eq. 1).
+    """Landy-Szalay position-position correlation (paper eq. 1), auto or cross.
 
     ``xi = (DD - 2 DR + RR) / RR`` with each count normalised by its total pair weight as in
-    TreeCorr: DD by sum(w_d)^2 / 2, RR by sum(w_r)^2 / 2 and DR by sum(w_d) sum(w_r).
+    TreeCorr: DD by sum(w_d)^2 / 2, RR by sum(w_r)^2 / 2 and DR by sum(w_d) sum(w_r). Cross
+    (two samples): ``(D1D2 - D1R2 - R1D2 + R1R2) / R1R2``, totals the products of the two sums of
+    weights. ``estimator="natural"``: DD/RR - 1; ``"davis_peebles"``: DD/DR - 1.
 
     Attributes
     ----------
@@ -30,12 +58,14 @@ class LandySzalayResult(ResultIO):
         omega(theta); NaN where RR is empty.
     meanr : ndarray
         Weighted mean separation of the DD pairs (arcmin); NaN where DD is empty.
-    dd, dr, rr : ndarray
-        Raw weighted pair counts (sums of w_i w_j).
+    dd, dr, rr, rd : ndarray
+        Raw weighted pair counts (sums of w_i w_j); ``rd`` (R1D2) only for a cross-correlation.
     dd_npairs, dr_npairs, rr_npairs : ndarray
         Pair numbers.
-    dd_tot, dr_tot, rr_tot : float
+    dd_tot, dr_tot, rr_tot, rd_tot : float
         The normalisations.
+    estimator : str
+        ``"landy_szalay"``, ``"natural"`` or ``"davis_peebles"``.
     meanlogr : ndarray
         Weighted mean ln(r / arcmin) of the DD pairs; NaN where DD is empty.
     varxi : ndarray
@@ -44,7 +74,10 @@ class LandySzalayResult(ResultIO):
         Covariance of xi by ``var_method`` (TreeCorr's ``NNCorrelation.calculateXi(rr=, dr=)``
         conventions). ``"shot"``: TreeCorr's semi-empirical Poisson term
         ``ddw (1 + 2 drf drw/ddw + rrf rrw/ddw)^2 / (RR rrf)`` on the diagonal (``ddw`` etc. the
-        mean pair weights, ``rrf = dd_tot/rr_tot``, ``drf = dd_tot/dr_tot``).
+        mean pair weights, ``rrf = dd_tot/rr_tot``, ``drf = dd_tot/dr_tot``); cross: the factor
+        ``1 + drf drw/ddw + rdf rdw/ddw + rrf rrw/ddw``; natural: ``1 + rrf rrw/ddw`` (TreeCorr's
+        ``calculateXi`` for each set of randoms). Davis-Peebles (not a TreeCorr option): the
+        same pattern, ``ddw (1 + drf drw/ddw)^2 / (DR drf)``.
     var_method, cross_patch_weight : str
     npatch : int
     dd_patch, dr_patch, rr_patch : PatchPairSums or None
@@ -73,6 +106,11 @@ class LandySzalayResult(ResultIO):
     dd_patch: object = field(default=None, repr=False)
     dr_patch: object = field(default=None, repr=False)
     rr_patch: object = field(default=None, repr=False)
+    rd: np.ndarray = None
+    rd_npairs: np.ndarray = None
+    rd_tot: float = None
+    rd_patch: object = field(default=None, repr=False)
+    estimator: str = "landy_szalay"
 
     @property
     def rnom(self):
@@ -87,12 +125,25 @@ class LandySzalayResult(ResultIO):
     def patch_sums(self):
         return self.dd_patch
 
+    def _uses(self):
+        """Which random counts the estimator uses: (rr, dr, rd)."""
+        if self.estimator == "natural":
+            return True, False, False
+        if self.estimator == "davis_peebles":
+            return False, True, False
+        return True, True, self.rd is not None
+
     def _patch_ok(self):
-        # TreeCorr adds every RR and DR patch pair to DD's results: DD's pairs are all (p, q)
-        return np.ones_like(self.dd_patch.ok)
+        # TreeCorr adds the RR, DR (and RD) patch pairs to DD's results: with DR that is every (p, q)
+        use_rr, use_dr, use_rd = self._uses()
+        ok = self.dd_patch.ok.copy()
+        for use, ps in ((use_rr, self.rr_patch), (use_dr, self.dr_patch), (use_rd, self.rd_patch)):
+            if use:
+                ok |= np.ones_like(ok) if ps is self.dr_patch or ps is self.rd_patch else ps.ok
+        return ok
 
     def _empty_mask(self):
-        return np.asarray(self.rr) == 0
+        return np.asarray(self.dr if self.estimator == "davis_peebles" else self.rr) == 0
 
     def _shot_diag(self):
         """TreeCorr's NN shot noise (calculateXi with rr and dr): var_num / (RR rrf)."""
@@ -102,26 +153,37 @@ class LandySzalayResult(ResultIO):
         ddw, drw, rrw = (mean_w(self.dd, self.dd_npairs), mean_w(self.dr, self.dr_npairs),
                          mean_w(self.rr, self.rr_npairs))
         rrf, drf = self.dd_tot / self.rr_tot, self.dd_tot / self.dr_tot
-        var_num = ddw * (1.0 + 2.0 * drf * drw / ddw + rrf * rrw / ddw) ** 2
-        den = self.rr * rrf
+        if self.estimator == "natural":
+            factor, den = 1.0 + rrf * rrw / ddw, self.rr * rrf
+        elif self.estimator == "davis_peebles":
+            factor, den = 1.0 + drf * drw / ddw, self.dr * drf
+        elif self.rd is None:
+            factor, den = 1.0 + 2.0 * drf * drw / ddw + rrf * rrw / ddw, self.rr * rrf
+        else:
+            rdw, rdf = mean_w(self.rd, self.rd_npairs), self.dd_tot / self.rd_tot
+            factor = 1.0 + drf * drw / ddw + rdf * rdw / ddw + rrf * rrw / ddw
+            den = self.rr * rrf
+        var_num = ddw * factor**2
         out = np.zeros_like(den)
         np.divide(var_num, den, out=out, where=den != 0)
         return out
 
     def _design_rows(self, W):
-        """xi of each design row: DD, DR, RR and their totals weighted by W (TreeCorr's
+        """xi of each design row: DD, DR, RR (RD) and their totals weighted by W (TreeCorr's
         ``NNCorrelation._calculate_xi_from_pairs``)."""
-        def part(ps, Wk):
-            return np.einsum("rpq,pqb->rb", Wk, ps.sums["weight"]), np.einsum("rpq,pq->r", Wk, ps.tot)
-        dd, ddt = part(self.dd_patch, W)
-        rr, rrt = part(self.rr_patch, W * self.rr_patch.ok)
-        dr, drt = part(self.dr_patch, W * self.dr_patch.ok)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rrf, drf = (ddt / rrt)[:, None], (ddt / drt)[:, None]
-            denom = rr * rrf
-            xi = dd - 2.0 * dr * drf + denom
-            denom = np.where(denom == 0, 1.0, denom)
-            return xi / denom, denom.sum(axis=1)
+        def part(ps, use):
+            if ps is None or not use:
+                return None, None
+            Wk = W * ps.ok
+            return np.einsum("rpq,pqb->rb", Wk, ps.sums["weight"]), np.einsum("rpq,pq->r", Wk, ps.tot)[:, None]
+        use_rr, use_dr, use_rd = self._uses()
+        dd, ddt = part(self.dd_patch, True)
+        rr, rrt = part(self.rr_patch, use_rr)
+        dr, drt = part(self.dr_patch, use_dr)
+        rd, rdt = part(self.rd_patch, use_rd)
+        xi, denom = _xi_counts(self.estimator, dd, rr, dr, rd, ddt, rrt, drt, rdt)
+        denom = np.where(denom == 0, 1.0, denom)
+        return xi / denom, denom.sum(axis=1)
 
     def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
         """Covariance of xi by ``method`` (TreeCorr's ``estimate_cov``; ``"shot"``: 1-d diagonal)."""
@@ -140,17 +202,26 @@ class LandySzalayResult(ResultIO):
 
     @classmethod
     def from_sums(cls, bins, dd, dr, rr, sumw_d, sumw_r, *, patches=None, var_method="shot",
-                  cross_patch_weight="simple", num_bootstrap=500, seed=None, **extra):
+                  cross_patch_weight="simple", num_bootstrap=500, seed=None, rd=None, sumw=None,
+                  estimator="landy_szalay", **extra):
         """A result from the DD, DR, RR sums (``patches``: their PatchPairSums, for the patch
-        covariance methods)."""
-        dd_tot, rr_tot, dr_tot = 0.5 * sumw_d**2, 0.5 * sumw_r**2, sumw_d * sumw_r
-        ddn = dd["weight"] / dd_tot
-        drn = dr["weight"] / dr_tot
-        rrn = rr["weight"] / rr_tot
-        dd_p, dr_p, rr_p = (None, None, None) if patches is None else patches
+        covariance methods: (dd, dr, rr) or, cross, (dd, dr, rr, rd)).
+
+        Cross-correlation: ``rd`` (R1D2 sums) and ``sumw`` = (sum w_d1, sum w_d2, sum w_r1,
+        sum w_r2); ``sumw_d``/``sumw_r`` are then unused."""
+        if sumw is None:
+            dd_tot, rr_tot, dr_tot, rd_tot = 0.5 * sumw_d**2, 0.5 * sumw_r**2, sumw_d * sumw_r, None
+        else:
+            d1, d2, r1, r2 = sumw
+            dd_tot, rr_tot, dr_tot, rd_tot = d1 * d2, r1 * r2, d1 * r2, r1 * d2
+        num, den = _xi_counts(estimator, np.asarray(dd["weight"], float), np.asarray(rr["weight"], float),
+                              np.asarray(dr["weight"], float), None if rd is None else np.asarray(rd["weight"], float),
+                              dd_tot, rr_tot, dr_tot, rd_tot)
+        patches = (None,) * 4 if patches is None else tuple(patches) + (None,) * (4 - len(patches))
+        dd_p, dr_p, rr_p, rd_p = patches
         out = cls(
             bins=bins,
-            xi=_ratio(ddn - 2.0 * drn + rrn, rrn),
+            xi=_ratio(num, den),
             meanr=_ratio(dd["wr"], dd["weight"]),
             dd=np.asarray(dd["weight"], float), dr=np.asarray(dr["weight"], float), rr=np.asarray(rr["weight"], float),
             dd_npairs=np.asarray(dd["npairs"], float), dr_npairs=np.asarray(dr["npairs"], float),
@@ -159,27 +230,42 @@ class LandySzalayResult(ResultIO):
             extra=dict(extra),
             meanlogr=_ratio(dd["wlogr"], dd["weight"]) if "wlogr" in dd else np.full(bins.nbins, np.nan),
             npatch=1 if dd_p is None else dd_p.npatch,
-            dd_patch=dd_p, dr_patch=dr_p, rr_patch=rr_p,
+            dd_patch=dd_p, dr_patch=dr_p, rr_patch=rr_p, rd_patch=rd_p, estimator=estimator,
+            rd=None if rd is None else np.asarray(rd["weight"], float),
+            rd_npairs=None if rd is None else np.asarray(rd["npairs"], float),
+            rd_tot=None if rd is None else float(rd_tot),
         )
         return out._set_covariance(var_method, cross_patch_weight, num_bootstrap, seed)
 
     # to_dict / to_json / write / read / to_table: cosmocorr.io.ResultIO (complete and lossless)
 
 
-def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
-                 backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
+def landy_szalay(data, randoms, bins=None, *, data2=None, randoms2=None, estimator="landy_szalay", min_sep=None,
+                 max_sep=None, nbins=None, spacing=None, backend=None, var_method="shot", cross_patch_weight="simple",
+                 num_bootstrap=500, seed=None):
     """Landy-Szalay estimator of the angular correlation omega(theta) over all pairs (paper eq. 1).
+
+    Auto: ``(DD - 2 DR + RR) / RR``. Cross (``data2`` given): ``(D1D2 - D1R2 - R1D2 + R1R2) /
+    R1R2`` (Landy & Szalay 1993; TreeCorr's ``calculateXi(rr=, dr=, rd=)``), ``randoms2``
+    defaulting to ``randoms``. Each count is normalised by its total pair weight as TreeCorr does.
 
     Parameters
     ----------
     data, randoms : Catalog
-        The data catalog and a random catalog covering the same footprint.
+        The data catalog and a random catalog covering the same footprint; ``randoms`` may be a
+        list of catalogs (concatenated, each with its own weights, as TreeCorr's lists).
     bins : Bins, optional
         Or ``min_sep``, ``max_sep``, ``nbins``, ``spacing``.
+    data2, randoms2 : Catalog (or list for ``randoms2``), optional
+        The second sample of a cross-correlation and its randoms.
+    estimator : {"landy_szalay", "natural", "davis_peebles"}
+        ``"natural"``: DD / RR - 1 (TreeCorr's ``calculateXi(rr=)``); ``"davis_peebles"``:
+        DD / DR - 1 (D1R2 for a cross-correlation; Davis & Peebles 1983); RR or DR is then not
+        computed when not needed.
     backend : {"numpy", "julia", "auto"}, optional
     var_method, cross_patch_weight, num_bootstrap, seed :
         Error bars (``varxi``, ``cov``), as for :func:`cosmocorr.estimators.shear_shear`; the patch
-        methods need ``data`` and ``randoms`` with the same patches (build the randoms with
+        methods need every catalog with the same patches (build the randoms with
         ``patch_centers=data.patch_centers``).
 
     Returns
@@ -187,18 +273,40 @@ def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=
     LandySzalayResult
     """
     data = check_catalog(data, "data")
-    randoms = check_catalog(randoms, "randoms")
+    randoms = concatenate_catalogs(randoms, "randoms")
+    check_choice(estimator, "estimator", ESTIMATORS)
+    cross = data2 is not None
+    cats, names = [data, randoms], ["data", "randoms"]
+    if cross:
+        data2 = check_catalog(data2, "data2")
+        randoms2 = randoms if randoms2 is None else concatenate_catalogs(randoms2, "randoms2")
+        cats, names = cats + [data2, randoms2], names + ["data2", "randoms2"]
+    elif randoms2 is not None:
+        raise ValueError("randoms2 is for a cross-correlation: give data2 as well")
     var_method = check_var_method(var_method)
     cross_patch_weight = check_cross_patch_weight(cross_patch_weight, var_method)
     bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
-    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
-    if patches_in_use([data, randoms], ["data", "randoms"], var_method):
-        ps = (patch_pair_sums(data, None, bins, shear=False, mode="auto", backend=backend),
-              patch_pair_sums(data, randoms, bins, shear=False, mode="cross", backend=backend),
-              patch_pair_sums(randoms, None, bins, shear=False, mode="auto", backend=backend))
-        dd, dr, rr = (p.total() for p in ps)
-        return LandySzalayResult.from_sums(bins, dd, dr, rr, data.sumw, randoms.sumw, patches=ps, **opts)
-    dd = naive_pair_sums(data, None, bins, shear=False, backend=backend)
-    rr = naive_pair_sums(randoms, None, bins, shear=False, backend=backend)
-    dr = naive_pair_sums(data, randoms, bins, shear=False, backend=backend)
-    return LandySzalayResult.from_sums(bins, dd, dr, rr, data.sumw, randoms.sumw, **opts)
+    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
+                estimator=estimator)
+    use_rr, use_dr = estimator != "davis_peebles", estimator != "natural"
+    d2, r2 = (data2, randoms2) if cross else (None, None)
+    # (first catalog, second or None for an auto pair count, needed)
+    jobs = {"dd": (data, d2, True), "dr": (data, randoms2 if cross else randoms, True),
+            "rr": (randoms, r2, use_rr), "rd": (randoms, data2, cross and estimator == "landy_szalay")}
+    if patches_in_use(cats, names, var_method):
+        ps = {k: patch_pair_sums(a, b, bins, shear=False, mode="auto" if b is None else "cross", backend=backend)
+              if need else None for k, (a, b, need) in jobs.items()}
+        sums = {k: None if p is None else p.total() for k, p in ps.items()}
+        patches = (ps["dd"], ps["dr"], ps["rr"], ps["rd"])
+    else:
+        sums = {k: naive_pair_sums(a, b, bins, shear=False, backend=backend) if need else None
+                for k, (a, b, need) in jobs.items()}
+        patches = None
+    zero = {"weight": np.zeros(bins.nbins), "npairs": np.zeros(bins.nbins)}
+    rr = sums["rr"] if sums["rr"] is not None else zero      # not needed by the estimator: 0
+    dr = sums["dr"] if sums["dr"] is not None else zero
+    extra = {}
+    if cross:
+        extra = dict(rd=sums["rd"], sumw=(data.sumw, data2.sumw, randoms.sumw, randoms2.sumw))
+    return LandySzalayResult.from_sums(bins, sums["dd"], dr, rr, data.sumw, randoms.sumw, patches=patches,
+                                       **extra, **opts)

@@ -11,7 +11,7 @@ from .geometry import unit_vectors
 from .units import is_skycoord, skycoord_degrees, to_degrees
 from .patches import patch_centers_of, resolve_patches
 
-__all__ = ["Catalog", "read_fits_columns"]
+__all__ = ["Catalog", "read_fits_columns", "concatenate_catalogs"]
 
 
 class Catalog:
@@ -334,3 +334,43 @@ def read_fits_columns(path, columns, hdu=1):
         if isinstance(exc, TypeError) and "column name" in str(exc):
             raise
         raise ValueError(f"path: cannot read {path} as FITS: {exc}") from exc
+
+
+def concatenate_catalogs(cats, name):
+    """One Catalog from a Catalog or a list of them (TreeCorr's list of random catalogs: the
+    objects of all, each with its own weights; ``k``/shears kept when every catalog has them,
+    patches when every catalog has the same number of them).
+
+    Parameters
+    ----------
+    cats : Catalog or list of Catalog
+    name : str
+        Argument name for error messages.
+
+    Returns
+    -------
+    Catalog
+    """
+    if isinstance(cats, Catalog):
+        return cats
+    if not isinstance(cats, (list, tuple)) or len(cats) == 0:
+        raise TypeError(f"{name} must be a cosmocorr.Catalog or a non-empty list of them, got {type(cats).__name__}")
+    for q, c in enumerate(cats):
+        if not isinstance(c, Catalog):
+            raise TypeError(f"{name}[{q}] must be a cosmocorr.Catalog, got {type(c).__name__}")
+    if len(cats) == 1:
+        return cats[0]
+
+    def cat(attr):
+        return np.concatenate([getattr(c, attr) for c in cats])
+
+    with_k = all(c.k is not None for c in cats)
+    with_g = all(c.g1 is not None for c in cats)
+    out = Catalog(cat("ra"), cat("dec"), cat("g1") if with_g else None, cat("g2") if with_g else None, cat("w"),
+                  keep_zero_weight=True, k=cat("k") if with_k else None)
+    if any(c.patch is not None for c in cats):
+        npatch = {c.npatch if c.patch is not None else None for c in cats}
+        if len(npatch) != 1 or None in npatch:
+            raise ValueError(f"{name}: give every catalog the same patches (patch_centers=) or none")
+        out.patch, out.npatch, out._patch_centers = cat("patch"), npatch.pop(), cats[0].patch_centers
+    return out

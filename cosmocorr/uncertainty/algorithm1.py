@@ -24,12 +24,16 @@ from .._warnings import emit_warning as warn
 from ..clustering import (FuzzyCMeansResult, cluster_objects, fit_clusters, fuzzy_c_means, greedy_assignments,
                           sample_assignments)
 from ..estimators import RHO_FIELDS, LandySzalayResult, RhoResult, ShearShearResult, naive_pair_sums, rho_pair_sums
-from ..estimators.pair_sums import field_variance
+from ..estimators.field_correlations import (CountScalarResult, CountShearResult, ScalarScalarResult,
+                                             ScalarShearResult, field_of, var_num_of)
+from ..estimators.pair_sums import field_pair_sums, field_variance
+from ..sky.catalog import concatenate_catalogs
 
 __all__ = [
     "assign", "ClusteredShearShearResult", "ClusteredLandySzalayResult",
     "clustered_shear_shear", "clustered_landy_szalay", "clustered_rho_statistics", "rho_draws",
-    "CLUSTER_OPTIONS", "fit_catalog",
+    "CLUSTER_OPTIONS", "fit_catalog", "clustered_field_correlation", "ClusteredCountShearResult",
+    "ClusteredCountScalarResult", "ClusteredScalarScalarResult", "ClusteredScalarShearResult",
 ]
 
 #: fuzzy c-means settings every clustered estimator passes through (:func:`cosmocorr.fuzzy_c_means`)
@@ -254,3 +258,107 @@ def _shear_draw(shared, a1, a2):
         c2, f2 = cluster_objects(centers2, a2, cat2.w, {"g": cat2.g})
         sums = naive_pair_sums(c1, c2, bins, backend=backend, g1=f1["g"], g2=f2["g"])
     return ShearShearResult.from_sums(bins, sums, **varg)
+
+
+@dataclass
+class _ClusteredFields:
+    """Algorithm 1 attributes of an NG/NK/KK/KG result: per-sample values and their spread.
+
+    ``xi``, ``xi_im``, ``meanr``, ``meanlogr``, ``varxi`` are NaN-aware means over the samples
+    (``npairs``, ``weight`` plain means); ``xi_samples`` (n_samples, nbins) and ``xi_std`` (ddof=1,
+    the epistemic uncertainty; NaN for a single draw) are added, likewise ``xi_im_samples`` and
+    ``xi_im_std`` for NG and KG. ``varxi`` is the shot noise of the original objects' fields over
+    the cluster objects' pair weights. ``clustering`` is the fit of the first catalog,
+    ``clusterings`` every catalog's (first, second, randoms).
+    """
+
+    xi_samples: np.ndarray = None
+    xi_std: np.ndarray = None
+    xi_im_samples: np.ndarray = None
+    xi_im_std: np.ndarray = None
+    clustering: FuzzyCMeansResult = field(default=None, repr=False)
+    clusterings: list = field(default=None, repr=False)
+    assignment: str = "sample"
+    converged: bool = True
+
+
+@dataclass
+class ClusteredCountShearResult(_ClusteredFields, CountShearResult):
+    """:class:`~cosmocorr.estimators.CountShearResult` of Algorithm 1 (see ``_ClusteredFields``)."""
+
+
+@dataclass
+class ClusteredCountScalarResult(_ClusteredFields, CountScalarResult):
+    """:class:`~cosmocorr.estimators.CountScalarResult` of Algorithm 1."""
+
+
+@dataclass
+class ClusteredScalarScalarResult(_ClusteredFields, ScalarScalarResult):
+    """:class:`~cosmocorr.estimators.ScalarScalarResult` of Algorithm 1."""
+
+
+@dataclass
+class ClusteredScalarShearResult(_ClusteredFields, ScalarShearResult):
+    """:class:`~cosmocorr.estimators.ScalarShearResult` of Algorithm 1."""
+
+
+_CLUSTERED = {"NG": ClusteredCountShearResult, "NK": ClusteredCountScalarResult, "KK": ClusteredScalarScalarResult,
+              "KG": ClusteredScalarShearResult}
+
+
+def clustered_field_correlation(result_cls, cat1, cat2, bins, n_clusters, randoms=None, assignment="sample",
+                                n_samples=10, seed=None, fuzziness=2.0, backend=None, progress=False, tol=1e-6,
+                                max_iter=300, accelerate=False, init=None, weight_factor=0.0):
+    """NG, NK, KK or KG (``result_cls``, e.g. :class:`~cosmocorr.estimators.CountShearResult`) by
+    Algorithm 1.
+
+    Every catalog (``cat1``, ``cat2`` unless an auto-correlation, ``randoms``) is clustered on its
+    own (fuzzy c-means fitted once; ``init`` for ``cat1``), and each draw replaces it by one object
+    per non-empty cluster at the centre (step 4): weight = the members' total weight, field = their
+    weighted mean. A count (N) cluster object therefore counts its members' weight, exactly as the
+    clustered Landy-Szalay's. Steps 3-9 are repeated for ``n_samples`` sampled assignments
+    (eq. 19), or once greedily; the spread is the epistemic uncertainty.
+
+    Returns
+    -------
+    ClusteredCountShearResult, ClusteredCountScalarResult, ClusteredScalarScalarResult or
+    ClusteredScalarShearResult
+    """
+    letters = result_cls.letters
+    opts = dict(fuzziness=fuzziness, tol=tol, max_iter=max_iter, accelerate=accelerate, weight_factor=weight_factor)
+    n_samples, fit_seed, rng = _setup(n_samples, assignment, seed)
+    auto = cat2 is None
+    c2 = cat1 if auto else cat2
+    cats = [(cat1, field_of(cat1, letters[0], "cat1"))]
+    if not auto:
+        cats.append((c2, field_of(c2, letters[1], "cat2")))
+    if randoms is not None:
+        randoms = concatenate_catalogs(randoms, "randoms")
+        cats.append((randoms, np.ones(randoms.nobj)))
+    fits = [fit_catalog(c, n_clusters, fit_seed + q, None, backend, **opts, **({"init": init} if q == 0 else {}))
+            for q, (c, _) in enumerate(cats)]
+    draws = [assign(f.membership, assignment, rng, n_samples) for f in fits]
+    var_num = var_num_of(letters, cat1, c2)
+    kind = "spin2" if letters[1] == "G" else "scalar"
+    results = []
+    for s in progress_range(draws[0].shape[0], desc="Algorithm 1 samples", progress=progress):
+        red = [cluster_objects(f.centers, a[s], c.w, {"f": np.asarray(v, complex)})
+               for f, a, (c, v) in zip(fits, draws, cats)]
+        (r1, f1), (r2, f2) = red[0], (red[0] if auto else red[1])
+        sums = field_pair_sums(r1, None if auto else r2, bins, f1["f"], f2["f"], kind, backend=backend)
+        rs = None
+        if randoms is not None:
+            rr = red[-1][0]
+            rs = field_pair_sums(rr, r2, bins, np.ones(rr.nobj), f2["f"], kind, backend=backend)
+        results.append(result_cls.from_sums(bins, sums, var_num=var_num, random_sums=rs))
+    st = _stack(results, ("xi", "meanr", "meanlogr", "varxi", "npairs", "weight"))
+    imag = result_cls.has_imag
+    xi_im = np.array([r.xi_im for r in results]) if imag else None
+    varxi = _nanmean(st["varxi"])
+    return _CLUSTERED[letters](
+        bins=bins, meanr=_nanmean(st["meanr"]), xi=_nanmean(st["xi"]), npairs=st["npairs"].mean(0),
+        weight=st["weight"].mean(0), meanlogr=_nanmean(st["meanlogr"]), xi_im=None if xi_im is None else _nanmean(xi_im),
+        varxi=varxi, cov=np.diag(varxi), var_num=var_num, xi_samples=st["xi"], xi_std=_std(st["xi"]),
+        xi_im_samples=xi_im, xi_im_std=None if xi_im is None else _std(xi_im), clustering=fits[0], clusterings=fits,
+        assignment=assignment, converged=bool(all(f.converged for f in fits)),
+    )
