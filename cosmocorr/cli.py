@@ -1,5 +1,5 @@
-"""Command line: cosmocorr demo | rho | gg | nn | julia (rho statistics, paper eqs. 2-6; Algorithm 1
-and the uncertainty study of sec. 2.3).
+"""Command line: cosmocorr demo | rho | gg | nn | ng | nk | kk | kg | julia (rho statistics, paper eqs. 2-6;
+Algorithm 1 and the uncertainty study of sec. 2.3; TreeCorr's NG, NK, KK, KG correlations).
 
 Every subcommand prints a table, and writes a figure (PNG/PDF/SVG by the extension of --out),
 JSON (--json), FITS (--fits-out) and ASCII (--ascii-out) result files with provenance; FITS and
@@ -374,10 +374,28 @@ def cmd_nn(args):
         randoms = Catalog(r_ra, r_dec, **rkw)
         rdesc = f"{len(randoms)} generated randoms (uniform on the sphere in the data's RA/Dec box, seed {seed})"
     bins = _bins(args)
-    result = api.landy_szalay(data, randoms, bins=bins, **_method_kwargs(args, api.landy_szalay, seed))
-    estimator = ("landy_szalay: naive all-pairs estimator" if args.n_clusters is None else
+    mkw = _method_kwargs(args, api.landy_szalay, seed)
+    if args.estimator != "landy_szalay":
+        mkw["estimator"] = args.estimator
+    if args.catalog2 is not None:
+        # cross-correlation: the second sample and its randoms (default: the same randoms)
+        ckw = dict(kw)
+        if args.npatch is not None:
+            ckw.pop("npatch"), ckw.pop("patch_seed")
+            ckw["patch_centers"] = data.patch_centers
+        mkw["data2"] = Catalog.read(args.catalog2, format=args.input_format, hdu=args.hdu, **ckw)
+        inputs.append(args.catalog2)
+        if args.randoms2 is not None:
+            mkw["randoms2"] = Catalog.read(args.randoms2, format=args.input_format, hdu=args.randoms_hdu,
+                                           **dict(ckw, w=args.randoms_weight))
+            inputs.append(args.randoms2)
+    elif args.randoms2 is not None:
+        raise CLIError("--randoms2 needs --catalog2 (a cross-correlation)")
+    result = api.landy_szalay(data, randoms, bins=bins, **mkw)
+    estimator = (f"{args.estimator}: naive all-pairs estimator" if args.n_clusters is None else
                  f"landy_szalay: Algorithm 1, {args.n_clusters} clusters, {args.n_samples} x {args.assignment}")
-    print(f"{len(data)} objects from {args.catalog}, {rdesc}; omega(theta), {estimator}; {bins}")
+    cross = f", cross with {args.catalog2}" if args.catalog2 is not None else ""
+    print(f"{len(data)} objects from {args.catalog}, {rdesc}{cross}; omega(theta), {estimator}; {bins}")
     theta = _theta(result.meanr, bins.rnom)
     err = _sigma(result, "xi")
     rows = [[float(theta[k]), float(result.xi[k]), float(err[k]) if err is not None else float("nan"),
@@ -401,6 +419,82 @@ def cmd_nn(args):
         ax.set_title(f"Landy-Szalay: {Path(args.catalog).name}")
         ax.grid(True, alpha=0.25)
         ax.legend(handles=[line] + sign_legend_handles(), fontsize="small")
+        _save(fig, args)
+    _write_results(result, args, prov)
+    return 0
+
+
+#: the NG/NK/KK/KG subcommands: (api function, what the first and second catalogs are, fields)
+FIELD_COMMANDS = {
+    "ng": ("count_shear", "lenses", "sources", "count-shear: tangential shear gamma_t and gamma_x of sources around "
+           "lenses (TreeCorr's NGCorrelation)"),
+    "nk": ("count_scalar", "lenses", "scalar catalog", "count-scalar: mean scalar <kappa> around lenses (TreeCorr's "
+           "NKCorrelation)"),
+    "kk": ("scalar_scalar", "scalar catalog", "second scalar catalog", "scalar-scalar <k k> auto or cross "
+           "(TreeCorr's KKCorrelation)"),
+    "kg": ("scalar_shear", "scalar catalog", "shear catalog", "scalar-shear <k gamma_t> (TreeCorr's KGCorrelation)"),
+}
+
+
+def cmd_field(args):
+    """ng, nk, kk, kg: read the catalog(s), run the api estimator, print, plot, write."""
+    from . import api
+    from .sky import Catalog
+
+    letters = args.command.upper()
+    fname = FIELD_COMMANDS[args.command][0]
+    func = getattr(api, fname)
+    if args.catalog2 is None and letters != "KK":
+        raise CLIError(f"{args.command} needs --catalog2 FILE (the {FIELD_COMMANDS[args.command][2]})")
+    if args.randoms is not None and letters not in ("NG", "NK"):
+        raise CLIError(f"--randoms is for ng and nk (random-point subtraction), not {args.command}")
+    _outputs(args)
+    backend = _backend(args)
+    seed = _resolve_seed(args, args.n_clusters is not None or args.npatch is not None)
+    kw = _catalog_kwargs(args, seed)
+
+    def read(path, letter, hdu, weight, centers=None):
+        ckw = dict(kw, w=weight)
+        if centers is not None:
+            ckw.pop("npatch", None), ckw.pop("patch_seed", None)
+            ckw["patch_centers"] = centers
+        cols = {"K": {"k": args.k}, "G": {"g1": args.g1, "g2": args.g2}, "N": {}}[letter]
+        return Catalog.read(path, format=args.input_format, hdu=hdu, **cols, **ckw)
+
+    cat1 = read(args.catalog, letters[0], args.hdu, args.weight)
+    centers = cat1.patch_centers if args.npatch is not None else None
+    cat2 = None if args.catalog2 is None else read(args.catalog2, letters[1], args.hdu2, args.weight2, centers)
+    inputs = [args.catalog] + ([args.catalog2] if args.catalog2 else [])
+    mkw = _method_kwargs(args, func, seed)
+    if args.randoms is not None:
+        mkw["randoms"] = read(args.randoms, "N", args.randoms_hdu, args.randoms_weight, centers)
+        inputs.append(args.randoms)
+    bins = _bins(args)
+    result = func(cat1, cat2, bins, **mkw)
+    estimator = (f"{fname}: naive all-pairs estimator" if args.n_clusters is None else
+                 f"{fname}: Algorithm 1, {args.n_clusters} clusters, {args.n_samples} x {args.assignment}")
+    print(f"{len(cat1)} objects from {args.catalog}" + (f", {len(cat2)} from {args.catalog2}" if cat2 else "")
+          + (f", {len(mkw['randoms'])} randoms from {args.randoms}" if args.randoms else "")
+          + f"; {letters}, {estimator}; {bins}")
+    theta = _theta(result.meanr, bins.rnom)
+    err = _sigma(result, "xi")
+    imag = result.xi_im is not None
+    header = ["theta", "xi"] + (["xi_im"] if imag else []) + ["sigma_xi", "npairs"]
+    rows = [[float(theta[k]), float(result.xi[k])] + ([float(result.xi_im[k])] if imag else [])
+            + [float(err[k]) if err is not None else float("nan"), float(result.npairs[k])]
+            for k in range(bins.nbins)]
+    _print_rows(header, rows)
+    columns = {"ra": args.ra, "dec": args.dec, "w": args.weight, "w2": args.weight2, "k": args.k, "g1": args.g1,
+               "g2": args.g2}
+    prov = _provenance(args, backend, inputs, columns, seed, estimator, _settings(args))
+    if args.out:
+        _mpl()
+        from .plotting import plot_field_correlation
+
+        fig = plot_field_correlation(theta, letters, result.xi, err, result.xi_im if imag else None,
+                                     _sigma(result, "xi_im") if imag else None, label=estimator.split(": ")[1],
+                                     title=f"{letters}: {Path(args.catalog).name}", scale=args.scale,
+                                     xscale=_xscale(args))
         _save(fig, args)
     _write_results(result, args, prov)
     return 0
@@ -605,10 +699,46 @@ def build_parser():
     g.add_argument("--randoms-hdu", type=_hdu, default=None, help="HDU of the random catalog")
     g.add_argument("--randoms-weight", default=None, help="weight column of the randoms")
     g.add_argument("--n-randoms", type=int, default=None, help="generate this many uniform randoms instead")
+    g.add_argument("--catalog2", default=None, help="second sample: the cross-correlation (D1D2-D1R2-R1D2+R1R2)/R1R2")
+    g.add_argument("--randoms2", default=None, help="randoms of --catalog2 (default: the same randoms)")
+    g.add_argument("--estimator", default="landy_szalay", choices=["landy_szalay", "natural", "davis_peebles"],
+                   help="DD-2DR+RR over RR, DD/RR-1 or DD/DR-1")
     _add_binning(nn)
     _add_method(nn)
     _add_output(nn, "omega.png")
     nn.set_defaults(func=cmd_nn)
+
+    field_parsers = {}
+    for name, (fname, first, second, what) in FIELD_COMMANDS.items():
+        fp = sub.add_parser(name, help=what, formatter_class=_Formatter,
+                            description=f"{what}: exact or Algorithm 1 (--n-clusters). The positional catalog is the "
+                                        f"{first}; --catalog2 the {second} (read with the same column options).")
+        _add_input(fp, shear="G" in name.upper())
+        g = fp.add_argument_group("second catalog and fields")
+        g.add_argument("--catalog2", default=None,
+                       help=f"the {second} file" + (" (default: auto-correlation)" if name == "kk" else ""))
+        g.add_argument("--hdu2", type=_hdu, default=None, help="HDU of --catalog2")
+        g.add_argument("--weight2", default=None, help="weight column of --catalog2")
+        if "k" in name:
+            g.add_argument("--k", default="k", help="scalar field column")
+        else:
+            fp.set_defaults(k=None)
+        if "g" in name:
+            g.add_argument("--g1", default="g1", help="g1 column of the shear catalog")
+            g.add_argument("--g2", default="g2", help="g2 column of the shear catalog")
+        else:
+            fp.set_defaults(g1=None, g2=None)
+        if name in ("ng", "nk"):
+            g.add_argument("--randoms", default=None, help="random points of the lenses: xi = DG - RG (TreeCorr's rg)")
+            g.add_argument("--randoms-hdu", type=_hdu, default=None, help="HDU of the random catalog")
+            g.add_argument("--randoms-weight", default=None, help="weight column of the randoms")
+        else:
+            fp.set_defaults(randoms=None, randoms_hdu=None, randoms_weight=None)
+        _add_binning(fp)
+        _add_method(fp)
+        _add_output(fp, f"{name}.png")
+        fp.set_defaults(func=cmd_field)
+        field_parsers[name] = fp
 
     j = sub.add_parser("julia", help="Julia backend: install (then self-test), selftest, status",
                        formatter_class=_Formatter)
@@ -617,7 +747,7 @@ def build_parser():
                         "function with NumPy and write the stamp 'auto' needs (exit code 1 if it fails); status: "
                         "what 'auto' chooses and why")
     j.set_defaults(func=cmd_julia)
-    p._subparsers_by_name = {"demo": d, "rho": r, "gg": gg, "nn": nn, "julia": j}
+    p._subparsers_by_name = {"demo": d, "rho": r, "gg": gg, "nn": nn, "julia": j, **field_parsers}
     return p
 
 

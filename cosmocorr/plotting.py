@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["plot_rho", "plot_rho_statistics", "plot_rho_panels", "plot_xi", "save_figure", "sign_legend_handles",
+           "plot_field_correlation", "FIELD_LABELS",
            "auto_linthresh", "set_xscale", "RHO_NAMES", "RHO_LABELS", "THETA_LABEL", "DEFAULT_DPI"]
 
 RHO_NAMES = ("rho1", "rho2", "rho3", "rho4", "rho5")
@@ -300,6 +301,59 @@ def plot_xi(theta, xip, xim, xip_err=None, xim_err=None, label="cosmocorr", axes
                frameon=False)
     if title:
         fig.suptitle(title)
+    return fig
+
+
+#: the y labels (real, imaginary part) of the NG, NK, KK, KG and NN figures
+FIELD_LABELS = {"NG": (r"$\gamma_t(\theta)$", r"$\gamma_\times(\theta)$"), "NK": (r"$\langle\kappa\rangle(\theta)$", None),
+                "KK": (r"$\xi_{\kappa\kappa}(\theta)$", None),
+                "KG": (r"$\langle\kappa\,\gamma_t\rangle(\theta)$", r"$\langle\kappa\,\gamma_\times\rangle(\theta)$"),
+                "NN": (r"$\omega(\theta)$", None)}
+
+
+def plot_field_correlation(theta, letters, xi, xi_err=None, xi_im=None, xi_im_err=None, label="cosmocorr", ax=None,
+                           title=None, scale="symlog", xscale="linear"):
+    """One panel of an NG, NK, KK, KG (or NN) correlation: ``xi`` with its error bars and, for NG
+    and KG, the imaginary part (gamma_x, a null test) as a second series.
+
+    Parameters
+    ----------
+    theta : array_like
+        Separations (arcmin).
+    letters : {"NG", "NK", "KK", "KG", "NN"}
+        The statistic (sets the y label).
+    xi, xi_im : array_like
+        The correlation and its imaginary part (None: not drawn).
+    xi_err, xi_im_err : array_like, optional
+        1-sigma errors (e.g. ``sqrt(varxi)`` or the epistemic ``xi_std``).
+    label : str
+    scale : {"symlog", "log", "linear"}
+    xscale : {"linear", "log"}
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.4, 4.2), constrained_layout=True)
+    else:
+        fig = ax.figure
+    re_label, im_label = FIELD_LABELS[letters]
+    linthresh = auto_linthresh(xi, xi_im) if scale == "symlog" else None
+    handles = [plot_rho(ax, theta, xi, yerr=xi_err, label=f"{re_label}: {label}", color="C0", marker="o",
+                        scale=scale, linthresh=linthresh)]
+    if xi_im is not None and im_label is not None:
+        handles.append(plot_rho(ax, theta, xi_im, yerr=xi_im_err, label=im_label, color="C1", marker="s",
+                                offset=1.03, scale=scale, linthresh=linthresh))
+    ax.set_xlabel(THETA_LABEL)
+    set_xscale(ax, xscale)
+    ax.set_ylabel((f"|{re_label}|" if scale == "log" else re_label) + " (dimensionless)")
+    ax.grid(True, alpha=0.25)
+    ax.legend(handles=handles + sign_legend_handles(), fontsize="small")
+    if title:
+        ax.set_title(title)
     return fig
 
 
