@@ -492,7 +492,8 @@ def cmd_field(args):
         from .plotting import plot_field_correlation
 
         fig = plot_field_correlation(theta, letters, result.xi, err, result.xi_im if imag else None,
-                                     _sigma(result, "xi_im") if imag else None, label=estimator.split(": ")[1],
+                                     (_sigma(result, "xi_im") if _sigma(result, "xi_im") is not None else err)
+                                     if imag else None, label=estimator.split(": ")[1],
                                      title=f"{letters}: {Path(args.catalog).name}", scale=args.scale,
                                      xscale=_xscale(args))
         _save(fig, args)
