@@ -284,6 +284,34 @@ def test_tree_pair_sums_have_the_exact_keys_and_units(cat):
         tree_pair_sums(cat, None, LOG, g1=cat.g, g2=np.conj(cat.g))
 
 
+def test_registered_kinds_run_any_treecorr_correlation(cat):
+    """The engine is generic over TreeCorr's classes: a kind registered in a few lines (here a
+    scalar auto-correlation KK and a count-scalar NK under test names) gives TreeCorr's numbers."""
+    from cosmocorr.backends import tree
+    from cosmocorr.estimators.pair_sums import tree_kind_pair_sums
+
+    k = np.random.default_rng(3).normal(0.0, 1.0, cat.nobj)
+    tree.register_kind("test_KK", "KKCorrelation", ("K", "K"), (("xi", "xi"),), zeros=("xi_im",))
+    tree.register_kind("test_NK", "NKCorrelation", ("N", "K"), (("xi", "xi"),), zeros=("xi_im",))
+    try:
+        kk = tree_kind_pair_sums("test_KK", cat, None, LOG, f1=k)
+        ref = treecorr.KKCorrelation(**_tc_kw(LOG))
+        ref.process(treecorr.Catalog(ra=cat.ra, dec=cat.dec, w=cat.w, k=k, ra_units="deg", dec_units="deg"))
+        _close(kk["xi"] / kk["weight"], ref.xi, rtol=1e-10, atol=1e-12 * np.max(np.abs(ref.xi)))
+        np.testing.assert_array_equal(kk["npairs"], ref.npairs)
+        np.testing.assert_array_equal(kk["xi_im"], 0.0)
+        lenses = _shear(500, 21)
+        nk = tree_kind_pair_sums("test_NK", lenses, cat, LOG, f2=k)
+        ref = treecorr.NKCorrelation(**_tc_kw(LOG))
+        ref.process(_tc_cat(lenses), treecorr.Catalog(ra=cat.ra, dec=cat.dec, w=cat.w, k=k, ra_units="deg",
+                                                      dec_units="deg"))
+        _close(nk["xi"] / nk["weight"], ref.xi, rtol=1e-10, atol=1e-12 * np.max(np.abs(ref.xi)))
+        with pytest.raises(ValueError, match="cat2"):
+            tree_kind_pair_sums("test_NK", lenses, None, LOG)
+    finally:
+        tree.KINDS.pop("test_KK", None), tree.KINDS.pop("test_NK", None)
+
+
 # ------------------------------------------------------------------ files
 def test_tree_result_files_round_trip_and_treecorr_reads_them(tmp_path, cat):
     r = cc.shear_shear(cat, bins=LOG, method="tree", bin_slop=0.4, angle_slop=0.07)
