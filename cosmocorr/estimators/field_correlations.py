@@ -26,7 +26,7 @@ from ..io import ResultIO
 from ..sky.bins import Bins
 from ..sky.catalog import concatenate_catalogs
 from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
-from .pair_sums import check_catalog, field_pair_sums, patch_pair_sums, patches_in_use
+from .pair_sums import check_catalog, pair_sum_method, patches_in_use
 from .pair_sums import field_variance
 from .pair_sums import ratio as _ratio
 
@@ -82,6 +82,10 @@ class FieldCorrelationResult(ResultIO):
         Per-patch-pair sums of the data and of the randoms' term, reused by every covariance.
     random_sums : dict or None
         All-pairs sums of the randoms' term (RG / RK).
+    method : {"exact", "tree"}
+        How the pair sums were taken (``"tree"``: TreeCorr's tree, :mod:`cosmocorr.backends.tree`).
+    bin_slop, angle_slop : float
+        The tree's slop values used (TreeCorr's defaults resolved); 0 for ``method="exact"``.
     """
 
     bins: Bins
@@ -104,6 +108,9 @@ class FieldCorrelationResult(ResultIO):
     random_sums: dict = field(default=None, repr=False)
     patch_sums: object = field(default=None, repr=False)
     random_patch_sums: object = field(default=None, repr=False)
+    method: str = "exact"
+    bin_slop: float = 0.0
+    angle_slop: float = 0.0
 
     #: TreeCorr's letters (file header ``corr``) and class, and whether there is an imaginary part
     letters = None
@@ -161,9 +168,11 @@ class FieldCorrelationResult(ResultIO):
 
     @classmethod
     def from_sums(cls, bins, sums, *, var_num=None, random_sums=None, patch_sums=None, random_patch_sums=None,
-                  var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None, **extra):
+                  var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None, settings=None,
+                  **extra):
         """A result from all-pairs sums (``xi``, ``xi_im``, ``npairs``, ``weight``, ``wr``, ``wlogr``),
-        the randoms' sums (NG, NK) and, for the patch methods, the per-patch-pair sums."""
+        the randoms' sums (NG, NK) and, for the patch methods, the per-patch-pair sums;
+        ``settings``: ``method``, ``bin_slop``, ``angle_slop`` (default exact)."""
         w = sums["weight"]
         xi = _ratio(sums["xi"], w)
         xi_im = _ratio(sums["xi_im"], w) if cls.has_imag else None
@@ -174,7 +183,7 @@ class FieldCorrelationResult(ResultIO):
             npatch=1 if patch_sums is None else patch_sums.npatch,
             var_num=np.nan if var_num is None else float(var_num),
             random_sums=None if random_sums is None else {k: np.asarray(v, float) for k, v in random_sums.items()},
-            patch_sums=patch_sums, random_patch_sums=random_patch_sums,
+            patch_sums=patch_sums, random_patch_sums=random_patch_sums, **({} if settings is None else settings),
         )
         if random_sums is not None:
             rw = out.random_sums["weight"]
@@ -241,7 +250,7 @@ def var_num_of(letters, cat1, cat2):
 
 def _correlate(cls, cat1, cat2, bins, *, randoms=None, backend=None, var_method="shot", cross_patch_weight="simple",
                num_bootstrap=500, seed=None, names=("cat1", "cat2"), min_sep=None, max_sep=None, nbins=None,
-               spacing=None):
+               spacing=None, method="exact", bin_slop=None, angle_slop=None, approx_tol=None):
     """The shared body of the four estimators: validation, sums (per patch pair when patches are
     in use), randoms' term, result."""
     letters = cls.letters
@@ -253,23 +262,22 @@ def _correlate(cls, cat1, cat2, bins, *, randoms=None, backend=None, var_method=
     var_method = check_var_method(var_method)
     cross_patch_weight = check_cross_patch_weight(cross_patch_weight, var_method)
     bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
-    kind = "spin2" if letters[1] == "G" else "scalar"
+    how = pair_sum_method(method, backend=backend, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
     cats, cnames = ([cat1], [names[0]]) if auto else ([cat1, c2], list(names))
     if randoms is not None:
         randoms = concatenate_catalogs(randoms, "randoms")
         cats, cnames = cats + [randoms], cnames + ["randoms"]
-    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
+    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
+                settings=how.settings(bins, letters))
     var_num = var_num_of(letters, cat1, c2)
     mode = "auto" if auto else "cross"
     if patches_in_use(cats, cnames, var_method):
-        ps = patch_pair_sums(cat1, cat2, bins, g1=f1, g2=f2, mode=mode, backend=backend, field_kind=kind)
-        rps = None if randoms is None else patch_pair_sums(randoms, c2, bins, g1=np.ones(randoms.nobj), g2=f2,
-                                                           mode="cross", backend=backend, field_kind=kind)
+        ps = how.fields_per_patch(letters, cat1, cat2, bins, f1, f2, mode=mode)
+        rps = None if randoms is None else how.fields_per_patch(letters, randoms, c2, bins, np.ones(randoms.nobj), f2)
         return cls.from_sums(bins, ps.total(), var_num=var_num, random_sums=None if rps is None else rps.total(),
                              patch_sums=ps, random_patch_sums=rps, **opts)
-    sums = field_pair_sums(cat1, cat2, bins, f1, f2, kind, backend=backend)
-    rs = None if randoms is None else field_pair_sums(randoms, c2, bins, np.ones(randoms.nobj), f2, kind,
-                                                      backend=backend)
+    sums = how.fields(letters, cat1, cat2, bins, f1, f2)
+    rs = None if randoms is None else how.fields(letters, randoms, c2, bins, np.ones(randoms.nobj), f2)
     return cls.from_sums(bins, sums, var_num=var_num, random_sums=rs, **opts)
 
 
@@ -285,11 +293,15 @@ _COMMON_DOC = """
     num_bootstrap : int
     seed : int or Generator, optional
         Seed of the bootstrap draws.
+    method : {"exact", "tree"}
+        ``"exact"`` (default): every pair; ``"tree"``: TreeCorr's tree (its NGCorrelation etc.)
+        with ``bin_slop``, ``angle_slop`` (``approx_tol``), as :func:`cosmocorr.estimators.shear_shear`.
 """
 
 
 def count_shear(lenses, sources, bins=None, *, randoms=None, min_sep=None, max_sep=None, nbins=None, spacing=None,
-                backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
+                backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None, method="exact", bin_slop=None, angle_slop=None,
+                approx_tol=None):
     """Tangential and cross shear of ``sources`` around ``lenses`` (TreeCorr's ``NGCorrelation``).
 
     .. math:: \\hat\\gamma_t(\\theta) + i\\,\\hat\\gamma_\\times(\\theta)
@@ -317,11 +329,13 @@ def count_shear(lenses, sources, bins=None, *, randoms=None, min_sep=None, max_s
     return _correlate(CountShearResult, lenses, sources, bins, randoms=randoms, backend=backend,
                       var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
                       seed=seed, names=("lenses", "sources"), min_sep=min_sep, max_sep=max_sep, nbins=nbins,
-                      spacing=spacing)
+                      spacing=spacing,
+                      method=method, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
 
 
 def count_scalar(lenses, cat, bins=None, *, randoms=None, min_sep=None, max_sep=None, nbins=None, spacing=None,
-                 backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
+                 backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None,
+                 method="exact", bin_slop=None, angle_slop=None, approx_tol=None):
     """Mean scalar field around positions, <kappa>(theta) (TreeCorr's ``NKCorrelation``).
 
     .. math:: \\hat\\xi(\\theta) = \\frac{\\sum_{ij} w_i w_j k_j}{\\sum_{ij} w_i w_j}
@@ -341,11 +355,13 @@ def count_scalar(lenses, cat, bins=None, *, randoms=None, min_sep=None, max_sep=
     """
     return _correlate(CountScalarResult, lenses, cat, bins, randoms=randoms, backend=backend, var_method=var_method,
                       cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
-                      names=("lenses", "cat"), min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+                      names=("lenses", "cat"), min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing,
+                      method=method, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
 
 
 def scalar_scalar(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
-                  backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
+                  backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None,
+                  method="exact", bin_slop=None, angle_slop=None, approx_tol=None):
     """Scalar-scalar correlation <k_i k_j>(theta) (TreeCorr's ``KKCorrelation``), auto or cross.
 
     .. math:: \\hat\\xi(\\theta) = \\frac{\\sum_{ij} w_i w_j k_i k_j}{\\sum_{ij} w_i w_j}
@@ -364,11 +380,13 @@ def scalar_scalar(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbi
     """
     return _correlate(ScalarScalarResult, cat1, cat2, bins, backend=backend, var_method=var_method,
                       cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
-                      min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+                      min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing,
+                      method=method, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
 
 
 def scalar_shear(cat1, cat2, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None, backend=None,
-                 var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
+                 var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None, method="exact",
+                 bin_slop=None, angle_slop=None, approx_tol=None):
     """Scalar-shear correlation <k gamma_t>(theta) (TreeCorr's ``KGCorrelation``).
 
     .. math:: \\hat\\xi(\\theta) = \\frac{\\sum_{ij} w_i w_j k_i g_j'}{\\sum_{ij} w_i w_j}
@@ -388,7 +406,8 @@ def scalar_shear(cat1, cat2, bins=None, *, min_sep=None, max_sep=None, nbins=Non
     """
     return _correlate(ScalarShearResult, cat1, cat2, bins, backend=backend, var_method=var_method,
                       cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
-                      min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+                      min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing,
+                      method=method, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
 
 
 for _fn in (count_shear, count_scalar, scalar_scalar, scalar_shear):

@@ -16,7 +16,7 @@ from ..sky.bins import Bins
 from ..sky.catalog import concatenate_catalogs
 from .._validate import check_choice
 from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
-from .pair_sums import check_catalog, naive_pair_sums, patch_pair_sums, patches_in_use
+from .pair_sums import check_catalog, pair_sum_method, patches_in_use
 from .pair_sums import ratio as _ratio
 
 __all__ = ["LandySzalayResult", "landy_szalay", "ESTIMATORS"]
@@ -82,6 +82,10 @@ class LandySzalayResult(ResultIO):
     npatch : int
     dd_patch, dr_patch, rr_patch : PatchPairSums or None
         Per-patch-pair sums (None without patches).
+    method : {"exact", "tree"}
+        How the pair counts were taken (every pair, or TreeCorr's tree).
+    bin_slop, angle_slop : float
+        The tree's slop values used (TreeCorr's NN defaults resolved); 0 for ``method="exact"``.
     """
 
     bins: Bins
@@ -111,6 +115,9 @@ class LandySzalayResult(ResultIO):
     rd_tot: float = None
     rd_patch: object = field(default=None, repr=False)
     estimator: str = "landy_szalay"
+    method: str = "exact"
+    bin_slop: float = 0.0
+    angle_slop: float = 0.0
 
     @property
     def rnom(self):
@@ -203,12 +210,13 @@ class LandySzalayResult(ResultIO):
     @classmethod
     def from_sums(cls, bins, dd, dr, rr, sumw_d, sumw_r, *, patches=None, var_method="shot",
                   cross_patch_weight="simple", num_bootstrap=500, seed=None, rd=None, sumw=None,
-                  estimator="landy_szalay", **extra):
+                  estimator="landy_szalay", settings=None, **extra):
         """A result from the DD, DR, RR sums (``patches``: their PatchPairSums, for the patch
         covariance methods: (dd, dr, rr) or, cross, (dd, dr, rr, rd)).
 
         Cross-correlation: ``rd`` (R1D2 sums) and ``sumw`` = (sum w_d1, sum w_d2, sum w_r1,
-        sum w_r2); ``sumw_d``/``sumw_r`` are then unused."""
+        sum w_r2); ``sumw_d``/``sumw_r`` are then unused. ``settings``: ``method``, ``bin_slop``,
+        ``angle_slop`` (default exact)."""
         if sumw is None:
             dd_tot, rr_tot, dr_tot, rd_tot = 0.5 * sumw_d**2, 0.5 * sumw_r**2, sumw_d * sumw_r, None
         else:
@@ -234,6 +242,7 @@ class LandySzalayResult(ResultIO):
             rd=None if rd is None else np.asarray(rd["weight"], float),
             rd_npairs=None if rd is None else np.asarray(rd["npairs"], float),
             rd_tot=None if rd is None else float(rd_tot),
+            **({} if settings is None else settings),
         )
         return out._set_covariance(var_method, cross_patch_weight, num_bootstrap, seed)
 
@@ -242,8 +251,9 @@ class LandySzalayResult(ResultIO):
 
 def landy_szalay(data, randoms, bins=None, *, data2=None, randoms2=None, estimator="landy_szalay", min_sep=None,
                  max_sep=None, nbins=None, spacing=None, backend=None, var_method="shot", cross_patch_weight="simple",
-                 num_bootstrap=500, seed=None):
-    """Landy-Szalay estimator of the angular correlation omega(theta) over all pairs (paper eq. 1).
+                 num_bootstrap=500, seed=None, method="exact", bin_slop=None, angle_slop=None, approx_tol=None):
+    """Landy-Szalay estimator of the angular correlation omega(theta) over all pairs, or by a tree
+    (paper eq. 1).
 
     Auto: ``(DD - 2 DR + RR) / RR``. Cross (``data2`` given): ``(D1D2 - D1R2 - R1D2 + R1R2) /
     R1R2`` (Landy & Szalay 1993; TreeCorr's ``calculateXi(rr=, dr=, rd=)``), ``randoms2``
@@ -267,6 +277,9 @@ def landy_szalay(data, randoms, bins=None, *, data2=None, randoms2=None, estimat
         Error bars (``varxi``, ``cov``), as for :func:`cosmocorr.estimators.shear_shear`; the patch
         methods need every catalog with the same patches (build the randoms with
         ``patch_centers=data.patch_centers``).
+    method, bin_slop, angle_slop, approx_tol :
+        ``"exact"`` (default) or ``"tree"`` (TreeCorr's NNCorrelation on DD, DR, RR) and the
+        tree's settings, as for :func:`cosmocorr.estimators.shear_shear`.
 
     Returns
     -------
@@ -286,20 +299,21 @@ def landy_szalay(data, randoms, bins=None, *, data2=None, randoms2=None, estimat
     var_method = check_var_method(var_method)
     cross_patch_weight = check_cross_patch_weight(cross_patch_weight, var_method)
     bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+    how = pair_sum_method(method, backend=backend, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
     opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
-                estimator=estimator)
+                estimator=estimator, settings=how.settings(bins, "NN"))
     use_rr, use_dr = estimator != "davis_peebles", estimator != "natural"
     d2, r2 = (data2, randoms2) if cross else (None, None)
     # (first catalog, second or None for an auto pair count, needed)
     jobs = {"dd": (data, d2, True), "dr": (data, randoms2 if cross else randoms, True),
             "rr": (randoms, r2, use_rr), "rd": (randoms, data2, cross and estimator == "landy_szalay")}
     if patches_in_use(cats, names, var_method):
-        ps = {k: patch_pair_sums(a, b, bins, shear=False, mode="auto" if b is None else "cross", backend=backend)
+        ps = {k: how.per_patch(a, b, bins, shear=False, mode="auto" if b is None else "cross")
               if need else None for k, (a, b, need) in jobs.items()}
         sums = {k: None if p is None else p.total() for k, p in ps.items()}
         patches = (ps["dd"], ps["dr"], ps["rr"], ps["rd"])
     else:
-        sums = {k: naive_pair_sums(a, b, bins, shear=False, backend=backend) if need else None
+        sums = {k: how.all_pairs(a, b, bins, shear=False) if need else None
                 for k, (a, b, need) in jobs.items()}
         patches = None
     zero = {"weight": np.zeros(bins.nbins), "npairs": np.zeros(bins.nbins)}
