@@ -305,3 +305,22 @@ def test_cli_subcommands_against_the_api(cats, tmp_path, cmd, capsys):
     assert _rel(tc.xi, ref.xi) < TOL
     assert (tmp_path / "f.png").stat().st_size > 10_000
     assert "npairs" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("letters,auto", CASES, ids=[f"{a}{'-auto' if b else ''}" for a, b in CASES])
+def test_tree_method_at_zero_slop_equals_exact_and_default_slop_is_within_errors(cats, letters, auto):
+    """method='tree' (TreeCorr's tree through cosmocorr.backends.tree): at bin_slop = angle_slop = 0
+    every pair at its own separation and angle, so the exact sums (single-precision-exact inputs);
+    at TreeCorr's default slops the approximation error is far below the statistical error."""
+    lenses, sources, randoms = cats
+    args = (lenses,) if auto else (lenses, sources)
+    kw = {"randoms": randoms} if letters in ("NG", "NK") else {}
+    exact = FN[letters](*args, bins=BINS_LOG, var_method="jackknife", **kw)
+    tree = FN[letters](*args, bins=BINS_LOG, var_method="jackknife", method="tree", bin_slop=0, angle_slop=0, **kw)
+    np.testing.assert_array_equal(tree.npairs, exact.npairs)
+    for name in ("xi", "meanr", "varxi"):
+        assert _rel(getattr(tree, name), getattr(exact, name)) < 1e-9, name
+    assert tree.method == "tree" and tree.bin_slop == 0.0
+    approx = FN[letters](*args, bins=BINS_LOG, method="tree", **kw)
+    assert approx.bin_slop > 0
+    assert np.max(np.abs(approx.xi - exact.xi) / np.sqrt(exact.varxi)) < 0.01
