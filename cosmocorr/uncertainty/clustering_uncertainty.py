@@ -38,7 +38,8 @@ from .._progress import progress_bar
 from .._validate import check_choice, check_positive_int, check_real, check_seed
 from ..clustering import cluster_objects, greedy_assignments, sample_assignments
 from ..io import ResultIO
-from ..estimators import ShearShearResult, naive_pair_sums, rho_statistics, shear_shear
+from ..estimators import CountShearResult, ShearShearResult, count_shear, naive_pair_sums, rho_statistics, shear_shear
+from ..estimators.pair_sums import check_catalog, field_pair_sums
 from ..sky import Bins, Catalog, StarCatalog
 from .algorithm1 import _nanmean, _std, fit_catalog, rho_draws
 from .resampling import resample_indices, subset_size
@@ -53,7 +54,7 @@ class UncertaintyResult(ResultIO):
     """Per-bin mean and both uncertainties for one or more statistics.
 
     Every dict is keyed by statistic name (``"rho1"``..``"rho5"`` for a StarCatalog, ``"xip"``
-    for a shear Catalog). ``samples`` (n_samples, nbins) are the Algorithm 1 draws,
+    for a shear Catalog, ``"gamma_t"`` for sources around ``lenses``). ``samples`` (n_samples, nbins) are the Algorithm 1 draws,
     ``bootstrap_samples`` (n_bootstrap, nbins) the greedy resamples; ``naive`` is the all-pairs
     estimate without clustering; ``mean`` is mu, the mean of ``samples``. ``method`` is the
     ``aleatoric`` method; ``bootstrap_samples`` holds its resampled estimates (the leave-one-patch-
@@ -128,13 +129,14 @@ class UncertaintyResult(ResultIO):
 def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10, method=None,
                            subset_fraction=0.2, fuzziness=2.0, seed=None, backend=None, progress=False,
                            clustering=None, *, aleatoric=None, n_remove=None, npatch=20, tol=1e-6, max_iter=300,
-                           accelerate=False, init=None, weight_factor=0.0, client=None, num_threads=None):
+                           accelerate=False, init=None, weight_factor=0.0, client=None, num_threads=None,
+                           lenses=None):
     """Epistemic and aleatoric uncertainty of a clustered estimate (paper sec. 2.3, figs. 8, 14-17).
 
     Parameters
     ----------
     data : StarCatalog or Catalog
-        Stars (rho1..rho5) or a shear catalog (xi+).
+        Stars (rho1..rho5) or a shear catalog (xi+; with ``lenses``: the sources of gamma_t).
     bins : Bins
     n_clusters : int
     n_samples : int
@@ -172,6 +174,12 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
         on where or in which order tasks run: equal locally and on any cluster to rounding.
     num_threads : int, optional
         Local threads (default: all cores).
+    lenses : Catalog, optional
+        The count-shear statistic (TreeCorr's NG): gamma_t of the sources ``data`` around these
+        lenses. The sources are clustered, sampled and resampled as a shear catalog is; the lenses
+        enter every estimate exactly (the study is of the clustering of the shear field; cluster
+        the lenses as well with ``cosmocorr.count_shear(..., n_clusters=)``). ``"patch_jackknife"``
+        gives the lenses the sources' patches.
 
     Returns
     -------
@@ -189,6 +197,10 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
         raise TypeError(f"bins must be a cosmocorr.Bins, got {type(bins).__name__}")
     if not isinstance(data, (StarCatalog, Catalog)):
         raise TypeError(f"data must be a StarCatalog or a Catalog, got {type(data).__name__}")
+    if lenses is not None:
+        check_catalog(lenses, "lenses")
+        if isinstance(data, StarCatalog):
+            raise TypeError("lenses: the count-shear study takes the sources as a shear Catalog, not a StarCatalog")
     n = len(data)
     d = 0
     if aleatoric in ("subset", "delete_d_jackknife"):
@@ -207,6 +219,11 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
         cat = data.catalog
         naive_res = rho_statistics(data, bins, backend=backend)
         naive = {k: naive_res[k].xip for k in naive_res}
+    elif lenses is not None:
+        data.require_shear("data")
+        cat = data
+        naive_res = count_shear(lenses, data, bins, backend=backend)
+        naive = {"gamma_t": naive_res.xi}
     else:
         data.require_shear("data")
         cat = data
@@ -219,14 +236,14 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
     root = np.random.SeedSequence(int(rng.integers(2**63)))
     sample_seeds, resample_seeds = (ss.spawn(m) for ss, m in zip(root.spawn(2), (n_samples, n_bootstrap)))
     client = resolve_client(client)
-    shared = scatter(client, (data, bins, fit, backend))                  # sent to the workers once
+    shared = scatter(client, (data, bins, fit, backend, lenses))          # sent to the workers once
     with progress_bar(n_samples, "sampled assignments", progress) as bar:
         out = task_map(_uncertainty_task, [("sample", shared, s, 0, fit_seed, opts) for s in sample_seeds],
                        client=client, num_threads=num_threads, progress=bar)
     samples = {k: np.array([o[0][k] for o in out]) for k in out[0][0]}
     scale, k_patch = 1.0, 1
     if aleatoric == "patch_jackknife":
-        boot, sigma, k_patch = _patch_jackknife(data, bins, npatch, rng, backend)
+        boot, sigma, k_patch = _patch_jackknife(data, bins, npatch, rng, backend, lenses)
     else:
         kind = "bootstrap" if aleatoric == "bootstrap" else "subset"
         with progress_bar(n_bootstrap, f"{aleatoric} resamples", progress) as bar:
@@ -250,7 +267,7 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
     )
 
 
-def _patch_jackknife(data, bins, npatch, rng, backend):
+def _patch_jackknife(data, bins, npatch, rng, backend, lenses=None):
     """Leave-one-patch-out estimates and sigma = sqrt(varxip) of the exact estimator (TreeCorr's
     jackknife on the same patches): the data's own patches, or ``npatch`` seeded k-means ones."""
     from ..estimators.covariance import design_matrix
@@ -267,11 +284,14 @@ def _patch_jackknife(data, bins, npatch, rng, backend):
     if isinstance(data, StarCatalog):
         res = rho_statistics(data, bins, backend=backend, var_method="jackknife")
         results = {k: res[k] for k in res}
+    elif lenses is not None:
+        lenses = Catalog(lenses.ra, lenses.dec, w=lenses.w, patch_centers=data.patch_centers)
+        results = {"gamma_t": count_shear(lenses, data, bins, backend=backend, var_method="jackknife")}
     else:
         results = {"xip": shear_shear(data, bins=bins, backend=backend, var_method="jackknife")}
     nb = bins.nbins
     rows = {k: design_matrix([r], "jackknife")[0][:, :nb] for k, r in results.items()}
-    sigma = {k: np.sqrt(r.varxip) for k, r in results.items()}
+    sigma = {k: np.sqrt(r.varxi if k == "gamma_t" else r.varxip) for k, r in results.items()}
     return rows, sigma, next(iter(results.values())).npatch
 
 
@@ -282,14 +302,18 @@ class _Converged:
         self.converged = bool(converged)
 
 
-def _estimate(data, bins, fit, assignment, subset, backend):
-    """One greedy/sampled clustered estimate (dict name -> xi+) of ``data`` or ``data.subset(subset)``."""
+def _estimate(data, bins, fit, assignment, subset, backend, lenses=None):
+    """One greedy/sampled clustered estimate (dict name -> xi+, or gamma_t around ``lenses``) of
+    ``data`` or ``data.subset(subset)``."""
     if isinstance(data, StarCatalog):
         stars = data if subset is None else data.subset(subset)
         res = rho_draws(stars, bins, fit, assignment[None, :], backend)
         return {k: v[0].xip for k, v in res.items()}
     c = data if subset is None else data.subset(subset)
     cl, f = cluster_objects(fit.centers, assignment, c.w, {"g": c.g})
+    if lenses is not None:
+        sums = field_pair_sums(lenses, cl, bins, np.ones(lenses.nobj), f["g"], "spin2", backend=backend)
+        return {"gamma_t": CountShearResult.from_sums(bins, sums).xi}
     sums = naive_pair_sums(cl, None, bins, backend=backend, g1=f["g"], g2=f["g"])
     return {"xip": ShearShearResult.from_sums(bins, sums).xip}
 
@@ -299,16 +323,17 @@ def _uncertainty_task(kind, shared, seed, n_keep, fit_seed, opts):
     ``"sample"``: an assignment M_i ~ Categorical(U_i) (eq. 19); ``"bootstrap"``: N objects with
     replacement, greedy assignment; ``"subset"``: ``n_keep`` objects kept and re-clustered
     (seed ``fit_seed``), greedy assignment. Returns (estimates, converged)."""
-    data, bins, fit, backend = shared
+    data, bins, fit, backend, lenses = shared
     rng = np.random.default_rng(seed)
     cat = data.catalog if isinstance(data, StarCatalog) else data
     if kind == "sample":
-        return _estimate(data, bins, fit, sample_assignments(fit.membership, rng), None, backend), True
+        return _estimate(data, bins, fit, sample_assignments(fit.membership, rng), None, backend, lenses), True
     if kind == "bootstrap":
         idx = resample_indices(cat.nobj, "bootstrap", 0.0, rng)
-        return _estimate(data, bins, fit, greedy_assignments(fit.membership)[idx], idx, backend), True
+        return _estimate(data, bins, fit, greedy_assignments(fit.membership)[idx], idx, backend, lenses), True
     # the paper's subset removal: d objects out, the rest re-clustered (same settings and seed, so
     # the greedy estimate is a deterministic function of the objects kept)
     idx = np.sort(rng.choice(cat.nobj, size=n_keep, replace=False))
     refit = fit_catalog(cat.subset(idx), fit.n_clusters, fit_seed, None, backend, **opts)
-    return _estimate(data, bins, refit, greedy_assignments(refit.membership), idx, backend), refit.converged
+    return (_estimate(data, bins, refit, greedy_assignments(refit.membership), idx, backend, lenses),
+            refit.converged)
