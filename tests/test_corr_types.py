@@ -349,3 +349,30 @@ def test_clustering_uncertainty_of_gamma_t(cats):
     ok = np.isfinite(g.naive["gamma_t"])
     np.testing.assert_allclose(g.mean["gamma_t"][ok], g.naive["gamma_t"][ok], rtol=0,
                                atol=2e-3 * np.max(np.abs(g.naive["gamma_t"][ok])))
+
+
+def test_nn_cli_cross_and_estimator(cats, tmp_path, capsys):
+    from astropy.table import Table
+
+    d1, d2, r1 = (c.subset(np.arange(n)) for c, n in zip(cats, (120, 150, 300)))
+    paths = []
+    for name, c in (("d1", d1), ("d2", d2), ("r1", r1)):
+        paths.append(tmp_path / f"{name}.fits")
+        Table(dict(ra=c.ra, dec=c.dec, w=c.w)).write(paths[-1])
+    common = ["--weight", "w", "--randoms-weight", "w", "--min-sep", "1", "--max-sep", "100", "--nbins", "7",
+              "--spacing", "log", "--out", ""]
+    assert main(["nn", str(paths[0]), "--randoms", str(paths[2]), "--catalog2", str(paths[1]),
+                 "--json", str(tmp_path / "x.json"), *common]) == 0
+    assert main(["nn", str(paths[0]), "--randoms", str(paths[2]), "--estimator", "natural",
+                 "--json", str(tmp_path / "n.json"), *common]) == 0
+    plain = [cc.Catalog(c.ra, c.dec, w=c.w) for c in (d1, d2, r1)]
+    cross = cc.io.read(tmp_path / "x.json")
+    nat = cc.io.read(tmp_path / "n.json")
+    dd, rr, dr, rd = (_nn(BINS_LOG, a, b) for a, b in ((plain[0], plain[1]), (plain[2], plain[2]),
+                                                        (plain[0], plain[2]), (plain[2], plain[1])))
+    dd.calculateXi(rr=rr, dr=dr, rd=rd)
+    assert _rel(cross.xi, dd.xi) < TOL
+    dda, rra = _nn(BINS_LOG, plain[0]), _nn(BINS_LOG, plain[2])
+    dda.calculateXi(rr=rra)
+    assert _rel(nat.xi, dda.xi) < TOL and nat.estimator == "natural"
+    assert "natural" in capsys.readouterr().out
