@@ -22,6 +22,10 @@ How the all-pairs sums are made fast without a compiled extension:
   ``np.bincount`` sums them per (row, bin), and the row fields multiply those sums once per row
   block. Any number of fields on the same positions (the five rho statistics: three fields) share
   one pass over the pair geometry.
+* **Other correlation types.** :func:`field_pair_sums` runs the count-shear, count-scalar,
+  scalar-scalar and scalar-shear sums (TreeCorr's NG, NK, KK, KG) through the same tiles: only the
+  column object's field is rotated (spin 2: into the frame of the pair at the column point) or
+  taken as it is (spin 0), summed per (row, bin), and contracted with the row field (1 or k).
 * **Threads.** Row blocks are shared between threads; NumPy releases the GIL inside its ufunc
   loops (``np.bincount`` does not: it is about a fifth of the work).
 
