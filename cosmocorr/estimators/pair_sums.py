@@ -637,7 +637,7 @@ class TreeSums:
         """What the result records: the method and the slops TreeCorr uses for ``bins`` and the
         correlation ``kind`` (:data:`cosmocorr.backends.tree.KINDS`; its defaults resolved)."""
         corr = tree.make_correlation(kind, bins.min_sep, bins.max_sep, bins.nbins, bins.spacing == "log",
-                                     bin_slop=self.bin_slop, angle_slop=self.angle_slop)
+                                     bin_slop=self.bin_slop, angle_slop=self.angle_slop, quiet=True)
         return {"method": "tree", **tree.settings_used(corr)}
 
     def all_pairs(self, cat1, cat2, bins, *, shear=True, g1=None, g2=None):
