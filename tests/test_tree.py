@@ -250,6 +250,19 @@ def test_landy_szalay_tree_jackknife_equals_treecorr():
     assert _rel(dd.cov, ls.cov) < 1e-10
 
 
+def test_tree_cross_with_missing_top_patch_is_a_clear_error():
+    rng = np.random.default_rng(0)
+    data = cc.Catalog(rng.uniform(0, 2, 400), rng.uniform(0, 1, 400), npatch=4, patch_seed=1)
+    rand = cc.Catalog(rng.uniform(0, 2, 800), rng.uniform(0, 1, 800), patch_centers=data.patch_centers)
+    top = data.patch == data.patch.max()
+    half = cc.Catalog(rand.ra[rand.patch != data.patch.max()], rand.dec[rand.patch != data.patch.max()],
+                      patch_centers=data.patch_centers)
+    assert top.any() and half.npatch == 4 and np.bincount(half.patch, minlength=4)[-1] == 0
+    with pytest.raises(ValueError, match="cat2 has no object in patch"):
+        cc.landy_szalay(data, half, min_sep=1.0, max_sep=30.0, nbins=3, method="tree", var_method="jackknife")
+    cc.landy_szalay(data, half, min_sep=1.0, max_sep=30.0, nbins=3, var_method="jackknife")   # exact: fine
+
+
 def test_rho_tree_patches_jackknife_equals_treecorr_multi_cov():
     s = synthetic_star_catalog(1200, seed=12)
     stars = cc.StarCatalog(s.ra, s.dec, s.g1_star, s.g2_star, s.T_star, s.g1_model, s.g2_model, s.T_model,

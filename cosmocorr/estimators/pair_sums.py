@@ -511,6 +511,14 @@ def tree_kind_patch_pair_sums(kind, cat1, cat2, bins, f1=None, f2=None, *, mode=
     """
     check_choice(mode, "mode", ("auto", "cross", "ordered"))
     c2 = cat1 if mode in ("auto", "ordered") else cat2
+    if c2 is not cat1 and cat1.patch.max() != c2.patch.max():
+        # TreeCorr counts a catalog's patches as its highest label + 1 and refuses a cross
+        # correlation of catalogs whose counts differ
+        short, name = (cat1, "cat1") if cat1.patch.max() < c2.patch.max() else (c2, "cat2")
+        empty = np.flatnonzero(np.bincount(short.patch, minlength=cat1.npatch) == 0)
+        raise ValueError(f"{name} has no object in patch(es) {', '.join(map(str, empty))} (among the highest labels), "
+                         f"which TreeCorr's patch-based cross-correlation (method='tree') cannot handle; use "
+                         f"method='exact', fewer patches, or a catalog covering every patch")
     corr, one_field = _tree_run(kind, cat1, None if mode == "auto" else c2, bins, f1, f2, bin_slop, angle_slop, True,
                                 cache)
     npatch = cat1.npatch
