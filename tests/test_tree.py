@@ -80,7 +80,13 @@ def cat():
 @pytest.mark.parametrize("slops", [(None, None), (0.5, 0.05), (2.0, 0.3)], ids=["default", "fine", "coarse"])
 def test_shear_shear_tree_equals_treecorr(cat, bins, slops):
     bin_slop, angle_slop = slops
-    r = cc.shear_shear(cat, bins=bins, method="tree", bin_slop=bin_slop, angle_slop=angle_slop, num_threads=1)
+    if bin_slop == 2.0:
+        # TreeCorr finds these slops too large: its warning comes as a cosmocorr warning, not on stdout
+        with pytest.warns(cc.CosmocorrWarning, match="TreeCorr: Using bin_slop = 2"):
+            r = cc.shear_shear(cat, bins=bins, method="tree", bin_slop=bin_slop, angle_slop=angle_slop,
+                               num_threads=1)
+    else:
+        r = cc.shear_shear(cat, bins=bins, method="tree", bin_slop=bin_slop, angle_slop=angle_slop, num_threads=1)
     kw = {k: v for k, v in (("bin_slop", bin_slop), ("angle_slop", angle_slop)) if v is not None}
     gg = treecorr.GGCorrelation(**_tc_kw(bins, **kw))
     gg.process(_tc_cat(cat), num_threads=1)
@@ -118,8 +124,8 @@ def test_landy_szalay_tree_equals_treecorr():
     rng = np.random.default_rng(7)
     data = cc.Catalog(rng.uniform(0, 2, 2500), rng.uniform(0, 2, 2500), w=rng.uniform(0.5, 1.5, 2500))
     rand = cc.Catalog(rng.uniform(0, 2, 5000), rng.uniform(0, 2, 5000))
-    ls = cc.landy_szalay(data, rand, bins=LOG, method="tree", bin_slop=0.3, num_threads=1)
-    kw = _tc_kw(LOG, bin_slop=0.3)
+    ls = cc.landy_szalay(data, rand, bins=LOG, method="tree", bin_slop=0.15, num_threads=1)
+    kw = _tc_kw(LOG, bin_slop=0.15)
     dd, dr, rr = (treecorr.NNCorrelation(**kw) for _ in range(3))
     dd.process(_tc_cat(data), num_threads=1)
     rr.process(_tc_cat(rand), num_threads=1)
@@ -130,7 +136,7 @@ def test_landy_szalay_tree_equals_treecorr():
     _close(ls.xi, xi, atol=1e-12 * np.max(np.abs(xi)), name="xi")     # xi = (DD - 2DR + RR)/RR cancels
     _close(ls.varxi, varxi, name="varxi")
     _close(ls.meanr, dd.meanr, name="meanr")
-    assert (ls.method, ls.bin_slop, ls.angle_slop) == ("tree", 0.3, dd.angle_slop)
+    assert (ls.method, ls.bin_slop, ls.angle_slop) == ("tree", 0.15, dd.angle_slop)
 
 
 # ------------------------------------------------------------------ zero slop: the exact estimator
@@ -242,6 +248,19 @@ def test_landy_szalay_tree_jackknife_equals_treecorr():
     dr.process(_tc_cat(data, patches=True), _tc_cat(rand, patches=True), num_threads=1)
     dd.calculateXi(rr=rr, dr=dr)
     assert _rel(dd.cov, ls.cov) < 1e-10
+
+
+def test_tree_cross_with_missing_top_patch_is_a_clear_error():
+    rng = np.random.default_rng(0)
+    data = cc.Catalog(rng.uniform(0, 2, 400), rng.uniform(0, 1, 400), npatch=4, patch_seed=1)
+    rand = cc.Catalog(rng.uniform(0, 2, 800), rng.uniform(0, 1, 800), patch_centers=data.patch_centers)
+    top = data.patch == data.patch.max()
+    half = cc.Catalog(rand.ra[rand.patch != data.patch.max()], rand.dec[rand.patch != data.patch.max()],
+                      patch_centers=data.patch_centers)
+    assert top.any() and half.npatch == 4 and np.bincount(half.patch, minlength=4)[-1] == 0
+    with pytest.raises(ValueError, match="cat2 has no object in patch"):
+        cc.landy_szalay(data, half, min_sep=1.0, max_sep=30.0, nbins=3, method="tree", var_method="jackknife")
+    cc.landy_szalay(data, half, min_sep=1.0, max_sep=30.0, nbins=3, var_method="jackknife")   # exact: fine
 
 
 def test_rho_tree_patches_jackknife_equals_treecorr_multi_cov():

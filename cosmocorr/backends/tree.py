@@ -33,12 +33,14 @@ class, which field each catalog carries, which raw arrays are the correlation's 
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._parallel import n_threads
+from .._warnings import emit_warning
 from ..sky.geometry import ARCMIN
 
 __all__ = ["TreeKind", "KINDS", "register_kind", "tree_catalog", "make_correlation", "run", "total_sums",
@@ -105,6 +107,29 @@ def register_kind(name, cls, letters, sums, zeros=(), auto_zeros=()):
     return kind
 
 
+class _Collect(logging.Handler):
+    """Keeps TreeCorr's warnings (e.g. slop values it considers too large), which would otherwise
+    be lines on stdout, to be re-emitted as cosmocorr warnings."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(" ".join(record.getMessage().split()))
+
+
+def _treecorr_logger(handler):
+    """A logger for one TreeCorr object: warnings to ``handler``, nothing else shown."""
+    log = logging.getLogger("cosmocorr.treecorr")
+    log.propagate = False
+    log.setLevel(logging.WARNING)
+    for h in list(log.handlers):
+        log.removeHandler(h)
+    log.addHandler(handler)
+    return log
+
+
 def treecorr_module():
     """The imported ``treecorr`` package, checked to be at least :data:`TREECORR_MIN_VERSION`."""
     import treecorr
@@ -148,12 +173,13 @@ def tree_catalog(ra, dec, w, *, letter="N", field=None, patch=None):
     return treecorr.Catalog(**kw)
 
 
-def make_correlation(kind, min_sep, max_sep, nbins, log, *, bin_slop=None, angle_slop=None):
+def make_correlation(kind, min_sep, max_sep, nbins, log, *, bin_slop=None, angle_slop=None, quiet=False):
     """The TreeCorr correlation object of ``kind`` (a :data:`KINDS` key) for cosmocorr's bins.
 
     ``log``: TreeCorr ``bin_type="Log"`` (else ``"Linear"``). ``bin_slop=None`` and
     ``angle_slop=None`` mean TreeCorr's defaults (``bin_slop`` such that ``bin_slop * bin_size
-    <= 0.1``, at most 1; ``angle_slop=0.1``).
+    <= 0.1``, at most 1; ``angle_slop=0.1``). TreeCorr's warnings (slops it finds too large)
+    become cosmocorr warnings, unless ``quiet``.
     """
     treecorr = treecorr_module()
     spec = KINDS[kind]
@@ -163,7 +189,12 @@ def make_correlation(kind, min_sep, max_sep, nbins, log, *, bin_slop=None, angle
         config["bin_slop"] = float(bin_slop)
     if angle_slop is not None:
         config["angle_slop"] = float(angle_slop)
-    return getattr(treecorr, spec.cls)(**config)
+    collect = _Collect()
+    corr = getattr(treecorr, spec.cls)(**config, logger=_treecorr_logger(collect))
+    if not quiet:
+        for message in collect.messages:
+            emit_warning("TreeCorr: " + message)
+    return corr
 
 
 def run(corr, cat1, cat2=None, num_threads=None):

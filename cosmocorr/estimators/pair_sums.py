@@ -485,9 +485,13 @@ def _field_of(cat, letter):
     return None
 
 
-def _tree_run(kind, cat1, cat2, bins, f1, f2, bin_slop, angle_slop, patches):
+def _tree_run(kind, cat1, cat2, bins, f1, f2, bin_slop, angle_slop, patches, cache=None):
     """TreeCorr's ``kind`` correlation of the catalogs (fields ``f1``, ``f2`` overriding their own),
-    processed, not finalized; and whether it is one field with itself (an auto-correlation)."""
+    processed, not finalized; and whether it is one field with itself (an auto-correlation).
+
+    ``cache``: a dict shared by several runs on the same catalogs and field arrays (the rho
+    statistics), so that each TreeCorr catalog, and the tree TreeCorr builds on it, is made once.
+    """
     letters = tree.KINDS[kind].letters
     if cat2 is None:
         if letters[0] != letters[1]:
@@ -495,16 +499,23 @@ def _tree_run(kind, cat1, cat2, bins, f1, f2, bin_slop, angle_slop, patches):
         if f2 is not None and f2 is not f1:
             raise ValueError("g2: a tree auto-correlation (cat2=None) correlates one field with itself; to correlate "
                              "two fields at the same positions over every ordered pair give cat2=cat1")
-    fields = []
+    tcats = []
     for cat, f, letter, name in ((cat1, f1, letters[0], "cat1"), (cat2, f2, letters[1], "cat2")):
         if cat is None:
             break
-        f = _field_of(cat, letter) if f is None else f
+        f = _field_of(cat, letter) if f is None and letter != "N" else f
         if letter != "N" and f is None:
             raise ValueError(f"{name} has no {'shear' if letter == 'G' else 'scalar field k'} for a {kind} correlation")
-        fields.append(None if letter == "N" else np.asarray(f, dtype=complex if letter == "G" else float))
-    tcats = [tree.tree_catalog(cat.ra, cat.dec, cat.w, letter=letter, field=f, patch=cat.patch if patches else None)
-             for cat, letter, f in zip((cat1, cat2), letters, fields)]
+        # the cache holds the catalog and field objects themselves, so their ids stay theirs
+        key = (id(cat), id(f) if letter != "N" else None, letter, patches)
+        hit = None if cache is None else cache.get(key)
+        if hit is None:
+            field = None if letter == "N" else np.asarray(f, dtype=complex if letter == "G" else float)
+            hit = (cat, f, tree.tree_catalog(cat.ra, cat.dec, cat.w, letter=letter, field=field,
+                                             patch=cat.patch if patches else None))
+            if cache is not None:
+                cache[key] = hit
+        tcats.append(hit[2])
     corr = tree.make_correlation(kind, bins.min_sep, bins.max_sep, bins.nbins, bins.spacing == "log",
                                  bin_slop=bin_slop, angle_slop=angle_slop)
     return tree.run(corr, *tcats), cat2 is None
@@ -518,21 +529,22 @@ def _zero_by_symmetry(kind, sums, one_field):
     return sums
 
 
-def tree_kind_pair_sums(kind, cat1, cat2, bins, f1=None, f2=None, *, bin_slop=None, angle_slop=None):
+def tree_kind_pair_sums(kind, cat1, cat2, bins, f1=None, f2=None, *, bin_slop=None, angle_slop=None, cache=None):
     """All-pairs bin sums of any registered TreeCorr correlation ``kind``
     (:data:`cosmocorr.backends.tree.KINDS`: ``"GG"``, ``"NN"``, and those added with
     :func:`~cosmocorr.backends.tree.register_kind`), by TreeCorr's tree.
 
     ``f1``, ``f2`` override the catalogs' fields (complex for a "G" catalog, real for "K");
     ``cat2`` None: an auto-correlation of one field. Returns the dict of :func:`tree_pair_sums`
-    with the kind's own keys.
+    with the kind's own keys. ``cache``: a dict shared by calls on the same catalogs and field
+    arrays (each TreeCorr catalog and its tree are then built once).
     """
-    corr, one_field = _tree_run(kind, cat1, cat2, bins, f1, f2, bin_slop, angle_slop, False)
+    corr, one_field = _tree_run(kind, cat1, cat2, bins, f1, f2, bin_slop, angle_slop, False, cache)
     return _zero_by_symmetry(kind, tree.total_sums(corr, kind), one_field)
 
 
 def tree_kind_patch_pair_sums(kind, cat1, cat2, bins, f1=None, f2=None, *, mode="auto", bin_slop=None,
-                              angle_slop=None):
+                              angle_slop=None, cache=None):
     """:func:`tree_kind_pair_sums` per patch pair (:class:`PatchPairSums`, the layout of
     :func:`patch_pair_sums`): TreeCorr's per-patch-pair results on catalogs carrying the same
     patch labels (``Catalog.patch``).
@@ -540,11 +552,20 @@ def tree_kind_patch_pair_sums(kind, cat1, cat2, bins, f1=None, f2=None, *, mode=
     ``mode``: ``"auto"`` (one field with itself, patch pairs p <= q), ``"cross"`` (``cat1`` with
     ``cat2``, all p, q) or ``"ordered"`` (``f1`` with ``f2`` at ``cat1``'s positions: a TreeCorr
     cross-correlation, all p, q). ``ok`` holds the patch pairs TreeCorr keeps in its ``results``;
-    ``tot`` is computed as on the exact path.
+    ``tot`` is computed as on the exact path; ``cache`` as :func:`tree_kind_pair_sums`.
     """
     check_choice(mode, "mode", ("auto", "cross", "ordered"))
     c2 = cat1 if mode in ("auto", "ordered") else cat2
-    corr, one_field = _tree_run(kind, cat1, None if mode == "auto" else c2, bins, f1, f2, bin_slop, angle_slop, True)
+    if c2 is not cat1 and cat1.patch.max() != c2.patch.max():
+        # TreeCorr counts a catalog's patches as its highest label + 1 and refuses a cross
+        # correlation of catalogs whose counts differ
+        short, name = (cat1, "cat1") if cat1.patch.max() < c2.patch.max() else (c2, "cat2")
+        empty = np.flatnonzero(np.bincount(short.patch, minlength=cat1.npatch) == 0)
+        raise ValueError(f"{name} has no object in patch(es) {', '.join(map(str, empty))} (among the highest labels), "
+                         f"which TreeCorr's patch-based cross-correlation (method='tree') cannot handle; use "
+                         f"method='exact', fewer patches, or a catalog covering every patch")
+    corr, one_field = _tree_run(kind, cat1, None if mode == "auto" else c2, bins, f1, f2, bin_slop, angle_slop, True,
+                                cache)
     npatch = cat1.npatch
     sums, ok = tree.patch_sums(corr, kind, npatch)
     sums = _zero_by_symmetry(kind, sums, one_field)
@@ -711,7 +732,7 @@ class TreeSums:
         """What the result records: the method and the slops TreeCorr uses for ``bins`` and the
         correlation ``kind`` (:data:`cosmocorr.backends.tree.KINDS`; its defaults resolved)."""
         corr = tree.make_correlation(kind, bins.min_sep, bins.max_sep, bins.nbins, bins.spacing == "log",
-                                     bin_slop=self.bin_slop, angle_slop=self.angle_slop)
+                                     bin_slop=self.bin_slop, angle_slop=self.angle_slop, quiet=True)
         return {"method": "tree", **tree.settings_used(corr)}
 
     def all_pairs(self, cat1, cat2, bins, *, shear=True, g1=None, g2=None):
@@ -719,8 +740,12 @@ class TreeSums:
                               angle_slop=self.angle_slop)
 
     def per_patch(self, cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="auto", logr_cache=None):
-        return tree_patch_pair_sums(cat1, cat2, bins, shear=shear, g1=g1, g2=g2, mode=mode, bin_slop=self.bin_slop,
-                                    angle_slop=self.angle_slop)
+        """``logr_cache``: the dict the exact path shares between the rho statistics; here it
+        keeps the TreeCorr catalogs (and trees) of the fields for the next statistic."""
+        kind = "GG" if shear else "NN"
+        return tree_kind_patch_pair_sums(kind, cat1, cat2, bins, g1 if shear else None, g2 if shear else None,
+                                         mode=mode, bin_slop=self.bin_slop, angle_slop=self.angle_slop,
+                                         cache=logr_cache)
 
     def fields(self, kind, cat1, cat2, bins, f1, f2):
         """As :meth:`ExactSums.fields`, by TreeCorr's tree (:func:`tree_kind_pair_sums`)."""
@@ -735,8 +760,11 @@ class TreeSums:
 
     def field_pairs(self, cat, fields, pairs, bins):
         """As :meth:`ExactSums.field_pairs`: a == b a TreeCorr auto-correlation, else a TreeCorr
-        cross-correlation of the two fields at the same positions."""
-        return {name: self.all_pairs(cat, None if a == b else cat, bins, g1=fields[a], g2=fields[b])
+        cross-correlation of the two fields at the same positions (one TreeCorr catalog and tree
+        per field)."""
+        cache = {}
+        return {name: tree_kind_pair_sums("GG", cat, None if a == b else cat, bins, fields[a], fields[b],
+                                          bin_slop=self.bin_slop, angle_slop=self.angle_slop, cache=cache)
                 for name, (a, b) in pairs.items()}
 
 
