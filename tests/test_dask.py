@@ -365,3 +365,20 @@ def test_inputs_survive_the_loss_of_the_worker_holding_them(client):
         os.kill(client.run(os.getpid, workers=[addr])[addr], signal.SIGKILL)
     out = client.submit(np.sum, fut, pure=False).result(timeout=120)
     assert out == data.sum()
+
+
+def test_field_correlations_with_client_equal_local(client, small_tiles):
+    """NG (with randoms) and KK auto: tiles of the pair matrix, and patch pairs, as Dask tasks."""
+    rng = np.random.default_rng(3)
+    src = synthetic_shear_catalog(600, seed=3)
+    src = cc.Catalog(src.ra, src.dec, src.g1, src.g2, k=rng.normal(size=src.nobj), npatch=4, patch_seed=1)
+    lenses = cc.Catalog(src.ra[::3] + 0.01, src.dec[::3], patch_centers=src.patch_centers)
+    randoms = cc.Catalog(src.ra[1::2], src.dec[1::2] + 0.01, patch_centers=src.patch_centers)
+    bins = cc.Bins(1.0, 40.0, 5, spacing="log")
+    for kw in ({}, {"var_method": "jackknife"}):
+        a = cc.count_shear(lenses, src, bins, randoms=randoms, **kw)
+        b = cc.count_shear(lenses, src, bins, randoms=randoms, client=client, **kw)
+        for name in ("xi", "raw_xi", "xi_im", "npairs", "meanlogr", "varxi"):
+            assert rel(getattr(b, name), getattr(a, name)) < 1e-12, name
+        ka, kb = cc.scalar_scalar(src, bins=bins, **kw), cc.scalar_scalar(src, bins=bins, client=client, **kw)
+        assert rel(kb.xi, ka.xi) < 1e-12 and rel(kb.varxi, ka.varxi) < 1e-12
