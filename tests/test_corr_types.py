@@ -376,3 +376,27 @@ def test_nn_cli_cross_and_estimator(cats, tmp_path, capsys):
     dda.calculateXi(rr=rra)
     assert _rel(nat.xi, dda.xi) < TOL and nat.estimator == "natural"
     assert "natural" in capsys.readouterr().out
+
+
+def test_field_figure_draws_xi_and_the_imaginary_part(cats):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from cosmocorr.plotting import plot_field_correlation
+
+    lenses, sources, _ = cats
+    r = cc.count_shear(lenses, sources, BINS_LOG)
+    fig = plot_field_correlation(r.meanr, "NG", r.xi, np.sqrt(r.varxi), r.xi_im, np.sqrt(r.varxi), scale="linear")
+    ax = fig.axes[0]
+    pts = [ln for ln in ax.get_lines() if ln.get_zorder() == 3 and len(ln.get_xdata())]
+    drawn = np.sort(np.concatenate([ln.get_ydata() for ln in pts]))
+    np.testing.assert_allclose(drawn, np.sort(np.concatenate([r.xi, r.xi_im])))   # both series, every bin
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any("gamma_t" in t for t in labels) and any("times" in t for t in labels)
+    assert "gamma_t" in ax.get_ylabel()
+    plt.close(fig)
+    fig = plot_field_correlation(r.meanr, "KK", r.xi)       # no imaginary part: one series
+    assert len(fig.axes[0].get_legend().get_texts()) == 3
+    plt.close(fig)

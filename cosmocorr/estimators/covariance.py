@@ -197,8 +197,9 @@ def estimate_multi_cov(results, method, *, cross_patch_weight="simple", num_boot
     Parameters
     ----------
     results : list of results, or a RhoResult
-        ShearShearResult (contributes xi+ then xi-), LandySzalayResult (xi), or a RhoResult
-        (rho1..rho5, each xi+ then xi-), concatenated in the order given. All must have been
+        ShearShearResult (contributes xi+ then xi-), LandySzalayResult (xi), an NG/NK/KK/KG result
+        (:class:`~cosmocorr.estimators.FieldCorrelationResult`: xi, TreeCorr's ``getStat``), or a
+        RhoResult (rho1..rho5, each xi+ then xi-), concatenated in the order given. All must have been
         computed on catalogs with the same patches (for the patch-based methods).
     method : {"shot", "jackknife", "sample", "bootstrap", "marked_bootstrap"}
     cross_patch_weight : {"simple", "mean", "match", "geom"}
