@@ -235,6 +235,12 @@ def test_catalog_scalar_field_is_validated_and_masked():
         cc.count_scalar(c, cc.Catalog(ra, dec), bins=BINS_LIN)
     with pytest.raises(ValueError, match="sources has no shear"):
         cc.count_shear(c, c, bins=BINS_LIN)
+    with pytest.raises(TypeError, match=r"randoms\[1\] must be a cosmocorr.Catalog"):
+        cc.count_scalar(c, c, bins=BINS_LIN, randoms=[c, 3])
+    with pytest.raises(TypeError, match="randoms"):         # TreeCorr's rg/rk exist for NG and NK only
+        cc.scalar_shear(c, c, bins=BINS_LIN, randoms=c)
+    with pytest.raises(TypeError, match="sources must be a cosmocorr.Catalog, got None"):
+        cc.estimators.count_shear(c, None, BINS_LIN)
 
 
 def test_clustered_count_shear_on_tight_groups_equals_exact():

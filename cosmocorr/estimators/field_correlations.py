@@ -255,6 +255,8 @@ def _correlate(cls, cat1, cat2, bins, *, randoms=None, backend=None, var_method=
     in use), randoms' term, result."""
     letters = cls.letters
     auto = cat2 is None
+    if auto and letters != "KK":
+        raise TypeError(f"{names[1]} must be a cosmocorr.Catalog, got None ({letters} has no auto-correlation)")
     cat1 = check_catalog(cat1, names[0])
     c2 = cat1 if auto else check_catalog(cat2, names[1])
     f1 = field_of(cat1, letters[0], names[0])
