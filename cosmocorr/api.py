@@ -236,8 +236,6 @@ def _field_api(name, result_name, clustered_result, first, second, randoms_doc):
            max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact", bin_slop=None,
            angle_slop=None, approx_tol=None):
         kw = dict(min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
-        if randoms is not None and not with_randoms:
-            raise ValueError(f"randoms: {name} has no random-point subtraction (TreeCorr's rg/rk are for NG, NK)")
         if n_clusters is None:
             if with_randoms:
                 kw["randoms"] = randoms
@@ -276,6 +274,9 @@ def _field_api(name, result_name, clustered_result, first, second, randoms_doc):
         return core(a.pop(first), a.pop(second), **a)
 
     fn.__signature__ = sig
+    randoms_block = (f"    randoms : Catalog or list of Catalog, optional\n        {randoms_doc}\n" if with_randoms
+                     else "")
+    auto_note = f" (``{second}`` None: the auto-correlation of ``{first}``)" if name == "scalar_scalar" else ""
     fn.__name__ = fn.__qualname__ = name
     fn.__module__ = __name__
     fn.__doc__ = (exact.__doc__.split("Parameters")[0].rstrip() + f"""
@@ -288,12 +289,10 @@ def _field_api(name, result_name, clustered_result, first, second, randoms_doc):
     Parameters
     ----------
     {first}, {second} : Catalog
-        The two catalogs (``{second}`` optional for ``scalar_scalar``: the auto-correlation).
+        The two catalogs{auto_note}.
     bins : Bins, optional
         Or ``min_sep``, ``max_sep`` (arcmin), ``nbins``, ``spacing``.
-    randoms : Catalog or list of Catalog, optional
-        {randoms_doc or "Not used (a ValueError): no random-point subtraction for this statistic."}
-    backend : {{"numpy", "julia", "auto"}}, optional
+{randoms_block}    backend : {{"numpy", "julia", "auto"}}, optional
     n_clusters, assignment, n_samples, seed, fuzziness, progress, tol, max_iter, accelerate, init, weight_factor :
         Algorithm 1's settings, as :func:`cosmocorr.shear_shear`.
     var_method, cross_patch_weight, num_bootstrap :
