@@ -455,8 +455,9 @@ def _column_field_sums(kind, S, SL, fidx, fields, nbase, a_xy, b_xyz, b):
             q0 = nbase + 2 * f
             np.copyto(b0, br)
             S[q0, :SL] += np.bincount(fidx, b0.ravel(), minlength=SL)
-            np.copyto(b0, bi)
-            S[q0 + 1, :SL] += np.bincount(fidx, b0.ravel(), minlength=SL)
+            if bi.any():                         # a real scalar (TreeCorr's k) has no imaginary sums
+                np.copyto(b0, bi)
+                S[q0 + 1, :SL] += np.bincount(fidx, b0.ravel(), minlength=SL)
         return
     np.multiply(ay, bx, out=b6)
     np.multiply(ax, by, out=b0)
