@@ -406,3 +406,21 @@ def test_field_figure_draws_xi_and_the_imaginary_part(cats):
     fig = plot_field_correlation(r.meanr, "KK", r.xi)       # no imaginary part: one series
     assert len(fig.axes[0].get_legend().get_texts()) == 3
     plt.close(fig)
+
+
+@pytest.mark.parametrize("auto", [True, False], ids=["auto", "cross"])
+def test_davis_peebles_jackknife_equals_treecorr_multi_cov_of_dd_and_dr(cats, auto):
+    """DD/DR - 1 is not a TreeCorr estimator; its jackknife is TreeCorr's estimate_multi_cov of its
+    DD and DR with func = (DD/DD_tot) / (DR/DR_tot) - 1, on the same patches."""
+    d1, d2, r1 = (c.subset(np.arange(n)) for c, n in zip(cats, (120, 150, 300)))
+    dd = _nn(BINS_LOG, d1) if auto else _nn(BINS_LOG, d1, d2)
+    dr = _nn(BINS_LOG, d1, r1)
+
+    def func(cs):
+        return (cs[0].weight / cs[0].tot) / (cs[1].weight / cs[1].tot) - 1.0
+
+    C = treecorr.estimate_multi_cov([dd, dr], "jackknife", func=func, cross_patch_weight="simple")
+    ours = cc.landy_szalay(d1, r1, BINS_LOG, data2=None if auto else d2, estimator="davis_peebles",
+                           var_method="jackknife")
+    assert _rel(ours.xi, func([dd, dr])) < TOL
+    assert _covrel(ours.cov, C) < TOL

@@ -29,7 +29,7 @@ def _xi_counts(estimator, dd, rr, dr, rd, ddt, rrt, drt, rdt):
     """Numerator and denominator of xi from weighted counts and their totals (TreeCorr's
     ``NNCorrelation.calculateXi`` normalisations: each count scaled by dd_tot / its tot)."""
     with np.errstate(divide="ignore", invalid="ignore"):
-        rrf = ddt / rrt
+        rrf = None if rr is None else ddt / rrt
         drf = None if dr is None else ddt / drt
         rdf = None if rd is None else ddt / rdt
         if estimator == "davis_peebles":
