@@ -216,6 +216,8 @@ def test_landy_szalay_list_of_randoms_davis_peebles_and_auto_call(cats):
         cc.landy_szalay(d1, r1, BINS_LIN, estimator="hamilton")
     with pytest.raises(ValueError, match="data2"):
         cc.landy_szalay(d1, r1, BINS_LIN, randoms2=r1)
+    with pytest.raises(ValueError, match="Algorithm 1 is defined here for the auto"):
+        cc.landy_szalay(d1, r1, BINS_LIN, data2=d1, n_clusters=10)
 
 
 def test_catalog_scalar_field_is_validated_and_masked():
