@@ -36,8 +36,8 @@ from ..sky.geometry import ARCMIN
 
 __all__ = ["naive_pair_sums", "check_catalog", "ratio", "logr_sums", "field_variance", "patch_pair_sums",
            "PatchPairSums", "sum_both_orders", "check_same_patches", "patches_in_use", "tree_pair_sums",
-           "tree_patch_pair_sums", "tree_kind_pair_sums", "tree_kind_patch_pair_sums", "pair_sum_method", "ExactSums", "TreeSums", "METHODS", "check_method",
-           "check_slop"]
+           "tree_patch_pair_sums", "tree_kind_pair_sums", "tree_kind_patch_pair_sums", "pair_sum_method",
+           "ExactSums", "TreeSums", "METHODS", "check_method", "check_slop"]
 
 
 def ratio(num, den):
