@@ -225,7 +225,8 @@ def cmd_rho(args):
     study = args.n_bootstrap is not None
     if study and args.n_clusters is None:
         raise CLIError("--n-bootstrap (the epistemic vs aleatoric study) needs --n-clusters")
-    if study and (args.method != "exact" or any(v is not None for v in (args.bin_slop, args.angle_slop, args.approx_tol))):
+    tree_args = (args.bin_slop, args.angle_slop, args.approx_tol)
+    if study and (args.method != "exact" or any(v is not None for v in tree_args)):
         raise CLIError("--method tree (and --bin-slop, --angle-slop) cannot be combined with --n-bootstrap: the "
                        "uncertainty study runs Algorithm 1, which correlates its clusters exactly")
     if args.aleatoric is not None and not study:
@@ -641,7 +642,7 @@ def _add_method(p):
     g.add_argument("--method", default="exact", choices=["exact", "tree"],
                    help="exact: every pair (default); tree: TreeCorr's tree with --bin-slop, --angle-slop")
     g.add_argument("--bin-slop", type=_slop, default=None,
-                   help="tree: slop in the bin placement, in bin widths (default: TreeCorr's, bin_slop*bin_size <= 0.1)")
+                   help="tree: slop in the bin placement, in bin widths (default: TreeCorr's, about 0.1 / bin_size)")
     g.add_argument("--angle-slop", type=_slop, default=None,
                    help="tree: slop in the projection angle, radians (default: TreeCorr's, 0.1 for shear)")
     g.add_argument("--approx-tol", type=float, default=None,

@@ -437,6 +437,24 @@ def test_rho_and_nn_commands_tree(tmp_path, capsys):
     capsys.readouterr()
 
 
+def test_tree_settings_from_a_config_file(tmp_path, capsys):
+    _shear_fits(tmp_path / "shear.fits", n=600)
+    base = ["gg", str(tmp_path / "shear.fits"), "--g1", "e1", "--g2", "e2", "--spacing", "log", "--min-sep", "1",
+            "--max-sep", "40", "--nbins", "4", "--out", ""]
+    (tmp_path / "run.toml").write_text('method = "tree"\nbin_slop = 0.25\nangle-slop = 0.02\n')
+    assert main(base + ["--config", str(tmp_path / "run.toml"), "--json", str(tmp_path / "a.json")]) == 0
+    assert main(base + ["--method", "tree", "--bin-slop", "0.25", "--angle-slop", "0.02", "--json",
+                        str(tmp_path / "b.json")]) == 0
+    a, b = (cc.ShearShearResult.read(tmp_path / f"{x}.json") for x in "ab")
+    assert (a.method, a.bin_slop, a.angle_slop) == ("tree", 0.25, 0.02)
+    np.testing.assert_array_equal(a.npairs, b.npairs)
+    np.testing.assert_allclose(a.xip, b.xip, rtol=1e-12, atol=1e-18)
+    capsys.readouterr()
+    (tmp_path / "bad.toml").write_text('method = "fast"\n')
+    rc = main(base + ["--config", str(tmp_path / "bad.toml")])
+    assert rc == 2 and "method must be one of" in capsys.readouterr().err
+
+
 def test_tree_cli_errors_are_one_line(tmp_path, capsys):
     _shear_fits(tmp_path / "shear.fits", n=200)
     base = ["gg", str(tmp_path / "shear.fits"), "--g1", "e1", "--g2", "e2", "--out", ""]
