@@ -134,7 +134,7 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
     Parameters
     ----------
     data : StarCatalog or Catalog
-        Stars (rho1..rho5) or a shear catalog (xi+).
+        Stars (rho0..rho5) or a shear catalog (xi+).
     bins : Bins
     n_clusters : int
     n_samples : int
