@@ -24,6 +24,9 @@ from .differentiable import GradientResult, fit_G, gravity, simulate_catalog, so
 from .estimators import LandySzalayResult, RhoResult, ShearShearResult
 from .sky import Bins, Catalog, StarCatalog, separation
 from .uncertainty import UncertaintyResult, clustering_uncertainty
+from .api import fit_psf_leakage, tau_statistics
+from .estimators import PSFLeakageResult, TauResult
+from . import ia
 
 __version__ = "0.1.0"
 
@@ -34,3 +37,4 @@ __all__ = [
     "estimate_multi_cov", "ConvergenceWarning", "CosmocorrWarning",
     "xi_plus_gradient", "fit_G", "GradientResult", "gravity", "simulate_catalog", "soft_bin_weights", "set_backend", "get_backend", "set_executor", "set_num_threads", "__version__",
 ]
+__all__ += ["tau_statistics", "fit_psf_leakage", "TauResult", "PSFLeakageResult", "ia"]

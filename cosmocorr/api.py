@@ -18,9 +18,10 @@ from .estimators.rho import check_stars
 from .sky import Bins
 from .uncertainty import clustered_landy_szalay, clustered_rho_statistics, clustered_shear_shear
 
-__all__ = ["shear_shear", "landy_szalay", "rho_statistics", "estimate_multi_cov"]
+__all__ = ["shear_shear", "landy_szalay", "rho_statistics", "estimate_multi_cov", "tau_statistics", "fit_psf_leakage"]
 
 estimate_multi_cov = estimators.estimate_multi_cov
+fit_psf_leakage = estimators.fit_psf_leakage
 
 
 def _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progress):
@@ -178,3 +179,21 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
                                     n_samples=n_samples, seed=seed, fuzziness=fuzziness, backend=backend,
                                     progress=progress, tol=tol, max_iter=max_iter, accelerate=accelerate, init=init,
                                     weight_factor=weight_factor)
+
+
+@_executor_args
+def tau_statistics(galaxies, stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
+                   backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
+    """tau0, tau2, tau5 (Gatti et al. 2021): galaxy shapes against the PSF model ellipticity, the
+    residual e_star - e_model and e_star dT/T at the stars (:func:`cosmocorr.estimators.tau_statistics`).
+
+    Returns
+    -------
+    TauResult
+        ``result["tau0"].xip`` etc.; with shared patches on galaxies and stars,
+        ``cosmocorr.estimate_multi_cov([rho, tau], "jackknife")`` is the joint covariance that
+        :func:`cosmocorr.fit_psf_leakage` uses.
+    """
+    return estimators.tau_statistics(galaxies, stars, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
+                                     spacing=spacing, backend=backend, var_method=var_method,
+                                     cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
