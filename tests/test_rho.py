@@ -20,7 +20,8 @@ def _independent_fields(stars):
     e = stars.g1_star + 1j * stars.g2_star
     de = e - (stars.g1_model + 1j * stars.g2_model)
     edt = e * (stars.T_star - stars.T_model) / stars.T_star
-    return {"e": e, "de": de, "edt": edt}
+    em = stars.g1_model + 1j * stars.g2_model    # rho0 (DES Y3): the PSF model's own ellipticity
+    return {"e": e, "de": de, "edt": edt, "em": em}
 
 
 def check_against_treecorr(stars, bins):
