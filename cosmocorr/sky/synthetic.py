@@ -94,7 +94,7 @@ def uniform_randoms(n, ra_range, dec_range, seed=0):
 
 #: the PSF pattern of :func:`synthetic_psf_leakage`: many modes of a few arcmin to the field size, so
 #: that a field holds many independent patches (jackknife covariances need that)
-_PSF_MODES = dict(n_modes=16, k_range=(1.0, 6.0))
+_PSF_MODES = dict(n_modes=32, k_range=(2.0, 10.0))
 
 
 def _leaky_shapes(rng, n, e_model, q, w, alpha, beta, eta, shape_noise, signal, u, v):
