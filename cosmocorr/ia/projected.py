@@ -32,6 +32,8 @@ from .estimators import _period, _positions, _wrap
 
 __all__ = ["wgp", "wpp", "projected_pair_sums"]
 
+_CHUNK_PAIRS = 2_000_000   # candidate pairs per chunk of sample 1
+
 
 def _rp_bins(rp_bins, pi_max, period):
     rp_bins = as_float_array(rp_bins, "rp_bins")
@@ -83,30 +85,53 @@ def projected_pair_sums(x1, x2, rp_bins, pi_max, period=None, mark="count", w1=N
     if n1 == 0 or n2 == 0:
         return np.zeros(nb)
     reach = float(np.hypot(rp_bins[-1], pi_max)) * (1 + 1e-12)
-    t1 = cKDTree(x1, boxsize=period)
     t2 = cKDTree(x2, boxsize=period)
-    m = t1.sparse_distance_matrix(t2, reach, output_type="ndarray")
-    i, j = m["i"].astype(np.intp), m["j"].astype(np.intp)
-    d = x2[j] - x1[i]
+    rp_edges2 = rp_bins * rp_bins
+    total = np.zeros(nb)
+    # sample 1 in chunks: the pair arrays of one chunk stay small (memory ~ 60 bytes per pair)
+    chunk = max(1, int(_CHUNK_PAIRS // max(1.0, n2 * (4.0 / 3.0 * np.pi * reach**3) / _volume(x2, period))))
+    X2 = [np.ascontiguousarray(x2[:, c]) for c in range(3)]   # 1-D gathers are cheaper than rows
+    X1 = [np.ascontiguousarray(x1[:, c]) for c in range(3)]
+    lo2, hi2, pi2 = rp_edges2[0], rp_edges2[-1], pi_max * pi_max
+    for c0 in range(0, n1, chunk):
+        m = cKDTree(x1[c0:c0 + chunk], boxsize=period).sparse_distance_matrix(t2, reach, output_type="ndarray")
+        i = m["i"].astype(np.intp)
+        i += c0
+        j = m["j"].astype(np.intp)
+        del m
+        d = []
+        for c in range(3):
+            dc = X2[c][j]
+            dc -= X1[c][i]
+            if period is not None:
+                dc -= period * np.rint(dc / period)
+            d.append(dc)
+        dx, dy, dz = d
+        rp2 = dx * dx
+        rp2 += dy * dy
+        dz *= dz
+        # halotools: pair in bin k when rp_k^2 < rp^2 <= rp_k+1^2 and 0 < dz^2 <= pi_max^2
+        sel = np.flatnonzero((rp2 > lo2) & (rp2 <= hi2) & (dz > 0) & (dz <= pi2))
+        i, j, dx, dy, rp2 = i[sel], j[sel], dx[sel], dy[sel], rp2[sel]
+        k = np.searchsorted(rp_edges2, rp2, side="left") - 1
+        val = (1.0 if w1 is None else w1[i]) * (1.0 if w2 is None else w2[j]) * np.ones(i.size)
+        if mark in ("gplus", "plusplus"):
+            rp = np.sqrt(rp2)          # > 0: rp^2 > rp_0^2 >= 0
+            c1 = (o1[i, 0] * dx + o1[i, 1] * dy) / rp
+            g = 2.0 * c1 * c1 - 1.0
+            if mark == "plusplus":
+                c2 = (o2[j, 0] * dx + o2[j, 1] * dy) / rp
+                g *= 2.0 * c2 * c2 - 1.0
+            val = val * g
+        total += np.bincount(k, weights=val, minlength=nb)[:nb]
+    return total
+
+
+def _volume(x, period):
+    """The volume the points fill (the box, or their bounding box), for the chunk size."""
     if period is not None:
-        d -= period * np.round(d / period)
-    rp2 = d[:, 0] ** 2 + d[:, 1] ** 2
-    dz2 = d[:, 2] ** 2
-    # halotools: pair in bin k when rp_k^2 < rp^2 <= rp_k+1^2 and 0 < dz^2 <= pi_max^2
-    k = np.searchsorted(rp_bins * rp_bins, rp2, side="left") - 1
-    keep = (k >= 0) & (k < nb) & (dz2 > 0) & (dz2 <= pi_max * pi_max)
-    i, j, k, d, rp2 = i[keep], j[keep], k[keep], d[keep], rp2[keep]
-    val = (1.0 if w1 is None else w1[i]) * (1.0 if w2 is None else w2[j]) * np.ones(i.size)
-    if mark in ("gplus", "plusplus"):
-        pos = rp2 > 0
-        rp = np.sqrt(np.where(pos, rp2, 1.0))
-        c1 = (o1[i, 0] * d[:, 0] + o1[i, 1] * d[:, 1]) / rp
-        g = np.where(pos, 2.0 * c1 * c1 - 1.0, 0.0)
-        if mark == "plusplus":
-            c2 = -(o2[j, 0] * d[:, 0] + o2[j, 1] * d[:, 1]) / rp
-            g = g * (2.0 * c2 * c2 - 1.0)
-        val = val * g
-    return np.bincount(k, weights=val, minlength=nb)[:nb]
+        return period**3
+    return float(np.prod(np.maximum(np.ptp(x, axis=0), 1e-12))) if x.shape[0] else 1.0
 
 
 def _setup(positions, positions2, rp_bins, pi_max, period, randoms):
