@@ -54,12 +54,12 @@ def main():
             missing_data(args.cosmos, "the COSMOS-Web star catalog")
         stars0 = cc.StarCatalog.from_fits(args.cosmos)
         print(f"COSMOS-Web stars: {len(stars0)} from {args.cosmos}; galaxies: SYNTHETIC, {args.n_galaxies} per seed, "
-              f"injected alpha, beta, eta = {tuple(truth)} on the stars' smoothed PSF fields")
+              f"injected alpha, beta, eta = {tuple(float(t) for t in truth)} on the stars' smoothed PSF fields")
         bins = cc.Bins(2.0, 20.0, 4, spacing="log")
         label = "COSMOS-Web stars + synthetic galaxies"
     else:
         print(f"SYNTHETIC stars (600) and galaxies ({args.n_galaxies}) per seed; injected alpha, beta, eta = "
-              f"{tuple(truth)}")
+              f"{tuple(float(t) for t in truth)}")
         label = "synthetic"
     print(f"bins {bins}; joint jackknife covariance on {args.npatch} shared patches; xi+ fitted; emcee "
           f"{args.nsteps} steps x 32 walkers")

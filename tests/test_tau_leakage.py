@@ -212,3 +212,13 @@ def test_bad_inputs():
         cc.fit_psf_leakage(rho, tau, cov=np.eye(3))
     with pytest.raises(ValueError, match="same bins"):
         cc.fit_psf_leakage(rho, cc.tau_statistics(gal, stars, cc.Bins(1.0, 20.0, 3, spacing="log")))
+
+
+def test_tau_and_fit_files_round_trip(small, tmp_path):
+    gal, stars = small
+    tau = cc.tau_statistics(gal, stars, BINS)
+    back = cc.TauResult.read(tau.write(tmp_path / "tau.fits"))
+    for name in tau:
+        np.testing.assert_array_equal(back[name].xip, tau[name].xip)
+    # TreeCorr reads the file's first statistic, tau0
+    np.testing.assert_array_equal(treecorr.GGCorrelation.from_file(str(tmp_path / "tau.fits")).xip, tau["tau0"].xip)
