@@ -349,7 +349,7 @@ def plot_psf_leakage(fit, title=None, scale="symlog", xscale=None):
     ax = axes[3]
     band = ax.fill_between(theta, fit.xi_sys_lo, fit.xi_sys_hi, color="C2", alpha=0.3,
                            label=r"$\xi_+^{\rm sys}$ 16-84% posterior")
-    (line,) = ax.plot(theta, fit.xi_sys, "-", color="C2", label=r"$\xi_+^{\rm sys}$ (GLS)")
+    (line,) = ax.plot(theta, fit.xi_sys, "-", color="C2", label=r"$\xi_+^{\rm sys}$ (best fit)")
     ax.set_title(r"$\xi_+^{\rm sys}(\theta)$")
     if scale == "symlog":
         ax.set_yscale("symlog", linthresh=linthresh)

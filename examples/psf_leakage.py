@@ -81,7 +81,7 @@ def main():
         chi2.append((fit.chi2, fit.dof))
         rows.append(f"{seed:4d} " + " ".join(f"{p:9.4f} +- {e:7.4f}" for p, e in zip(fit.params, err))
                     + f"  chi2 {fit.chi2:6.2f}/{fit.dof}  wall {wall:5.1f}s cpu {cpu:5.1f}s")
-    print("seed " + " ".join(f"{n:>20}" for n in NAMES) + "  (GLS estimate +- error)")
+    print("seed " + " ".join(f"{n:>20}" for n in NAMES) + "  (estimate +- error)")
     print("\n".join(rows))
     pulls = np.array(pulls)
     print("pull (estimate - truth) / error over seeds: mean " + " ".join(f"{m:+.2f}" for m in pulls.mean(0))
