@@ -26,6 +26,9 @@ from .estimators import LandySzalayResult, RhoResult, ShearShearResult
 from .estimators import CountScalarResult, CountShearResult, ScalarScalarResult, ScalarShearResult
 from .sky import Bins, Catalog, StarCatalog, separation
 from .uncertainty import UncertaintyResult, clustering_uncertainty
+from .api import fit_psf_leakage, tau_statistics
+from .estimators import PSFLeakageResult, TauResult
+from . import ia
 
 __version__ = "0.1.0"
 
@@ -38,3 +41,4 @@ __all__ = [
     "count_shear", "count_scalar", "scalar_scalar", "scalar_shear", "CountShearResult", "CountScalarResult",
     "ScalarScalarResult", "ScalarShearResult",
 ]
+__all__ += ["tau_statistics", "fit_psf_leakage", "TauResult", "PSFLeakageResult", "ia"]

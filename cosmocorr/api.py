@@ -20,9 +20,10 @@ from .uncertainty import (clustered_field_correlation, clustered_landy_szalay, c
                           clustered_shear_shear)
 
 __all__ = ["shear_shear", "landy_szalay", "rho_statistics", "estimate_multi_cov", "count_shear", "count_scalar",
-           "scalar_scalar", "scalar_shear"]
+           "scalar_scalar", "scalar_shear", "tau_statistics", "fit_psf_leakage"]
 
 estimate_multi_cov = estimators.estimate_multi_cov
+fit_psf_leakage = estimators.fit_psf_leakage
 
 
 def _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progress):
@@ -196,9 +197,9 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
                    fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                    tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
                    bin_slop=None, angle_slop=None, approx_tol=None):
-    """rho1..rho5 (paper eqs. 2-6): exact, or by Algorithm 1 on the stars with ``n_clusters``
+    """rho0..rho5 (paper eqs. 2-6; rho0 as Gatti et al. 2021): exact, or by Algorithm 1 on the stars with ``n_clusters``
     (:func:`cosmocorr.uncertainty.clustered_rho_statistics`). ``method="tree"`` (with
-    ``bin_slop``, ``angle_slop``) takes the five from TreeCorr's tree (without ``n_clusters``),
+    ``bin_slop``, ``angle_slop``) takes the six from TreeCorr's tree (without ``n_clusters``),
     as :func:`shear_shear`.
 
     Returns
@@ -314,3 +315,21 @@ count_scalar = _field_api("count_scalar", "CountScalarResult", "ClusteredCountSc
                           "Random points of the lenses: ``xi = DK - RK`` (TreeCorr's ``rk``).")
 scalar_scalar = _field_api("scalar_scalar", "ScalarScalarResult", "ClusteredScalarScalarResult", "cat1", "cat2", None)
 scalar_shear = _field_api("scalar_shear", "ScalarShearResult", "ClusteredScalarShearResult", "cat1", "cat2", None)
+
+
+@_executor_args
+def tau_statistics(galaxies, stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
+                   backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
+    """tau0, tau2, tau5 (Gatti et al. 2021): galaxy shapes against the PSF model ellipticity, the
+    residual e_star - e_model and e_star dT/T at the stars (:func:`cosmocorr.estimators.tau_statistics`).
+
+    Returns
+    -------
+    TauResult
+        ``result["tau0"].xip`` etc.; with shared patches on galaxies and stars,
+        ``cosmocorr.estimate_multi_cov([rho, tau], "jackknife")`` is the joint covariance that
+        :func:`cosmocorr.fit_psf_leakage` uses.
+    """
+    return estimators.tau_statistics(galaxies, stars, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
+                                     spacing=spacing, backend=backend, var_method=var_method,
+                                     cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)

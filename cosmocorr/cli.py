@@ -1,5 +1,5 @@
-"""Command line: cosmocorr demo | rho | gg | nn | ng | nk | kk | kg | julia (rho statistics, paper eqs. 2-6;
-Algorithm 1 and the uncertainty study of sec. 2.3; TreeCorr's NG, NK, KK, KG correlations).
+"""Command line: cosmocorr demo | rho | gg | nn | ng | nk | kk | kg | tau | julia (rho and tau statistics,
+paper eqs. 2-6; Algorithm 1 and the uncertainty study of sec. 2.3; TreeCorr's NG, NK, KK, KG correlations).
 
 Every subcommand prints a table, and writes a figure (PNG/PDF/SVG by the extension of --out),
 JSON (--json), FITS (--fits-out) and ASCII (--ascii-out) result files with provenance; FITS and
@@ -330,6 +330,67 @@ def cmd_gg(args):
 
         fig = plot_xi(theta, result.xip, result.xim, err_p, err_m, scale=args.scale, title=Path(args.catalog).name,
                       label=estimator.split(": ")[1], xscale=_xscale(args))
+        _save(fig, args)
+    _write_results(result, args, prov)
+    return 0
+
+
+def cmd_tau(args):
+    from . import api
+    from .sky import Catalog, StarCatalog
+
+    g1s, g2s, ss = _columns(args.star_columns, "--star-columns", what="g1,g2,size")
+    g1m, g2m, sm = _columns(args.model_columns, "--model-columns", what="g1,g2,size")
+    if args.fit and (args.npatch is None or (args.var_method or "jackknife") != "jackknife"):
+        raise CLIError("--fit needs the joint jackknife covariance of rho and tau: give --npatch "
+                       "(and --var-method jackknife or none)")
+    _outputs(args)
+    backend = _backend(args)
+    seed = _resolve_seed(args, args.npatch is not None or args.fit)
+    gal = Catalog.read(args.catalog, format=args.input_format, hdu=args.hdu, g1=args.g1, g2=args.g2,
+                       **_catalog_kwargs(args, seed))
+    sizes = {"T_star": ss, "T_model": sm} if args.sizes == "T" else {"sigma_star": ss, "sigma_model": sm}
+    skw = {} if args.npatch is None else {"patch_centers": gal.patch_centers}
+    stars = StarCatalog.read(args.stars, format=args.stars_format, hdu=args.stars_hdu, ra=args.stars_ra,
+                             dec=args.stars_dec, g1_star=g1s, g2_star=g2s, g1_model=g1m, g2_model=g2m, **sizes, **skw)
+    bins = _bins(args)
+    var_method = args.var_method or ("jackknife" if args.npatch is not None else "shot")
+    kw = dict(backend=args.backend, var_method=var_method)
+    tau = api.tau_statistics(gal, stars, bins, **kw)
+    estimator = f"tau_statistics: all galaxy-star pairs, errors {var_method}"
+    print(f"{len(gal)} galaxies from {args.catalog}, {len(stars)} stars from {args.stars}; tau0, tau2, tau5 (xi+), "
+          f"{estimator}; {bins}")
+    theta = _theta(tau.meanr, bins.rnom)
+    rows = [[float(theta[k])] + [float(v) for n in tau for v in (tau[n].xip[k], np.sqrt(tau[n].varxip[k]))]
+            for k in range(bins.nbins)]
+    _print_rows(["theta"] + [c for n in tau for c in (n, f"sigma_{n}")], rows)
+    columns = {"ra": args.ra, "dec": args.dec, "g1": args.g1, "g2": args.g2, "w": args.weight,
+               "stars": {"ra": args.stars_ra, "dec": args.stars_dec, "g1_star": g1s, "g2_star": g2s,
+                         "g1_model": g1m, "g2_model": g2m, "size_star": ss, "size_model": sm}}
+    prov = _provenance(args, backend, [args.catalog, args.stars], columns, seed, estimator,
+                       _settings(args, fit=args.fit or None))
+    result, fig = tau, None
+    if args.fit:
+        rho = api.rho_statistics(stars, bins, **kw)
+        fit = api.fit_psf_leakage(rho, tau, seed=seed, nsteps=args.nsteps, burn=args.nsteps // 3,
+                                  components=("xip", "xim") if args.xim else ("xip",))
+        print("\nPSF leakage fit (Gatti et al. 2021 model; joint jackknife covariance of rho0-5 and tau0,2,5):")
+        print(fit.summary())
+        result = fit
+        if args.out:
+            _mpl()
+            from .plotting import plot_psf_leakage
+
+            fig = plot_psf_leakage(fit, title=Path(args.catalog).name, scale=args.scale, xscale=_xscale(args))
+    elif args.out:
+        _mpl()
+        from .plotting import plot_rho_panels
+
+        series = [{"label": "tau (all pairs)", "values": {n: tau[n].xip for n in tau},
+                   "errors": {n: np.sqrt(tau[n].varxip) for n in tau}, "marker": "o", "color": "C0"}]
+        fig = plot_rho_panels(theta, series, names=list(tau), scale=args.scale, xlim=(bins.min_sep, bins.max_sep),
+                              title=Path(args.catalog).name, xscale=_xscale(args))
+    if fig is not None:
         _save(fig, args)
     _write_results(result, args, prov)
     return 0
@@ -777,6 +838,41 @@ def build_parser():
         _add_output(fp, f"{name}.png")
         fp.set_defaults(func=cmd_field)
         field_parsers[name] = fp
+    t = sub.add_parser("tau", help="tau0, tau2, tau5 of galaxies against PSF stars (Gatti et al. 2021), "
+                                   "optionally the alpha, beta, eta leakage fit",
+                       description="tau statistics of a galaxy shear catalog against a star catalog (PSF model "
+                                   "ellipticity, residual, size term); with --fit and --npatch also rho0..rho5 and the "
+                                   "PSF leakage fit (GLS and emcee) on their joint jackknife covariance.",
+                       formatter_class=_Formatter)
+    _add_input(t, shear=True)
+    g = t.add_argument_group("galaxy shear columns")
+    g.add_argument("--g1", default="g1", help="g1 column")
+    g.add_argument("--g2", default="g2", help="g2 column")
+    g = t.add_argument_group("star catalog")
+    g.add_argument("--stars", required=True, help="star catalog file (read with astropy)")
+    g.add_argument("--stars-format", default=None, help="astropy format of the star catalog")
+    g.add_argument("--stars-hdu", type=_hdu, default=None, help="FITS HDU of the star catalog")
+    g.add_argument("--stars-ra", default="ra", help="RA column of the stars")
+    g.add_argument("--stars-dec", default="dec", help="Dec column of the stars")
+    g.add_argument("--star-columns", default="g1_vignet,g2_vignet,sig_vignet",
+                   help="g1,g2,size of the stars (size: sigma, or T with --sizes T)")
+    g.add_argument("--model-columns", default="g1_psfex,g2_psfex,sig_psfex", help="g1,g2,size of the PSF model")
+    g.add_argument("--sizes", default="sigma", choices=["sigma", "T"], help="size columns hold sigma or T = 2 sigma^2")
+    _add_binning(t)
+    g = t.add_argument_group("errors and the leakage fit")
+    g.add_argument("--backend", default=None, choices=["numpy", "julia", "auto"],
+                   help="pair-sum backend (default: COSMOCORR_BACKEND, else auto)")
+    g.add_argument("--npatch", type=int, default=None,
+                   help="k-means patches on the galaxies (the stars use the same centres) for jackknife errors")
+    g.add_argument("--var-method", default=None,
+                   help="variance method: shot, jackknife, sample, bootstrap, marked_bootstrap (default: jackknife "
+                        "with --npatch, else shot)")
+    g.add_argument("--seed", type=int, default=None, help="seed of the patches and the emcee chain")
+    g.add_argument("--fit", action="store_true", help="fit alpha, beta, eta (needs --npatch)")
+    g.add_argument("--xim", action="store_true", help="fit xi- as well as xi+ (DES Y3); default xi+ (UNIONS)")
+    g.add_argument("--nsteps", type=int, default=3000, help="emcee steps per walker (a third is burn-in)")
+    _add_output(t, "tau.png")
+    t.set_defaults(func=cmd_tau)
 
     j = sub.add_parser("julia", help="Julia backend: install (then self-test), selftest, status",
                        formatter_class=_Formatter)
@@ -785,7 +881,7 @@ def build_parser():
                         "function with NumPy and write the stamp 'auto' needs (exit code 1 if it fails); status: "
                         "what 'auto' chooses and why")
     j.set_defaults(func=cmd_julia)
-    p._subparsers_by_name = {"demo": d, "rho": r, "gg": gg, "nn": nn, "julia": j, **field_parsers}
+    p._subparsers_by_name = {"demo": d, "rho": r, "gg": gg, "nn": nn, "julia": j, "tau": t, **field_parsers}
     return p
 
 

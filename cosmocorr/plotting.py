@@ -25,7 +25,8 @@ import numpy as np
 
 __all__ = ["plot_rho", "plot_rho_statistics", "plot_rho_panels", "plot_xi", "save_figure", "sign_legend_handles",
            "plot_field_correlation", "FIELD_LABELS",
-           "auto_linthresh", "set_xscale", "RHO_NAMES", "RHO_LABELS", "THETA_LABEL", "DEFAULT_DPI"]
+           "auto_linthresh", "set_xscale", "RHO_NAMES", "RHO_LABELS", "THETA_LABEL", "DEFAULT_DPI", "plot_psf_leakage",
+           "plot_projected_ia"]
 
 RHO_NAMES = ("rho1", "rho2", "rho3", "rho4", "rho5")
 RHO_LABELS = {k: rf"$\rho_{k[-1]}$" for k in RHO_NAMES}
@@ -372,3 +373,81 @@ def save_figure(fig, path, dpi=DEFAULT_DPI, format=None, overwrite=True):
         path = path.with_suffix("." + fmt)
     fig.savefig(path, dpi=dpi, format=fmt, bbox_inches="tight")
     return path
+
+
+def plot_psf_leakage(fit, title=None, scale="symlog", xscale=None):
+    """The PSF-leakage figure of Gatti et al. (2021) / UNIONS: tau0, tau2, tau5 (xi+) with their
+    errors and the best-fit model alpha R + beta R + eta R, and the implied xi+_sys(theta) with its
+    16-84 per cent posterior band (fourth panel).
+
+    ``fit``: a :class:`cosmocorr.PSFLeakageResult` (``theta``, ``tau``, ``tau_err``,
+    ``tau_model``, ``xi_sys``, ``xi_sys_lo``, ``xi_sys_hi``). Negative values are open markers.
+    Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(16, 3.8), constrained_layout=True)
+    nb = fit.bins.nbins
+    theta = np.asarray(fit.theta, dtype=float)
+    xs = xscale or ("log" if getattr(fit.bins, "spacing", "linear") == "log" else "linear")
+    vals = [fit.tau[:, :nb], fit.tau_model[:, :nb], fit.xi_sys]
+    linthresh = auto_linthresh(*vals) if scale == "symlog" else None
+    handles = []
+    for k, (ax, name) in enumerate(zip(axes[:3], (r"$\tau_0$", r"$\tau_2$", r"$\tau_5$"))):
+        h = plot_rho(ax, theta, fit.tau[k, :nb], yerr=fit.tau_err[k, :nb], label="measured", color="C0",
+                     scale=scale, linthresh=linthresh)
+        (m,) = ax.plot(theta, fit.tau_model[k, :nb], "-", color="C3", label=r"best fit $\alpha, \beta, \eta$")
+        ax.set_title(name + r"$_+$")
+        if k == 0:
+            handles = [h, m]
+    ax = axes[3]
+    band = ax.fill_between(theta, fit.xi_sys_lo, fit.xi_sys_hi, color="C2", alpha=0.3,
+                           label=r"$\xi_+^{\rm sys}$ 16-84% posterior")
+    (line,) = ax.plot(theta, fit.xi_sys, "-", color="C2", label=r"$\xi_+^{\rm sys}$ (best fit)")
+    ax.set_title(r"$\xi_+^{\rm sys}(\theta)$")
+    if scale == "symlog":
+        ax.set_yscale("symlog", linthresh=linthresh)
+    elif scale == "log":
+        ax.set_yscale("log")
+    for ax in axes:
+        ax.set_xlabel(THETA_LABEL)
+        set_xscale(ax, xs)
+        ax.grid(True, alpha=0.25)
+    axes[0].set_ylabel("correlation (dimensionless)")
+    txt = ", ".join(f"{n} = {getattr(fit, n):.3g} $\\pm$ {getattr(fit, n + '_err'):.2g}"
+                    for n in ("alpha", "beta", "eta"))
+    fig.legend(handles=handles + [line, band] + sign_legend_handles(), loc=_legend_loc(fig), ncol=6,
+               fontsize="small", frameon=False)
+    fig.suptitle((title + ": " if title else "") + txt + f"; $\\chi^2$ = {fit.chi2:.1f} / {fit.dof}")
+    return fig
+
+
+def plot_projected_ia(rp_bins, curves, errors=None, ylabel=r"$w_{g+}(r_p)$ [Mpc/h]", title=None, ax=None):
+    """Projected IA correlations (e.g. w_g+ of several HOD sets) against r_p, log x axis, symlog y.
+
+    ``curves``: dict label -> values per bin; ``errors``: dict label -> 1-sigma per bin.
+    Negative values are open markers. Returns the figure.
+    """
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 4), constrained_layout=True)
+    else:
+        fig = ax.figure
+    rp_bins = np.asarray(rp_bins, dtype=float)
+    rp = np.sqrt(rp_bins[1:] * rp_bins[:-1])
+    linthresh = auto_linthresh(*curves.values())
+    handles = []
+    for k, (label, v) in enumerate(curves.items()):
+        yerr = None if errors is None else errors.get(label)
+        handles.append(plot_rho(ax, rp, v, yerr=yerr, label=label, color=f"C{k}",
+                                marker=SERIES_MARKERS[k % len(SERIES_MARKERS)], offset=1.0 + 0.03 * k,
+                                scale="symlog", linthresh=linthresh))
+    ax.set_xscale("log")
+    ax.set_xlabel(r"$r_p$ [Mpc/h]")
+    ax.set_ylabel(ylabel)
+    ax.grid(True, alpha=0.25)
+    ax.legend(handles=handles + sign_legend_handles(), fontsize="small")
+    if title:
+        ax.set_title(title)
+    return fig

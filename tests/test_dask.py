@@ -266,11 +266,11 @@ def test_jackknife_patch_pairs_as_tasks_equal_local(client):
     ra = cc.rho_statistics(stars, bins=bins, var_method="jackknife", client=False)
     with distributed_mod.get_task_stream(client) as ts:
         rb = cc.rho_statistics(stars, bins=bins, var_method="jackknife", client=client)
-    # five calls: rho1, rho3 over p <= q; rho2, rho4, rho5 (ordered pairs of two fields) over all p, q
+    # six calls: rho0, rho1, rho3 over p <= q; rho2, rho4, rho5 (ordered pairs of two fields) over all p, q
     calls = sorted(_patch_pair_tasks(ts).values(), key=len)
     ordered_pairs = [(p, q) for p in range(5) for q in range(5)]
-    assert calls == [[(p, q) for p in range(5) for q in range(p, 5)]] * 2 + [ordered_pairs] * 3
-    for k in ("rho1", "rho2", "rho3", "rho4", "rho5"):
+    assert calls == [[(p, q) for p in range(5) for q in range(p, 5)]] * 3 + [ordered_pairs] * 3
+    for k in ("rho0", "rho1", "rho2", "rho3", "rho4", "rho5"):
         for name in ("xip", "xim", "varxip", "cov", "meanlogr"):
             assert rel(getattr(rb[k], name), getattr(ra[k], name)) < 1e-12, (k, name)
     assert rel(rb.cov, ra.cov) < 1e-12

@@ -106,9 +106,9 @@ def test_clustered_rho_round_trip_keeps_samples_and_clustering(tmp_path):
         assert r1.xip_samples.shape == (3, 6) and np.isfinite(r1.xip_std).sum() >= 4
         # one clustering shared by all five statistics, stored once and shared again
         assert back["rho1"].clustering is back["rho5"].clustering
-    # TreeCorr reads the first statistic (rho1) of the file
+    # TreeCorr reads the first statistic (rho0) of the file
     tc = treecorr.GGCorrelation.from_file(str(tmp_path / "rho.fits"))
-    np.testing.assert_array_equal(tc.xip, rho["rho1"].xip)
+    np.testing.assert_array_equal(tc.xip, rho["rho0"].xip)
 
 
 def test_uncertainty_result_round_trip(tmp_path):

@@ -20,7 +20,8 @@ def _independent_fields(stars):
     e = stars.g1_star + 1j * stars.g2_star
     de = e - (stars.g1_model + 1j * stars.g2_model)
     edt = e * (stars.T_star - stars.T_model) / stars.T_star
-    return {"e": e, "de": de, "edt": edt}
+    em = stars.g1_model + 1j * stars.g2_model    # rho0 (DES Y3): the PSF model's own ellipticity
+    return {"e": e, "de": de, "edt": edt, "em": em}
 
 
 def check_against_treecorr(stars, bins):
@@ -75,7 +76,7 @@ def test_zero_separation_pairs_are_excluded(cosmos_fits):
 def test_rho_json_and_shapes(tmp_path):
     s = synthetic_star_catalog(200, seed=1)
     res = rho_statistics(s, min_sep=0.0, max_sep=45.0, nbins=8)
-    assert list(res) == ["rho1", "rho2", "rho3", "rho4", "rho5"]
+    assert list(res) == ["rho0", "rho1", "rho2", "rho3", "rho4", "rho5"]
     for name in res:
         assert isinstance(res[name].xip, np.ndarray) and res[name].xip.shape == (8,)
     p = tmp_path / "rho.json"

@@ -2,8 +2,9 @@
 
 Owns the all-pairs sums on a backend (:mod:`.pair_sums`), shear-shear xi+/xi- (:mod:`.shear_shear`),
 Landy-Szalay omega(theta) (:mod:`.landy_szalay`), the NG/NK/KK/KG correlations
-(:mod:`.field_correlations`), the rho statistics (:mod:`.rho`) and their result
-types. Imports :mod:`cosmocorr.sky` and :mod:`cosmocorr.backends` only; it knows nothing of
+(:mod:`.field_correlations`), the rho statistics (:mod:`.rho`), the tau statistics (:mod:`.tau`),
+the PSF-leakage fit (:mod:`.psf_leakage`) and their result types. Imports :mod:`cosmocorr.sky` and
+:mod:`cosmocorr.backends` only; it knows nothing of
 clustering or uncertainty (those layers build on it).
 """
 from .field_correlations import (CountScalarResult, CountShearResult, FieldCorrelationResult, ScalarScalarResult,
@@ -13,9 +14,12 @@ from .landy_szalay import LandySzalayResult, landy_szalay
 from .pair_sums import METHODS, check_method, naive_pair_sums, tree_pair_sums
 from .rho import RHO_FIELDS, RhoResult, rho_pair_sums, rho_statistics
 from .shear_shear import ShearShearResult, shear_shear
+from .tau import TAU_FIELDS, TauResult, tau_statistics
+from .psf_leakage import PSFLeakageResult, fit_psf_leakage
 
 __all__ = ["ShearShearResult", "LandySzalayResult", "RhoResult", "shear_shear", "landy_szalay", "rho_statistics",
            "naive_pair_sums", "rho_pair_sums", "RHO_FIELDS", "estimate_multi_cov", "VAR_METHODS",
            "CROSS_PATCH_WEIGHTS", "check_var_method", "tree_pair_sums", "METHODS", "check_method",
            "FieldCorrelationResult", "CountShearResult", "CountScalarResult", "ScalarScalarResult", "ScalarShearResult",
-           "count_shear", "count_scalar", "scalar_scalar", "scalar_shear"]
+           "count_shear", "count_scalar", "scalar_scalar", "scalar_shear",
+           "TauResult", "tau_statistics", "TAU_FIELDS", "PSFLeakageResult", "fit_psf_leakage"]

@@ -171,8 +171,10 @@ def covariance_from_rows(method, v, w=None):
 def _flatten(results):
     out = []
     for r in results:
-        if hasattr(r, "rho") and isinstance(getattr(r, "rho"), dict):   # a RhoResult: rho1..rho5
-            out.extend(r.rho.values())
+        for attr in ("rho", "tau"):   # a RhoResult (rho0..rho5) or TauResult (tau0, tau2, tau5)
+            if isinstance(getattr(r, attr, None), dict):
+                out.extend(getattr(r, attr).values())
+                break
         else:
             out.append(r)
     return out
@@ -196,10 +198,11 @@ def estimate_multi_cov(results, method, *, cross_patch_weight="simple", num_boot
 
     Parameters
     ----------
-    results : list of results, or a RhoResult
+    results : list of results, or a RhoResult / TauResult
         ShearShearResult (contributes xi+ then xi-), LandySzalayResult (xi), an NG/NK/KK/KG result
         (:class:`~cosmocorr.estimators.FieldCorrelationResult`: xi, TreeCorr's ``getStat``), or a
-        RhoResult (rho1..rho5, each xi+ then xi-), concatenated in the order given. All must have been
+        RhoResult (rho0..rho5, each xi+ then xi-) or a TauResult (tau0, tau2, tau5), concatenated in the
+        order given (``[rho, tau]``: the joint covariance of the PSF-leakage fit). All must have been
         computed on catalogs with the same patches (for the patch-based methods).
     method : {"shot", "jackknife", "sample", "bootstrap", "marked_bootstrap"}
     cross_patch_weight : {"simple", "mean", "match", "geom"}

@@ -4,6 +4,7 @@ With e the star (true PSF) ellipticity, e_model the PSF model's, T = 2 sigma^2 s
 delta e = e_star - e_model and delta T = T_star - T_model (the paper's definitions, with e_PSF
 and T_PSF the star's own values):
 
+- rho0 = < e_model^*  e_model >                      (Gatti et al. 2021, DES Y3; not in the paper)
 - rho1 = < delta e^*  delta e >                       (eq. 2)
 - rho2 = < e^*        delta e >                       (eq. 3)
 - rho3 = < (e dT/T)^* (e dT/T) >                      (eq. 4)
@@ -11,7 +12,11 @@ and T_PSF the star's own values):
 - rho5 = < e^*        (e dT/T) >                      (eq. 6)
 
 Each is the xi+ (and xi-) shear-shear correlation of the two fields, estimated with eq. 8.
-rho1 and rho3 are auto-correlations (each pair once); rho2, rho4 and rho5 correlate two fields
+rho0 is the PSF model's own correlation, which the PSF-leakage fit (:mod:`.psf_leakage`) needs
+beside the tau statistics (:mod:`.tau`). Note that rho2 and rho5 here follow the paper (eqs. 3, 6)
+and correlate the *star* ellipticity e; DES Y3 (Gatti et al. 2021) and UNIONS write them with
+e_model; :func:`cosmocorr.estimators.psf_leakage.model_rho` converts (e_model = e - delta e).
+rho0, rho1 and rho3 are auto-correlations (each pair once); rho2, rho4 and rho5 correlate two fields
 at the same positions, so every ordered pair (i, j), i != j, enters. Pairs of an object with itself
 (separation 0) are never counted.
 """
@@ -32,6 +37,7 @@ __all__ = ["RhoResult", "rho_statistics", "rho_pair_sums", "RHO_FIELDS"]
 
 #: which two fields each rho statistic correlates: (first, second)
 RHO_FIELDS = {
+    "rho0": ("em", "em"),
     "rho1": ("de", "de"),
     "rho2": ("e", "de"),
     "rho3": ("edt", "edt"),
@@ -42,11 +48,11 @@ RHO_FIELDS = {
 
 @dataclass
 class RhoResult(ResultIO):
-    """rho1..rho5, each a :class:`~cosmocorr.estimators.ShearShearResult` (xi+ in ``xip``).
+    """rho0..rho5, each a :class:`~cosmocorr.estimators.ShearShearResult` (xi+ in ``xip``).
 
     Each entry carries its own ``varxip``, ``varxim``, ``cov`` and ``meanlogr``. ``cov`` here is
-    the joint covariance of (rho1 xi+, rho1 xi-, ..., rho5 xi+, rho5 xi-) by ``var_method``
-    (TreeCorr's ``estimate_multi_cov`` order), 10 nbins square. ``method``, ``bin_slop`` and
+    the joint covariance of (rho0 xi+, rho0 xi-, ..., rho5 xi+, rho5 xi-) by ``var_method``
+    (TreeCorr's ``estimate_multi_cov`` order), 12 nbins square. ``method``, ``bin_slop`` and
     ``angle_slop``: how the pair sums were taken (as on each entry).
     """
 
@@ -60,7 +66,7 @@ class RhoResult(ResultIO):
     angle_slop: float = 0.0
 
     def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
-        """Joint covariance of rho1..rho5 (xi+ then xi- of each) by ``method``."""
+        """Joint covariance of rho0..rho5 (xi+ then xi- of each) by ``method``."""
         return estimate_multi_cov(list(self.rho.values()), method, cross_patch_weight=cross_patch_weight,
                                   num_bootstrap=num_bootstrap, seed=seed)
 
@@ -82,7 +88,7 @@ class RhoResult(ResultIO):
 
 
 def rho_pair_sums(stars, bins, backend=None, catalog=None, fields=None, how=None):
-    """Bin sums of all five rho statistics (dict name -> pair-sum dict).
+    """Bin sums of all six rho statistics, rho0..rho5 (dict name -> pair-sum dict).
 
     ``catalog``/``fields`` override the stars' own positions and fields (used by the
     clustered estimator, whose objects are clusters). ``how``: the pair-sum method
@@ -97,8 +103,8 @@ def rho_pair_sums(stars, bins, backend=None, catalog=None, fields=None, how=None
 def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
                    backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None,
                    method="exact", bin_slop=None, angle_slop=None, approx_tol=None):
-    """rho1..rho5 (paper eqs. 2-6) from star and PSF-model ellipticities and sizes, over all pairs
-    or by a tree.
+    """rho0..rho5 (paper eqs. 2-6; rho0 = <e_model^* e_model>, Gatti et al. 2021) from star and
+    PSF-model ellipticities and sizes, over all pairs or by a tree.
 
     Parameters
     ----------
@@ -107,14 +113,14 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
         Or ``min_sep``, ``max_sep`` (arcmin), ``nbins``, ``spacing``.
     backend : {"numpy", "julia", "auto"}, optional
     var_method, cross_patch_weight, num_bootstrap, seed :
-        Error bars of each rho (``varxip``, ``varxim``, ``cov``) and of all five together
+        Error bars of each rho (``varxip``, ``varxim``, ``cov``) and of all six together
         (``RhoResult.cov``), as for :func:`cosmocorr.estimators.shear_shear`; the patch methods
-        need a StarCatalog built with ``patch=`` or ``npatch=``. rho1 and rho3 are
+        need a StarCatalog built with ``patch=`` or ``npatch=``. rho0, rho1 and rho3 are
         auto-correlations (patch pairs p <= q); rho2, rho4, rho5 correlate two fields at the same
         positions over ordered pairs, i.e. a TreeCorr cross-correlation (all patch pairs).
     method, bin_slop, angle_slop, approx_tol :
         ``"exact"`` (default) or ``"tree"`` and the tree's settings, as for
-        :func:`cosmocorr.estimators.shear_shear`. With ``"tree"``, rho1 and rho3 are TreeCorr
+        :func:`cosmocorr.estimators.shear_shear`. With ``"tree"``, rho0, rho1 and rho3 are TreeCorr
         GG auto-correlations and rho2, rho4, rho5 GG cross-correlations of the two fields at the
         same positions (zero-separation pairs excluded, as on the exact path).
 
@@ -135,7 +141,7 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
     var = {k: field_variance(v, cat.w) for k, v in f.items()}
     rho = {}
     if patches_in_use([cat], ["stars"], var_method):
-        cache = {}   # shared by the five statistics: exact, the wlogr sums of each patch pair; tree, its catalogs
+        cache = {}   # shared by the six statistics: exact, the wlogr sums of each patch pair; tree, its catalogs
         for name, (a, b) in RHO_FIELDS.items():
             ps = how.per_patch(cat, None, bins, shear=True, g1=f[a], g2=f[b], mode="auto" if a == b else "ordered",
                                logr_cache=cache)

@@ -7,7 +7,7 @@ A result is stored as
   a Landy-Szalay block with ``NNCorrelation``'s, an NG/NK/KK/KG block with ``NGCorrelation``'s etc.,
   then every other per-bin field of the result.
   The top-level result's block is called ``main``; the entries of a :class:`RhoResult` are the
-  blocks ``rho1`` .. ``rho5``.
+  blocks ``rho0`` .. ``rho5``.
 - *arrays*: every other array (per-sample values ``(n_samples, nbins)``, covariances, cluster
   centres and memberships, ...), one FITS image extension or ASCII block each.
 - *metadata*: a JSON description of the object (which class, which field is in which column or
@@ -76,7 +76,7 @@ class ResultIO:
 
     def to_table(self):
         """The per-bin columns as an :class:`astropy.table.Table` (units on separations; header
-        parameters and provenance in ``meta``). Several blocks (rho1..rho5) are joined with
+        parameters and provenance in ``meta``). Several blocks (rho0..rho5) are joined with
         prefixed names (``rho1_xip``)."""
         return result_table(self)
 

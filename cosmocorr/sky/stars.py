@@ -1,7 +1,8 @@
 """Star catalogs for PSF diagnostics: star and PSF-model ellipticities and sizes (paper sec. 2.1).
 
 The fields the rho statistics (paper eqs. 2-6) correlate are derived here: e (the star's
-ellipticity), delta e = e_star - e_model and e dT/T with T = 2 sigma^2.
+ellipticity), delta e = e_star - e_model and e dT/T with T = 2 sigma^2; and e_model itself, for
+rho0 and the tau statistics (Gatti et al. 2021).
 """
 from __future__ import annotations
 
@@ -94,8 +95,9 @@ class StarCatalog:
         return self.e * self.dT_over_T
 
     def fields(self):
-        """The three complex fields the rho statistics correlate: ``e``, ``de``, ``edt``."""
-        return {"e": self.e, "de": self.de, "edt": self.edt}
+        """The complex fields the rho and tau statistics correlate: ``e`` (star), ``de``, ``edt`` and
+        ``em`` (the PSF model's ellipticity, for rho0 and tau0)."""
+        return {"e": self.e, "de": self.de, "edt": self.edt, "em": self.e_model}
 
     def subset(self, index):
         index = np.asarray(index)

@@ -14,14 +14,16 @@ from .._validate import check_positive_int
 from .catalog import Catalog
 from .stars import StarCatalog
 
-__all__ = ["synthetic_star_catalog", "synthetic_shear_catalog", "uniform_randoms"]
+__all__ = ["synthetic_star_catalog", "synthetic_shear_catalog", "uniform_randoms", "synthetic_psf_leakage",
+           "leaky_galaxies_for_stars"]
 
 
-def _field(x, y, rng, amplitude, n_modes=4):
-    """A smooth random field on the unit square: a sum of a few low-order Fourier modes."""
+def _field(x, y, rng, amplitude, n_modes=4, k_range=(0.5, 2.0)):
+    """A smooth random field on the unit square: a sum of a few low-order Fourier modes
+    (``k_range``: wave numbers per unit length, in cycles)."""
     out = np.zeros_like(x)
     for _ in range(n_modes):
-        kx, ky = rng.uniform(0.5, 2.0, 2) * 2 * np.pi
+        kx, ky = rng.uniform(*k_range, 2) * 2 * np.pi
         phase = rng.uniform(0, 2 * np.pi)
         out += rng.normal() * np.cos(kx * x + ky * y + phase)
     return amplitude * out / np.sqrt(n_modes)
@@ -88,3 +90,116 @@ def uniform_randoms(n, ra_range, dec_range, seed=0):
     s0, s1 = np.sin(np.radians(dec_range[0])), np.sin(np.radians(dec_range[1]))
     dec = np.degrees(np.arcsin(rng.uniform(s0, s1, n)))
     return Catalog(ra, dec)
+
+
+#: the PSF pattern of :func:`synthetic_psf_leakage`: many modes of a few arcmin to the field size, so
+#: that a field holds many independent patches (jackknife covariances need that)
+_PSF_MODES = dict(n_modes=32, k_range=(2.0, 10.0))
+
+
+def _leaky_shapes(rng, n, e_model, q, w, alpha, beta, eta, shape_noise, signal, u, v):
+    """e_gal = g_true + alpha e_model + beta q + eta w + shape noise (complex), the leakage model
+    of Gatti et al. 2021 (see :mod:`cosmocorr.estimators.psf_leakage`)."""
+    g_true = _field(u, v, rng, signal) + 1j * _field(u, v, rng, signal)
+    noise = rng.normal(0, shape_noise, n) + 1j * rng.normal(0, shape_noise, n)
+    return g_true + alpha * e_model + beta * q + eta * w + noise
+
+
+def synthetic_psf_leakage(n_galaxies=4000, n_stars=600, alpha=0.05, beta=1.0, eta=-1.0, seed=0, ra0=150.12,
+                          dec0=2.2, width_deg=0.77, psf_e=0.03, residual_e=0.006, size_residual=0.03,
+                          star_noise=0.002, shape_noise=0.1, signal=0.005, sigma0=1.1, npatch=None, patch_seed=0):
+    """Galaxies with a known PSF leakage and the stars of the same (synthetic) PSF field.
+
+    The PSF is a smooth, spatially correlated field over the square (as
+    :func:`synthetic_star_catalog`): model ellipticity e_model (RMS ``psf_e``), a smooth model
+    residual q (``residual_e``) so that e_star = e_model + q (+ ``star_noise`` on the stars), and
+    a smooth size residual dT/T = (T_star - T_model) / T_star (``size_residual``), w = e_star dT/T.
+    The galaxies (uniform on the same square) carry
+
+        e_gal = g_true + alpha e_model + beta q + eta w + shape noise,
+
+    the fields evaluated at the galaxies' positions (noise-free), g_true a weak smooth shear
+    (``signal``) and Gaussian ``shape_noise`` per component.
+
+    Parameters
+    ----------
+    n_galaxies, n_stars : int
+    alpha, beta, eta : float
+        The injected leakage parameters.
+    seed : int
+        Seed of the ``numpy.random.Generator``; the same seed gives the same catalogs.
+    npatch : int, optional
+        Give both catalogs the same ``npatch`` k-means patches (built on the galaxies, seeded by
+        ``patch_seed``), for jackknife covariances.
+
+    Returns
+    -------
+    galaxies : Catalog
+    stars : StarCatalog
+    truth : dict
+        ``alpha``, ``beta``, ``eta``.
+    """
+    n_galaxies = check_positive_int(n_galaxies, "n_galaxies")
+    n_stars = check_positive_int(n_stars, "n_stars")
+    rng = np.random.default_rng(seed)
+    n = n_stars + n_galaxies
+    u, v = rng.uniform(0, 1, n), rng.uniform(0, 1, n)     # stars first, then galaxies: one field for both
+    dec = dec0 + (v - 0.5) * width_deg
+    ra = ra0 + (u - 0.5) * width_deg / np.cos(np.radians(dec0))
+    e_model = _field(u, v, rng, psf_e, **_PSF_MODES) + 1j * _field(u, v, rng, psf_e, **_PSF_MODES)
+    q = _field(u, v, rng, residual_e, **_PSF_MODES) + 1j * _field(u, v, rng, residual_e, **_PSF_MODES)
+    dtt = _field(u, v, rng, size_residual, **_PSF_MODES)
+    t_model = 2 * (sigma0 * (1.0 + _field(u, v, rng, 0.03))) ** 2
+    t_star = t_model / (1.0 - dtt)                       # so that (T_star - T_model) / T_star = dtt
+    e_star = e_model + q
+    s, g = slice(0, n_stars), slice(n_stars, n)
+    es = e_star[s] + rng.normal(0, star_noise, n_stars) + 1j * rng.normal(0, star_noise, n_stars)
+    e_gal = _leaky_shapes(rng, n_galaxies, e_model[g], q[g], e_star[g] * dtt[g], alpha, beta, eta, shape_noise,
+                          signal, u[g], v[g])
+    galaxies = Catalog(ra[g], dec[g], e_gal.real, e_gal.imag, npatch=npatch, patch_seed=patch_seed)
+    centers = None if npatch is None else galaxies.patch_centers
+    stars = StarCatalog(ra[s], dec[s], es.real, es.imag, t_star[s], e_model[s].real, e_model[s].imag, t_model[s],
+                        patch_centers=centers)
+    return galaxies, stars, {"alpha": float(alpha), "beta": float(beta), "eta": float(eta)}
+
+
+def leaky_galaxies_for_stars(stars, n_galaxies=4000, alpha=0.05, beta=1.0, eta=-1.0, seed=0, shape_noise=0.1,
+                             signal=0.005, smoothing_arcmin=1.5, npatch=None, patch_seed=0):
+    """Synthetic galaxies with a known PSF leakage on the field of a real star catalog.
+
+    The galaxies are uniform in the stars' RA/Dec box; e_model, q = e_star - e_model and
+    w = e_star dT/T at each galaxy are the stars' values smoothed onto it with a Gaussian kernel of
+    ``smoothing_arcmin`` (Nadaraya-Watson, flat-sky offsets), and the galaxies carry
+    e_gal = g_true + alpha e_model + beta q + eta w + shape noise (as :func:`synthetic_psf_leakage`).
+    The interpolation is an approximation of the PSF between stars, so the leakage seen by the
+    galaxies is a smoothed copy of the stars' fields: the recovered parameters test the pipeline,
+    not the interpolation.
+
+    Returns
+    -------
+    galaxies : Catalog
+        With ``npatch`` patches when given (then the stars need ``patch_centers=galaxies.patch_centers``).
+    """
+    n_galaxies = check_positive_int(n_galaxies, "n_galaxies")
+    rng = np.random.default_rng(seed)
+    ra_s, dec_s = stars.ra, stars.dec
+    dec0 = np.radians(np.mean(dec_s))
+    s0, s1 = np.sin(np.radians(dec_s.min())), np.sin(np.radians(dec_s.max()))
+    dec = np.degrees(np.arcsin(rng.uniform(s0, s1, n_galaxies)))
+    ra = rng.uniform(ra_s.min(), ra_s.max(), n_galaxies)
+    fields = stars.fields()
+    scale = smoothing_arcmin / 60.0
+    out = {k: np.zeros(n_galaxies, dtype=complex) for k in ("em", "de", "edt")}
+    for i0 in range(0, n_galaxies, 2048):
+        sl = slice(i0, i0 + 2048)
+        dx = (ra[sl, None] - ra_s[None, :]) * np.cos(dec0)
+        dy = dec[sl, None] - dec_s[None, :]
+        k = np.exp(-0.5 * (dx * dx + dy * dy) / scale**2) * stars.w[None, :]
+        k /= np.maximum(k.sum(axis=1, keepdims=True), 1e-300)
+        for key in out:
+            out[key][sl] = k @ fields[key]
+    u = (ra - ra_s.min()) / max(np.ptp(ra_s), 1e-12)
+    v = (dec - dec_s.min()) / max(np.ptp(dec_s), 1e-12)
+    e_gal = _leaky_shapes(rng, n_galaxies, out["em"], out["de"], out["edt"], alpha, beta, eta, shape_noise, signal,
+                          u, v)
+    return Catalog(ra, dec, e_gal.real, e_gal.imag, npatch=npatch, patch_seed=patch_seed)

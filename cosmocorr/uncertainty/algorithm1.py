@@ -217,7 +217,7 @@ def clustered_landy_szalay(data, randoms, bins, n_clusters, assignment="sample",
 
 
 def rho_draws(stars, bins, fit, assignments, backend=None, progress=False, desc="Algorithm 1 samples"):
-    """rho1..rho5 (dict name -> list of ShearShearResult) for each row of ``assignments``."""
+    """rho0..rho5 (dict name -> list of ShearShearResult) for each row of ``assignments``."""
     fields = stars.fields()
     var = {k: field_variance(v, stars.w) for k, v in fields.items()}   # the stars' shape noise per field
     out = {name: [] for name in RHO_FIELDS}
@@ -232,7 +232,7 @@ def rho_draws(stars, bins, fit, assignments, backend=None, progress=False, desc=
 def clustered_rho_statistics(stars, bins, n_clusters, assignment="sample", n_samples=10, seed=None,
                              fuzziness=2.0, backend=None, progress=False, clustering=None,
                              tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0):
-    """rho1..rho5 by Algorithm 1 (see :func:`cosmocorr.rho_statistics` with ``n_clusters``).
+    """rho0..rho5 by Algorithm 1 (see :func:`cosmocorr.rho_statistics` with ``n_clusters``).
 
     The stars are clustered once; each draw averages e, delta e and e dT/T within clusters.
     Returns a :class:`~cosmocorr.estimators.RhoResult` whose entries are

@@ -136,7 +136,7 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
     Parameters
     ----------
     data : StarCatalog or Catalog
-        Stars (rho1..rho5) or a shear catalog (xi+; with ``lenses``: the sources of gamma_t).
+        Stars (rho0..rho5) or a shear catalog (xi+; with ``lenses``: the sources of gamma_t).
     bins : Bins
     n_clusters : int
     n_samples : int

@@ -1,0 +1,127 @@
+"""tau statistics: galaxy shapes against PSF quantities at the stars (Gatti et al. 2021, DES Y3).
+
+With e_gal the galaxy ellipticities and, at the stars, e_model the PSF model ellipticity,
+q = e_star - e_model the residual and w = e_star (T_star - T_model) / T_star the size-weighted term
+(the fields of :class:`~cosmocorr.sky.StarCatalog`: ``em``, ``de``, ``edt``):
+
+- tau0 = < e_gal^* e_model >
+- tau2 = < e_gal^* q >
+- tau5 = < e_gal^* w >
+
+(Gatti et al. 2021, arXiv:2011.03408, sec. 4, "PSF modelling errors" -- the tau statistics and
+the leakage model of :mod:`.psf_leakage`; the same definitions as UNIONS' ``shear_psf_leakage``
+``TauStat``, which correlates ``gal`` with ``psf``, ``psf_error`` and ``psf_size_error``.) The
+equation numbers of that paper could not be checked from here; the definitions above are those
+both public codes implement.
+
+Each tau is a cross shear-shear correlation (paper eq. 8, xi+ and xi-) between the galaxy catalog
+(first) and the stars (second): every galaxy-star pair, exactly as TreeCorr's
+``GGCorrelation.process(gal_cat, star_cat)`` with the star catalog's ``g1, g2`` set to the field.
+No mean is subtracted from either field (as TreeCorr).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..io import ResultIO
+from ..sky.bins import Bins
+from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
+from .pair_sums import check_catalog, field_variance, naive_pair_sums, patch_pair_sums, patches_in_use
+from .rho import check_stars
+from .shear_shear import ShearShearResult
+
+__all__ = ["TauResult", "tau_statistics", "TAU_FIELDS"]
+
+#: the star field each tau statistic correlates with the galaxy shapes
+TAU_FIELDS = {"tau0": "em", "tau2": "de", "tau5": "edt"}
+
+
+@dataclass
+class TauResult(ResultIO):
+    """tau0, tau2, tau5, each a :class:`~cosmocorr.estimators.ShearShearResult` (``xip``, ``xim``).
+
+    ``cov`` is the joint covariance of (tau0 xi+, tau0 xi-, tau2 xi+, ..., tau5 xi-) by
+    ``var_method``, 6 nbins square. The joint covariance with the rho statistics (for the
+    leakage fit) is ``cosmocorr.estimate_multi_cov([rho, tau], "jackknife")`` when stars and
+    galaxies share patches.
+    """
+
+    bins: Bins
+    tau: dict
+    extra: dict = field(default_factory=dict, repr=False)
+    cov: np.ndarray = field(default=None, repr=False)
+    var_method: str = "shot"
+
+    def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
+        """Joint covariance of tau0, tau2, tau5 (xi+ then xi- of each) by ``method``."""
+        return estimate_multi_cov([self], method, cross_patch_weight=cross_patch_weight,
+                                  num_bootstrap=num_bootstrap, seed=seed)
+
+    def __getitem__(self, name):
+        return self.tau[name]
+
+    def __iter__(self):
+        return iter(self.tau)
+
+    @property
+    def meanr(self):
+        return self.tau["tau0"].meanr
+
+    @property
+    def rnom(self):
+        return self.bins.rnom
+
+
+def tau_statistics(galaxies, stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
+                   backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
+    """tau0, tau2, tau5: galaxy shapes against the PSF model, its residual and the size term.
+
+    Parameters
+    ----------
+    galaxies : Catalog
+        Galaxies with shears ``g1``, ``g2`` (the first catalog of each pair).
+    stars : StarCatalog
+        Stars with star and model ellipticities and sizes (the second catalog).
+    bins : Bins, optional
+        Or ``min_sep``, ``max_sep`` (arcmin), ``nbins``, ``spacing``.
+    backend : {"numpy", "julia", "auto"}, optional
+    var_method, cross_patch_weight, num_bootstrap, seed :
+        Error bars, as for :func:`cosmocorr.estimators.shear_shear`. The patch methods need the
+        galaxies and the stars to carry the same patches (e.g. ``Catalog(..., npatch=K)`` and
+        ``StarCatalog(..., patch_centers=galaxies.patch_centers)``); the galaxy-star pairs of
+        every patch pair are kept, so any method (and the joint covariance with the rho
+        statistics) is available later without recounting.
+
+    Returns
+    -------
+    TauResult
+        ``result["tau0"].xip`` etc.; ``varxip`` of each from ``var_method`` (``"shot"``:
+        ``2 varg_gal varg_field / weight``, TreeCorr's formula); empty bins hold NaN.
+    """
+    galaxies = check_catalog(galaxies, "galaxies")
+    galaxies.require_shear("galaxies")
+    stars = check_stars(stars)
+    var_method = check_var_method(var_method)
+    cross_patch_weight = check_cross_patch_weight(cross_patch_weight, var_method)
+    bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+    cat, f = stars.catalog, stars.fields()
+    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
+    varg = field_variance(galaxies.g, galaxies.w)
+    use_patches = patches_in_use([galaxies, cat], ["galaxies", "stars"], var_method)
+    tau = {}
+    for name, key in TAU_FIELDS.items():
+        varf = field_variance(f[key], cat.w)
+        if use_patches:
+            ps = patch_pair_sums(galaxies, cat, bins, shear=True, g1=galaxies.g, g2=f[key], mode="cross",
+                                 backend=backend)
+            tau[name] = ShearShearResult.from_sums(bins, ps.total(), patch_sums=ps, varg1=varg, varg2=varf, **opts)
+        else:
+            sums = naive_pair_sums(galaxies, cat, bins, backend=backend, g1=galaxies.g, g2=f[key])
+            tau[name] = ShearShearResult.from_sums(bins, sums, varg1=varg, varg2=varf, **opts)
+    out = TauResult(bins, tau, var_method=var_method)
+    out.cov = (np.diag(out.estimate_cov("shot")) if var_method == "shot" else
+               out.estimate_cov(var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
+                                seed=seed))
+    return out
