@@ -547,7 +547,8 @@ def test_bridge_converts_julia_results_by_field_name(monkeypatch):
 
     def fcm_iterate(xyz, cxyz, m, tol, max_iter, weights):
         c, U, n_iter, hist, conv = _kernels_numpy.fcm_iterate(xyz, cxyz, m, tol, max_iter, weights)
-        return NamedTupleValue(centers=c, membership=U, n_iter=n_iter, objective=hist, converged=conv)
+        # the Julia kernel returns the memberships c x N
+        return NamedTupleValue(centers=c, membership=U.T, n_iter=n_iter, objective=hist, converged=conv)
 
     fake = SimpleNamespace(
         pair_sums=pair_sums, fcm_iterate=fcm_iterate,
@@ -569,6 +570,8 @@ def test_bridge_converts_julia_results_by_field_name(monkeypatch):
     out = jk.fcm_iterate(xyz, xyz[:, :3].copy(), 2.0, 1e-6, 50)
     ref = _kernels_numpy.fcm_iterate(xyz, xyz[:, :3].copy(), 2.0, 1e-6, 50)
     np.testing.assert_array_equal(out[0], ref[0])
+    np.testing.assert_array_equal(out[1], ref[1])
+    assert out[1].shape == (50, 3) and out[1].flags.c_contiguous
     assert out[2] == ref[2] and isinstance(out[2], int) and isinstance(out[4], bool)
     with pytest.raises(NotImplementedError, match="accelerate"):
         jk.fcm_iterate(xyz, xyz[:, :3], 2.0, 1e-6, 50, relax=1.5)

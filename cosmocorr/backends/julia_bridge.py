@@ -339,7 +339,10 @@ def kernels():
                              None if weights is None else np.ascontiguousarray(weights, dtype=float))
         if progress is not None:
             progress.update(int(out.n_iter))     # the Julia loop reports once, at its end
-        return (np.array(out.centers, dtype=float), np.array(out.membership, dtype=float), int(out.n_iter),
+        # the Julia kernel stores the memberships c x N (a column per object, contiguous in
+        # Julia's column-major memory); NumPy's convention is (N, c)
+        membership = np.ascontiguousarray(np.array(out.membership, dtype=float).T)
+        return (np.array(out.centers, dtype=float), membership, int(out.n_iter),
                 np.array(out.objective, dtype=float), bool(out.converged))
 
     def xi_plus_gradient(G, x0, v0, g1, g2, edges, alpha, labels=None, ad="forward", t_max=None, softening=0.01,

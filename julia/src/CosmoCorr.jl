@@ -13,8 +13,16 @@ ever touches a Python object.
 """
 module CosmoCorr
 
-using ChainRulesCore: @ignore_derivatives, @non_differentiable
-using LinearAlgebra: mul!
+using ChainRulesCore:
+    ChainRulesCore,
+    AbstractZero,
+    NoTangent,
+    ZeroTangent,
+    unthunk,
+    @ignore_derivatives,
+    @non_differentiable,
+    @not_implemented
+using LinearAlgebra: norm
 using ForwardDiff: ForwardDiff
 using OrdinaryDiffEq: ODEProblem, Tsit5, solve, successful_retcode
 using SciMLSensitivity: InterpolatingAdjoint, ReverseDiffVJP
@@ -25,6 +33,7 @@ export separation,
     pair_sums,
     fcm_iterate,
     final_positions,
+    soft_pair_sums,
     soft_xi_plus,
     xi_plus_value,
     xi_plus_gradient

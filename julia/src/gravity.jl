@@ -8,11 +8,14 @@
 # - reverse (`Zygote`): the solve is differentiated by SciMLSensitivity's adjoint (the pinned
 #   `REVERSE_SENSEALG` below) and the estimator by Zygote.
 # Zygote cannot differentiate code that mutates arrays (`push!`, `setindex!`, typed
-# comprehensions, nested generators lowered to `Iterators.flatten`). Everything that does so here
-# (the ODE problem, the pair index lists, the one-hot cluster matrix and the cluster shears and
-# weights) is built once, outside the differentiated function, by `gravity_model`, and the two
-# index builders are also declared non-differentiable for ChainRules. The differentiated code
-# itself only indexes, broadcasts, multiplies matrices and calls `solve`.
+# comprehensions, nested generators lowered to `Iterators.flatten`). Everything that does so
+# outside the soft sums (the ODE problem, the one-hot cluster matrix and the cluster shears and
+# weights) is built once, outside the differentiated function, by `gravity_model`. The soft
+# sums themselves (`soft_pair_sums`) are a tiled, threaded loop over the pairs with a
+# `ChainRulesCore.rrule` of their own, whose pullback recomputes each pair's terms: Zygote's
+# tape holds one entry for them and no pair-length array (memory O(n + nbins), not O(n^2)).
+# The rest of the differentiated code only indexes, broadcasts, multiplies matrices and calls
+# `solve`.
 
 """
     gravity_rhs!(du, u, p, t)
@@ -53,8 +56,9 @@ const REVERSE_SENSEALG = InterpolatingAdjoint(; autojacvec = ReverseDiffVJP(true
 """
     pair_indices(n) -> (ii, jj)
 
-All unordered pairs i < j of `n` objects, row by row (the order of NumPy's `triu_indices`).
-Built with plain loops, so never inside Zygote (declared non-differentiable).
+All unordered pairs i < j of `n` objects, row by row (the order of NumPy's `triu_indices`),
+for tests and diagnostics (the estimator loops over the pairs without index lists). Built
+with plain loops, so never inside Zygote (declared non-differentiable).
 """
 function pair_indices(n::Integer)
     np = n * (n - 1) ÷ 2
@@ -95,7 +99,7 @@ Everything about the forward model and the estimator that does not depend on G, 
 and outside any AD: the ODE problem (`x0`, `v0` are 3 x N), the objects' shears and weights
 (all galaxies with weight 1, or with `labels` (1-based, fixed) the clusters of approach (c):
 mean shears, member counts as weights and the one-hot matrix that places each cluster at the
-normalised mean position of its members) and the pair index lists.
+normalised mean position of its members).
 """
 function gravity_model(
     x0::AbstractMatrix,
@@ -154,7 +158,6 @@ function gravity_model(
         w = w,
         edges = Vector{Float64}(edges),
         alpha = Float64(alpha),
-        pairs = pair_indices(length(w)),
     )
 end
 
@@ -251,13 +254,256 @@ function logistic(x::Real)
 end
 
 """
-    soft_xi_plus(xyz, g1, g2, w, edges, alpha, pairs=pair_indices(size(xyz, 2)))
+    soft_pair_terms(ax, ay, az, bx, by, bz, g1a, g2a, g1b, g2b) -> (r, xp)
+
+One pair's separation `r` (arcmin, eq. 16 in vector form) and xi+ term
+`xp = Re(z_a conj(z_b))` with each shear projected onto the great circle joining the pair, as
+`_pair_terms` of cosmocorr/differentiable/soft_estimator.py. Scalar code, generic in the
+number type (Float64 or ForwardDiff Duals).
+"""
+@inline function soft_pair_terms(ax, ay, az, bx, by, bz, g1a, g2a, g1b, g2b)
+    cx = ay * bz - az * by
+    cy = az * bx - ax * bz
+    cz = ax * by - ay * bx
+    r = atan(sqrt(cx * cx + cy * cy + cz * cz), ax * bx + ay * by + az * bz) / ARCMIN
+    dz = az - bz
+    dsq = (ax - bx)^2 + (ay - by)^2 + dz^2
+    s = -cz
+    cb = dz + bz * dsq / 2
+    ca = az * dsq / 2 - dz
+    nb = s * s + cb * cb
+    na = s * s + ca * ca
+    cos2b = (s * s - cb * cb) / nb
+    sin2b = 2 * s * cb / nb
+    cos2a = (s * s - ca * ca) / na
+    sin2a = -2 * s * ca / na
+    zar = g1a * cos2a - g2a * sin2a
+    zai = g1a * sin2a + g2a * cos2a
+    zbr = g1b * cos2b - g2b * sin2b
+    zbi = g1b * sin2b + g2b * cos2b
+    return r, zar * zbr + zai * zbi
+end
+
+# the sigmoid soft-bin weight of eq. 22 for the bin [lo, hi)
+@inline soft_weight(r, lo, hi, alpha) = logistic(alpha * (r - lo)) *
+    logistic(alpha * (hi - r))
+
+"""
+    soft_pair_sums(xyz, g1, g2, w, edges, alpha) -> S
+
+The soft-binned sums of eq. 8 over the unordered pairs i < j of the objects (`xyz` 3 x n unit
+vectors, `alpha` in 1/arcmin): `S[1, k] = sum W_k(r_ij) w_i w_j xp_ij` and
+`S[2, k] = sum W_k(r_ij) w_i w_j` (2 x nbins), with W_k the sigmoid weights of eq. 22.
+
+Tiled: the rows are dealt out interleaved to one task each (as `pair_sums`); a task walks its
+rows pair by pair with an accumulator of its own (2 x nbins), and the accumulators are added
+in task order, so no array of pair length and no nbins x npairs matrix is ever formed (memory
+O(n + nbins)) and the result is reproducible for a given thread count. Works on Float64 and on
+ForwardDiff Duals (forward mode differentiates straight through it); reverse mode uses the
+`ChainRulesCore.rrule` below, so Zygote records one entry for the whole sum.
+"""
+function soft_pair_sums(
+    xyz::AbstractMatrix,
+    g1::AbstractVector,
+    g2::AbstractVector,
+    w::AbstractVector,
+    edges::AbstractVector,
+    alpha::Real,
+)
+    T = promote_type(eltype(xyz), eltype(g1), eltype(g2), eltype(w), Float64)
+    n = size(xyz, 2)
+    ntasks = max(1, min(Threads.nthreads(), n))
+    tasks = map(1:ntasks) do t
+        Threads.@spawn _soft_rows(T, t, ntasks, xyz, g1, g2, w, edges, alpha)
+    end
+    S = zeros(T, 2, length(edges) - 1)
+    for task in tasks
+        S .+= fetch(task)::Matrix{T}
+    end
+    return S
+end
+
+function _soft_rows(::Type{T}, first_row, stride, xyz, g1, g2, w, edges, alpha) where {T}
+    nb = length(edges) - 1
+    acc = zeros(T, 2, nb)
+    n = size(xyz, 2)
+    @inbounds for i in first_row:stride:n, j in (i + 1):n
+        r, xp = soft_pair_terms(
+            xyz[1, i],
+            xyz[2, i],
+            xyz[3, i],
+            xyz[1, j],
+            xyz[2, j],
+            xyz[3, j],
+            g1[i],
+            g2[i],
+            g1[j],
+            g2[j],
+        )
+        ww = w[i] * w[j]
+        for k in 1:nb
+            wk = soft_weight(r, edges[k], edges[k + 1], alpha) * ww
+            acc[1, k] += wk * xp
+            acc[2, k] += wk
+        end
+    end
+    return acc
+end
+
+# the tag of the 12-partial Duals of one pair's inputs in the pullback below
+struct SoftPairTag end
+
+const NPAIR_INPUTS = 12
+
+"""
+    soft_pair_score(ax, ay, az, bx, by, bz, g1a, g2a, g1b, g2b, wa, wb, D, edges, alpha)
+
+One pair's contribution to `sum(D .* S)` for `S = soft_pair_sums(...)`: the scalar whose
+gradient in the pair's 12 inputs is that pair's share of the pullback of `soft_pair_sums`
+for the cotangent `D` (2 x nbins).
+"""
+@inline function soft_pair_score(
+    ax,
+    ay,
+    az,
+    bx,
+    by,
+    bz,
+    g1a,
+    g2a,
+    g1b,
+    g2b,
+    wa,
+    wb,
+    D,
+    edges,
+    alpha,
+)
+    r, xp = soft_pair_terms(ax, ay, az, bx, by, bz, g1a, g2a, g1b, g2b)
+    ww = wa * wb
+    s = zero(r * xp * ww)
+    for k in 1:(length(edges) - 1)
+        s += (D[1, k] * xp + D[2, k]) * soft_weight(r, edges[k], edges[k + 1], alpha) * ww
+    end
+    return s
+end
+
+function _soft_rows_vjp(first_row, stride, D, xyz, g1, g2, w, edges, alpha)
+    n = size(xyz, 2)
+    dxyz = zeros(Float64, 3, n)
+    dg1 = zeros(Float64, n)
+    dg2 = zeros(Float64, n)
+    dw = zeros(Float64, n)
+    @inbounds for i in first_row:stride:n, j in (i + 1):n
+        vals = (
+            xyz[1, i],
+            xyz[2, i],
+            xyz[3, i],
+            xyz[1, j],
+            xyz[2, j],
+            xyz[3, j],
+            g1[i],
+            g2[i],
+            g1[j],
+            g2[j],
+            w[i],
+            w[j],
+        )
+        seeded = ntuple(
+            q -> ForwardDiff.Dual{SoftPairTag}(
+                Float64(vals[q]),
+                ntuple(l -> Float64(l == q), Val(NPAIR_INPUTS)),
+            ),
+            Val(NPAIR_INPUTS),
+        )
+        p = ForwardDiff.partials(soft_pair_score(seeded..., D, edges, alpha))
+        dxyz[1, i] += p[1]
+        dxyz[2, i] += p[2]
+        dxyz[3, i] += p[3]
+        dxyz[1, j] += p[4]
+        dxyz[2, j] += p[5]
+        dxyz[3, j] += p[6]
+        dg1[i] += p[7]
+        dg2[i] += p[8]
+        dg1[j] += p[9]
+        dg2[j] += p[10]
+        dw[i] += p[11]
+        dw[j] += p[12]
+    end
+    return dxyz, dg1, dg2, dw
+end
+
+"""
+    soft_pair_sums_vjp(D, xyz, g1, g2, w, edges, alpha) -> (dxyz, dg1, dg2, dw)
+
+The pullback of `soft_pair_sums` for the cotangent `D` (2 x nbins): pair by pair, the gradient
+of `soft_pair_score` in the pair's 12 inputs (one ForwardDiff evaluation with 12 partials),
+added to the two objects' entries; tiled over tasks like the forward sums, each task with its
+own gradient arrays, added in task order. Nothing per pair is stored: the pair terms are
+recomputed, so reverse mode needs O(n + nbins) memory.
+"""
+function soft_pair_sums_vjp(D, xyz, g1, g2, w, edges, alpha)
+    n = size(xyz, 2)
+    ntasks = max(1, min(Threads.nthreads(), n))
+    Df = Matrix{Float64}(D)
+    tasks = map(1:ntasks) do t
+        Threads.@spawn _soft_rows_vjp(t, ntasks, Df, xyz, g1, g2, w, edges, alpha)
+    end
+    dxyz = zeros(Float64, 3, n)
+    dg1 = zeros(Float64, n)
+    dg2 = zeros(Float64, n)
+    dw = zeros(Float64, n)
+    for task in tasks
+        a, b, c, e = fetch(task)::NTuple{4, Array{Float64}}
+        dxyz .+= a
+        dg1 .+= b
+        dg2 .+= c
+        dw .+= e
+    end
+    return dxyz, dg1, dg2, dw
+end
+
+# Reverse rule of the soft sums (used by Zygote through ChainRules). Defined for Float64
+# inputs, which is what reverse mode passes; the bin edges and alpha are constants of the
+# estimator (their tangents are not implemented).
+function ChainRulesCore.rrule(
+    ::typeof(soft_pair_sums),
+    xyz::AbstractMatrix{Float64},
+    g1::AbstractVector{Float64},
+    g2::AbstractVector{Float64},
+    w::AbstractVector{Float64},
+    edges::AbstractVector,
+    alpha::Real,
+)
+    S = soft_pair_sums(xyz, g1, g2, w, edges, alpha)
+    function soft_pair_sums_pullback(dS)
+        D = unthunk(dS)
+        no_edges = @not_implemented("bin edges are constants of the soft estimator")
+        no_alpha = @not_implemented("alpha is a constant of the soft estimator")
+        if D isa AbstractZero
+            return (
+                NoTangent(),
+                ZeroTangent(),
+                ZeroTangent(),
+                ZeroTangent(),
+                ZeroTangent(),
+                no_edges,
+                no_alpha,
+            )
+        end
+        dxyz, dg1, dg2, dw = soft_pair_sums_vjp(D, xyz, g1, g2, w, edges, alpha)
+        return (NoTangent(), dxyz, dg1, dg2, dw, no_edges, no_alpha)
+    end
+    return S, soft_pair_sums_pullback
+end
+
+"""
+    soft_xi_plus(xyz, g1, g2, w, edges, alpha)
 
 Soft-binned xi+ (paper eq. 8 with the sigmoid weights of eq. 22, `alpha` in 1/arcmin) over the
-unordered pairs `pairs = (ii, jj)` of the objects (`xyz` 3 x n unit vectors); shears are
-projected onto the great circle joining each pair as in `_pair_terms` of
-cosmocorr/differentiable/soft_estimator.py. Non-mutating: differentiable with ForwardDiff and
-Zygote (gathers through index vectors, broadcasts and matrix-vector products only).
+unordered pairs of the objects (`xyz` 3 x n unit vectors): `S[1, :] ./ S[2, :]` of
+`soft_pair_sums`. Differentiable with ForwardDiff (Duals through the sums) and Zygote (the
+sums' `rrule`, then a quotient); memory O(n + nbins) in both modes.
 
 A bin whose soft weights are all exactly 0 (no pair at all, or every pair so far outside the bin
 that its weights underflow) is empty and holds NaN, as in the NumPy estimator. Its derivative
@@ -273,39 +519,10 @@ function soft_xi_plus(
     w::AbstractVector,
     edges::AbstractVector,
     alpha::Real,
-    pairs = pair_indices(size(xyz, 2)),
 )
-    ii, jj = pairs
-    ax, ay, az = xyz[1, ii], xyz[2, ii], xyz[3, ii]
-    bx, by, bz = xyz[1, jj], xyz[2, jj], xyz[3, jj]
-    cx = ay .* bz .- az .* by
-    cy = az .* bx .- ax .* bz
-    cz = ax .* by .- ay .* bx
-    r = atan.(sqrt.(cx.^2 .+ cy.^2 .+ cz.^2), ax .* bx .+ ay .* by .+ az .* bz) ./ ARCMIN
-    dz = az .- bz
-    dsq = (ax .- bx).^2 .+ (ay .- by).^2 .+ dz.^2
-    s = -cz
-    cb = dz .+ 0.5 .* bz .* dsq
-    ca = 0.5 .* az .* dsq .- dz
-    nb = s.^2 .+ cb.^2
-    na = s.^2 .+ ca.^2
-    cos2b = (s.^2 .- cb.^2) ./ nb
-    sin2b = 2 .* s .* cb ./ nb
-    cos2a = (s.^2 .- ca.^2) ./ na
-    sin2a = -2 .* s .* ca ./ na
-    zar = g1[ii] .* cos2a .- g2[ii] .* sin2a
-    zai = g1[ii] .* sin2a .+ g2[ii] .* cos2a
-    zbr = g1[jj] .* cos2b .- g2[jj] .* sin2b
-    zbi = g1[jj] .* sin2b .+ g2[jj] .* cos2b
-    xp = zar .* zbr .+ zai .* zbi
-    ww = w[ii] .* w[jj]
-    # all bins at once: W[k, q] = sigma(alpha (r_q - lo_k)) sigma(alpha (hi_k - r_q))
-    rq = reshape(r, 1, :)
-    lo = edges[1:(end - 1)]
-    hi = edges[2:end]
-    W = logistic.(alpha .* (rq .- lo)) .* logistic.(alpha .* (hi .- rq))
-    num = W * (ww .* xp)
-    den = W * ww
+    S = soft_pair_sums(xyz, g1, g2, w, edges, alpha)
+    num = S[1, :]
+    den = S[2, :]
     empty = @ignore_derivatives _empty_bins(den)
     return num ./ (den .+ empty) .+ @ignore_derivatives(_nan_where(empty))
 end
@@ -334,15 +551,7 @@ function both modes differentiate.
 function xi_plus_value(G::Real, model::NamedTuple)
     xyz = observed_unit_vectors(final_positions(G, model), model.observer_distance)
     pos = model.A === nothing ? xyz : _normalise_columns(xyz * model.A)
-    return soft_xi_plus(
-        pos,
-        model.g1,
-        model.g2,
-        model.w,
-        model.edges,
-        model.alpha,
-        model.pairs,
-    )
+    return soft_xi_plus(pos, model.g1, model.g2, model.w, model.edges, model.alpha)
 end
 
 """
