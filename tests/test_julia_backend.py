@@ -89,12 +89,32 @@ def _read(path):
     return json.loads(Path(path).read_text())
 
 
+def _toml_table(text, name):
+    """{key: value} of the string entries of one [table] of a TOML file (stdlib tomllib on 3.11+)."""
+    body = text.split(f"[{name}]\n", 1)[1] if f"[{name}]\n" in text else ""
+    body = body.split("\n[", 1)[0]
+    return dict(re.findall(r'^(\w+) = "([^"]+)"$', body, re.M))
+
+
+STDLIBS = {"LinearAlgebra"}   # versioned with Julia itself: no compat entry in juliapkg.json
+
+
 def test_juliapkg_files_agree_with_project_toml():
-    """The top-level juliapkg.json names the registered deps (General registry UUIDs, the
-    Project.toml compat) but not CosmoCorr; the two anchors name CosmoCorr at ../julia."""
+    """The top-level juliapkg.json lists every [deps] entry of julia/Project.toml (same UUID; the
+    Project.toml compat as version, stdlibs without), so that a new dependency of CosmoCorr
+    changes juliapkg.json and so forces juliapkg to resolve again; it names the registered
+    deps (General registry UUIDs) but not CosmoCorr; the two anchors name CosmoCorr at ../julia."""
     top = _read(ROOT / "juliapkg.json")
     proj = (ROOT / "julia" / "Project.toml").read_text()
     assert "CosmoCorr" not in top["packages"]
+    deps = _toml_table(proj, "deps")
+    assert deps and set(top["packages"]) == set(deps)
+    for name, uuid in deps.items():
+        assert top["packages"][name]["uuid"] == uuid, name
+        if name in STDLIBS:
+            assert "version" not in top["packages"][name], name
+        else:
+            assert top["packages"][name]["version"] == _toml_table(proj, "compat")[name], name
     known = {  # the General registry's UUIDs
         "OrdinaryDiffEq": "1dea7af3-3e70-54e6-95c3-0bf5283fa5ed",
         "ForwardDiff": "f6369f11-7733-5829-9624-2563aa707210",
@@ -575,3 +595,88 @@ def test_bridge_converts_julia_results_by_field_name(monkeypatch):
     assert out[2] == ref[2] and isinstance(out[2], int) and isinstance(out[4], bool)
     with pytest.raises(NotImplementedError, match="accelerate"):
         jk.fcm_iterate(xyz, xyz[:, :3], 2.0, 1e-6, 50, relax=1.5)
+
+
+# ---------------------------------------------------------------- issue 26: identity, threads, install
+def test_stamp_tracks_the_julia_installation_and_the_bridge(fake_env, monkeypatch):
+    """An in-place change of the Julia executable (same path, same recorded version) or of the
+    Python half of the bridge invalidates the stamp."""
+    env = julia.current_environment()
+    assert env["julia_executable_id"] and env["bridge_sha256"] == julia._sha256(julia.__file__)
+    julia.stamp_path().write_text(json.dumps(_stamp(env)))
+    julia._reset_caches()
+    assert julia.auto_ready(), julia.auto_reason()
+    exe = Path(fake_env.meta["executable"])
+    exe.write_text("#!/bin/sh\n# upgraded in place\n")
+    julia._reset_caches()
+    assert not julia.auto_ready() and "julia executable id" in julia.auto_reason()
+    # a new runtime library next to it (e.g. a patch upgrade) as well
+    julia.stamp_path().write_text(json.dumps(_stamp(julia.current_environment())))
+    julia._reset_caches()
+    assert julia.auto_ready()
+    (exe.parent.parent / "lib").mkdir()
+    (exe.parent.parent / "lib" / "libjulia.so.1.11").write_text("x")
+    julia._reset_caches()
+    assert not julia.auto_ready() and "julia executable id" in julia.auto_reason()
+    julia.stamp_path().write_text(json.dumps(_stamp(julia.current_environment())))
+    monkeypatch.setattr(julia, "_bridge_sha256", lambda: "e" * 64)
+    julia._reset_caches()
+    assert not julia.auto_ready() and "bridge sha256" in julia.auto_reason()
+
+
+@pytest.mark.parametrize("environ, xoptions, expected", [
+    ({}, {}, {"PYTHON_JULIACALL_THREADS": "auto", "PYTHON_JULIACALL_HANDLE_SIGNALS": "yes"}),
+    ({"JULIA_NUM_THREADS": "1"}, {}, {}),                          # the user's single thread: Ctrl-C kept
+    ({"JULIA_NUM_THREADS": "4,1"}, {}, {"PYTHON_JULIACALL_HANDLE_SIGNALS": "yes"}),
+    ({"PYTHON_JULIACALL_THREADS": "3"}, {}, {"PYTHON_JULIACALL_HANDLE_SIGNALS": "yes"}),
+    ({"PYTHON_JULIACALL_THREADS": "1", "JULIA_NUM_THREADS": "8"}, {}, {}),   # juliacall's own precedence
+    ({"JULIA_NUM_THREADS": "4", "PYTHON_JULIACALL_HANDLE_SIGNALS": "no"}, {}, {}),
+    ({}, {"juliacall-threads": "2"}, {"PYTHON_JULIACALL_HANDLE_SIGNALS": "yes"}),
+    ({}, {"juliacall-threads": "1", "juliacall-handle-signals": "no"}, {}),
+])
+def test_launch_settings_honour_the_user(environ, xoptions, expected):
+    assert julia.launch_settings(environ, xoptions) == expected
+
+
+def test_julia_only_from_the_main_thread(monkeypatch):
+    """Every bridge entry point refuses other Python threads with a clear RuntimeError."""
+    import threading
+
+    monkeypatch.setattr(julia, "_module", SimpleNamespace(CosmoCorr=SimpleNamespace()))
+    jk = julia.kernels()       # main thread: fine
+    c = synthetic_shear_catalog(10, seed=1)
+    calls = {
+        "load": julia.load,
+        "pair_sums": lambda: jk.pair_sums(c.xyz, c.w, None, c.xyz, c.w, None, 0.0, 60.0, 2, False, True),
+        "bin_index": lambda: jk.bin_index(np.ones(3), 0.0, 60.0, 2, False),
+        "fcm_iterate": lambda: jk.fcm_iterate(c.xyz, c.xyz[:, :2], 2.0, 1e-6, 5),
+        "xi_plus_gradient": lambda: jk.xi_plus_gradient(1.0, np.ones((2, 3)), np.ones((2, 3)), [0, 0], [0, 0],
+                                                        [0.0, 1.0], 1.0),
+    }
+    errors = {}
+
+    def run():
+        for name, call in calls.items():
+            try:
+                call()
+            except RuntimeError as exc:
+                errors[name] = str(exc)
+
+    worker = threading.Thread(target=run, name="worker-1")
+    worker.start()
+    worker.join()
+    assert set(errors) == set(calls)
+    assert all("main Python thread" in e and "worker-1" in e for e in errors.values())
+
+
+def test_install_forces_the_resolve(monkeypatch, capsys):
+    """`install` resolves with force=True (juliapkg would skip a resolve when its juliapkg.json
+    files are unchanged, keeping a Manifest without a dependency a new Project.toml added)."""
+    import juliapkg
+
+    seen = []
+    monkeypatch.setattr(juliapkg, "resolve", lambda **kw: seen.append(kw) or True)
+    monkeypatch.setattr(julia, "load", lambda: None)
+    julia.install()
+    assert seen == [{"force": True}]
+    julia._reset_caches()

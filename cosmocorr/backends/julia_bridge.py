@@ -48,7 +48,7 @@ INSTALL_HINT = (
     "Until then use backend='numpy' (the reference implementation)."
 )
 STAMP_NAME = "cosmocorr_selftest.json"
-STAMP_VERSION = 1
+STAMP_VERSION = 2
 #: every check a passing stamp must contain (the Julia functions, each run once against NumPy)
 SELFTEST_FUNCTIONS = ("pair_sums_auto", "pair_sums_cross", "bin_index", "fcm_iterate",
                       "xi_plus_gradient_none_forward", "xi_plus_gradient_none_reverse",
@@ -197,9 +197,36 @@ def stamp_path():
     return Path(state["prefix"]) / STAMP_NAME
 
 
+def _executable_identity(exe):
+    """Hash of what identifies the Julia installation behind ``exe``, from files only: the
+    executable's real path, size, mtime and content, and the name, size and mtime of every
+    ``libjulia*`` library in its ``../lib`` and ``../lib/julia`` folders (where the launcher
+    finds the runtime). An in-place upgrade or reinstall of Julia at the same path changes it
+    (juliapkg's recorded version would not, until the next resolve)."""
+    if not exe or not os.path.isfile(exe):
+        return None
+    real = Path(os.path.realpath(exe))
+    h = hashlib.sha256()
+    st = real.stat()
+    h.update(f"{real}\0{st.st_size}\0{st.st_mtime_ns}\0{_sha256(real)}\0".encode())
+    for folder in (real.parent.parent / "lib", real.parent.parent / "lib" / "julia"):
+        if folder.is_dir():
+            for lib in sorted(folder.glob("libjulia*")):
+                ls = lib.stat()
+                h.update(f"{lib.name}\0{ls.st_size}\0{ls.st_mtime_ns}\0".encode())
+    return h.hexdigest()
+
+
+def _bridge_sha256():
+    """Hash of the Python half of the bridge (this file: the conversions, transposes and index
+    shifts between NumPy and Julia), so that editing it invalidates the stamp too."""
+    return _sha256(__file__)
+
+
 def current_environment():
     """What a stamp must match, from files only: cosmocorr version, Julia version and executable
-    recorded by juliapkg, hash of the resolved Manifest and of the CosmoCorr sources."""
+    recorded by juliapkg, the identity of that executable (:func:`_executable_identity`), hash of
+    the resolved Manifest, of the CosmoCorr sources and of this bridge module."""
     # the version of the imported cosmocorr (already loaded: this module is part of it); read from
     # sys.modules so that the backends layer imports nothing from the layers above it
     version = sys.modules[__name__.split(".")[0]].__version__
@@ -211,9 +238,11 @@ def current_environment():
         "cosmocorr_version": version,
         "julia_version": meta.get("version"),
         "julia_executable": meta.get("executable"),
+        "julia_executable_id": _executable_identity(meta.get("executable")),
         "manifest_sha256": None if manifest is None else _sha256(manifest),
         "cosmocorr_jl_sha256": None if source is None or not (source / "Project.toml").is_file()
         else _sources_sha256(source),
+        "bridge_sha256": _bridge_sha256(),
     }
 
 
@@ -284,20 +313,67 @@ def auto_reason():
 
 
 # ------------------------------------------------------------------ loading Julia
+def _thread_count(value):
+    """Julia's default-pool thread count from a ``--threads`` value ("4", "4,1", "auto")."""
+    first = str(value).split(",")[0].strip()
+    if first == "auto":
+        return os.cpu_count() or 1
+    try:
+        return int(first)
+    except ValueError:
+        return 2    # unknown: assume several threads (the safe side for signal handling)
+
+
+def launch_settings(environ=None, xoptions=None):
+    """The juliacall settings cosmocorr adds before Julia starts, as environment variables.
+
+    juliacall takes its thread count from ``-X juliacall-threads``, then
+    ``PYTHON_JULIACALL_THREADS``, then ``JULIA_NUM_THREADS``, else 1. When none of these is
+    set, cosmocorr asks for ``auto`` (all cores, for the task-parallel kernels); any of them
+    set by the user is left alone. With more than one thread, PythonCall recommends letting
+    Julia handle signals (``PYTHON_JULIACALL_HANDLE_SIGNALS=yes``: Julia's GC safepoints use
+    deliberate segfaults that would otherwise kill the process); cosmocorr sets it then unless
+    the user chose (``-X juliacall-handle-signals`` or the variable). Its cost: Ctrl-C no longer
+    raises ``KeyboardInterrupt`` in Python (see docs/julia.md). With one thread nothing is set,
+    and Ctrl-C keeps Python's behaviour.
+
+    Returns a dict of the variables to set (empty when the user's settings cover both).
+    """
+    environ = os.environ if environ is None else environ
+    xoptions = getattr(sys, "_xoptions", {}) if xoptions is None else xoptions
+    settings = {}
+    threads = xoptions.get("juliacall-threads") or environ.get("PYTHON_JULIACALL_THREADS") \
+        or environ.get("JULIA_NUM_THREADS")
+    if not threads:
+        threads = settings["PYTHON_JULIACALL_THREADS"] = "auto"
+    signals = xoptions.get("juliacall-handle-signals") or environ.get("PYTHON_JULIACALL_HANDLE_SIGNALS")
+    if not signals and _thread_count(threads) > 1:
+        settings["PYTHON_JULIACALL_HANDLE_SIGNALS"] = "yes"
+    return settings
+
+
+def _require_main_thread():
+    """The Julia backend runs on the main Python thread only (RuntimeError elsewhere)."""
+    if threading.current_thread() is not threading.main_thread():
+        raise RuntimeError(
+            "the Julia backend can only be called from the main Python thread (this is "
+            f"{threading.current_thread().name!r}): its kernels wait on Julia tasks, which yields to "
+            "Julia's scheduler, and PythonCall documents that this can hang when done from another "
+            "Python thread. Call it from the main thread, or use backend='numpy' in worker threads.")
+
+
 def load():
     """Start Julia (once) and load ``CosmoCorr`` into a private module (juliacall's
-    ``newmodule``, so nothing is added to ``Main``); returns that module."""
+    ``newmodule``, so nothing is added to ``Main``); returns that module. Main thread only."""
     global _module
+    _require_main_thread()
     if _module is not None:
         return _module
     with _load_lock:
         if _module is None:
             require_julia()
             if "juliacall" not in sys.modules:
-                # as PySR does: use all cores for the task-parallel pair sums, and let Julia handle
-                # signals (PythonCall's advice with several threads); explicit user settings win
-                os.environ.setdefault("PYTHON_JULIACALL_THREADS", "auto")
-                os.environ.setdefault("PYTHON_JULIACALL_HANDLE_SIGNALS", "yes")
+                os.environ.update(launch_settings())
             from juliacall import newmodule  # noqa: PLC0415 - lazy by design
 
             module = newmodule("CosmoCorrBridge")
@@ -316,6 +392,7 @@ def kernels():
     cc = module.CosmoCorr
 
     def pair_sums(xyz1, w1, g1, xyz2, w2, g2, min_sep, max_sep, nbins, log, auto, chunk_pairs=None):
+        _require_main_thread()
         out = cc.pair_sums(
             np.ascontiguousarray(xyz1, dtype=float), np.ascontiguousarray(w1, dtype=float), _complex_or_none(g1),
             np.ascontiguousarray(xyz2, dtype=float), np.ascontiguousarray(w2, dtype=float), _complex_or_none(g2),
@@ -327,11 +404,13 @@ def kernels():
         return {name: np.array(getattr(out, name), dtype=float) for name in names}
 
     def bin_index(r, min_sep, max_sep, nbins, log):
+        _require_main_thread()
         r = np.asarray(r, dtype=float)
         k = cc.bin_index(np.ascontiguousarray(r.ravel()), float(min_sep), float(max_sep), int(nbins), bool(log))
         return (np.array(k, dtype=np.intp) - 1).reshape(r.shape)
 
     def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None, relax=1.0, progress=None):
+        _require_main_thread()
         if relax != 1.0:
             raise NotImplementedError("accelerate=True (over-relaxed fuzzy c-means) runs on the numpy backend")
         out = cc.fcm_iterate(np.ascontiguousarray(xyz, dtype=float), np.ascontiguousarray(cxyz, dtype=float),
@@ -352,6 +431,7 @@ def kernels():
         ``x0``, ``v0`` are (N, 3) as in :mod:`cosmocorr.differentiable.gravity`."""
         if ad not in ("forward", "reverse"):
             raise ValueError(f"ad must be 'forward' or 'reverse', got {ad!r}")
+        _require_main_thread()
         out = cc.xi_plus_gradient(
             float(G), np.ascontiguousarray(np.asarray(x0, dtype=float).T),
             np.ascontiguousarray(np.asarray(v0, dtype=float).T),
@@ -372,7 +452,9 @@ def install():
     import juliapkg
 
     print("Resolving the Julia environment (installs Julia >= 1.10 if needed; needs internet access)...")
-    juliapkg.resolve()
+    # force: juliapkg skips a resolve when its juliapkg.json files are unchanged, which would
+    # keep a Manifest without a dependency that a new CosmoCorr Project.toml added
+    juliapkg.resolve(force=True)
     _reset_caches()
     load()
     print(f"Julia backend installed: {reason()}")
