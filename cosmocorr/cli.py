@@ -95,7 +95,7 @@ def _outputs(args, figure_default=True):
 def _backend(args):
     from .backends import resolve_backend
 
-    name = resolve_backend(args.backend)
+    name = resolve_backend(args.backend, family="pair_sums")   # what runs the pair sums (provenance)
     if name == "julia":
         from .backends import julia_bridge
 
@@ -467,9 +467,11 @@ def cmd_julia(args):
         print("Julia self-test: every Julia function once against the NumPy reference ...")
         stamp = julia.selftest(_gravity_selftest_cases())
         print(f"{'passed' if stamp['passed'] else 'FAILED'}; stamp written to {julia.stamp_path()}")
-        print(f"backend='auto' now uses {'julia' if julia.auto_ready() else 'numpy'} ({julia.auto_reason()})")
+        print("\n".join(julia.status_lines()))
         return 0 if stamp["passed"] else 1
-    print(json.dumps(julia.status(), indent=1, default=str))
+    info = julia.status()
+    print("\n".join(julia.status_lines(info)))
+    print(json.dumps(info, indent=1, default=str))
     return 0
 
 

@@ -680,3 +680,146 @@ def test_install_forces_the_resolve(monkeypatch, capsys):
     julia.install()
     assert seen == [{"force": True}]
     julia._reset_caches()
+
+
+# ---------------------------------------------------------------- issue 26: trust per family
+def _stamp_failing(env, *names):
+    stamp = _stamp(env, passed=not names)
+    for name in names:
+        stamp["functions"][name] = {"passed": False, "max_abs_diff": 0.25}
+    return stamp
+
+
+def test_check_families_per_family_and_environment_wide(tmp_path):
+    env = {"cosmocorr_version": "0.1.0", "julia_version": "1.11.5", "julia_executable": "/x/julia",
+           "manifest_sha256": "a" * 64, "cosmocorr_jl_sha256": "b" * 64}
+    path = tmp_path / "stamp.json"
+    path.write_text(json.dumps(_stamp_failing(env, "xi_plus_gradient_c_reverse")))
+    fams = julia.check_families(path, env)
+    assert set(fams) == set(julia.SELFTEST_FAMILIES)
+    assert [f for f, (ok, _) in fams.items() if not ok] == ["gravity_reverse"]
+    assert "xi_plus_gradient_c_reverse" in fams["gravity_reverse"][1] and "0.25" in fams["gravity_reverse"][1]
+    # one failing check of a family is enough; families are independent
+    path.write_text(json.dumps(_stamp_failing(env, "pair_sums_cross", "fcm_iterate")))
+    fams = julia.check_families(path, env)
+    assert sorted(f for f, (ok, _) in fams.items() if not ok) == ["fcm", "pair_sums"]
+    # a check missing from the stamp fails its family only
+    partial = _stamp(env)
+    del partial["functions"]["bin_index"]
+    path.write_text(json.dumps(partial))
+    fams = julia.check_families(path, env)
+    assert [f for f, (ok, _) in fams.items() if not ok] == ["bin_index"] and "does not cover" in fams["bin_index"][1]
+    # environment-wide failures fail every family: another environment, a failed check outside
+    # the families (Julia reporting another version), an overall result not passed
+    path.write_text(json.dumps(_stamp(env)))
+    assert not any(ok for ok, _ in julia.check_families(path, {**env, "julia_version": "1.12.0"}).values())
+    bad = _stamp(env, passed=False)
+    bad["functions"]["julia_version"] = {"passed": False, "error": "Julia reports 1.11.6"}
+    path.write_text(json.dumps(bad))
+    fams = julia.check_families(path, env)
+    assert not any(ok for ok, _ in fams.values()) and all("1.11.6" in why for _, why in fams.values())
+    path.write_text(json.dumps(_stamp(env, passed=False)))
+    assert not any(ok for ok, _ in julia.check_families(path, env).values())
+
+
+class _FakeJuliaKernels:
+    """Stands in for the Julia namespace: NumPy's functions, each call recorded."""
+
+    def __init__(self):
+        self.calls = []
+
+        def record(name, fn):
+            def wrapped(*a, **k):
+                self.calls.append(name)
+                return fn(*a, **k)
+            return wrapped
+
+        self.pair_sums = record("pair_sums", _kernels_numpy.pair_sums)
+        self.bin_index = record("bin_index", _kernels_numpy.bin_index)
+        self.fcm_iterate = record("fcm_iterate", _kernels_numpy.fcm_iterate)
+
+
+def test_auto_uses_julia_per_trusted_family(fake_env, monkeypatch, capsys):
+    """A failing reverse-mode gravity check does not take the pair sums away from Julia: "auto"
+    picks Julia for each family that passed and NumPy for the rest, and says so."""
+    from cosmocorr.cli import main
+
+    fake = _FakeJuliaKernels()
+    monkeypatch.setattr(julia, "kernels", lambda: fake)
+    julia.stamp_path().write_text(json.dumps(_stamp_failing(julia.current_environment(), "xi_plus_gradient_none_reverse",
+                                                            "fcm_iterate")))
+    julia._reset_caches()
+    assert julia.trusted_families() == ("pair_sums", "bin_index", "gravity_forward")
+    for family, expected in (("pair_sums", "julia"), ("bin_index", "julia"), ("fcm", "numpy"),
+                             ("gravity_forward", "julia"), ("gravity_reverse", "numpy"), (None, "numpy")):
+        assert backend.resolve_backend("auto", family=family) == expected, family
+    with pytest.raises(ValueError, match="family"):
+        backend.resolve_backend("auto", family="pairs")
+    # the mixed kernel namespace: Julia's pair sums and bin indices, NumPy's fuzzy c-means; the
+    # NumPy-only options of the pair sums are absent since the pair sums run on Julia
+    kernels = backend.get_kernels("auto")
+    assert kernels.pair_sums is fake.pair_sums and kernels.bin_index is fake.bin_index
+    assert kernels.fcm_iterate is _kernels_numpy.fcm_iterate
+    assert not hasattr(kernels, "pair_sums_fields") and not hasattr(kernels, "PAIR_SUMS_LOGR")
+    assert backend.get_kernels("numpy") is _kernels_numpy
+    cat = synthetic_shear_catalog(60, seed=3)
+    res = cosmocorr.shear_shear(cat, min_sep=1, max_sep=60, nbins=3)
+    ref = cosmocorr.shear_shear(cat, min_sep=1, max_sep=60, nbins=3, backend="numpy")
+    assert "pair_sums" in fake.calls
+    np.testing.assert_allclose(res.xip, ref.xip, rtol=1e-12)
+    fake.calls.clear()
+    cosmocorr.fuzzy_c_means(cat.ra, cat.dec, 3, seed=1, tol=1e-3)
+    assert "fcm_iterate" not in fake.calls
+    # status and `cosmocorr julia status` say which family runs where
+    info = julia.status()
+    assert info["auto_resolves_to"] == "mixed"
+    assert {f: e["backend"] for f, e in info["auto_families"].items()} == {
+        "pair_sums": "julia", "bin_index": "julia", "fcm": "numpy", "gravity_forward": "julia",
+        "gravity_reverse": "numpy"}
+    assert "xi_plus_gradient_none_reverse" in info["auto_families"]["gravity_reverse"]["reason"]
+    assert main(["julia", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "backend='auto' uses: mixed" in out
+    assert re.search(r"gravity_reverse\s+numpy\s+the Julia self-test failed", out)
+    assert re.search(r"pair_sums\s+julia\s+self-test passed", out)
+    assert "juliacall" not in sys.modules
+
+
+def test_auto_gravity_follows_its_ad_family(fake_env, monkeypatch):
+    """xi_plus_gradient with backend="auto" runs on Julia for the AD mode whose family passed."""
+    from cosmocorr.differentiable import gradient
+
+    calls = []
+
+    def fake_xi(G, x0, v0, g1, g2, edges, alpha, labels=None, ad="forward", **kw):
+        calls.append(ad)
+        return np.zeros(len(edges) - 1), np.zeros(len(edges) - 1)
+
+    monkeypatch.setattr(julia, "kernels", lambda: SimpleNamespace(xi_plus_gradient=fake_xi))
+    julia.stamp_path().write_text(json.dumps(_stamp_failing(julia.current_environment(), "xi_plus_gradient_c_reverse")))
+    julia._reset_caches()
+    gradient.xi_plus_gradient(1.0, n_galaxies=6, approach="none", ad="forward", t_max=0.1)
+    assert calls == ["forward"]
+    res = gradient.xi_plus_gradient(1.0, n_galaxies=6, approach="none", ad="reverse", t_max=0.1)
+    assert calls == ["forward"]                 # reverse mode not trusted: NumPy ran
+    ref = gradient.xi_plus_gradient(1.0, n_galaxies=6, approach="none", backend="numpy", t_max=0.1)
+    np.testing.assert_array_equal(res.dxi_dG, ref.dxi_dG)
+
+
+def test_auto_is_numpy_off_the_main_thread(fake_env):
+    import threading
+
+    julia.stamp_path().write_text(json.dumps(_stamp(julia.current_environment())))
+    julia._reset_caches()
+    assert backend.resolve_backend("auto", family="pair_sums") == "julia"
+    seen = {}
+
+    def run():
+        seen["name"] = backend.resolve_backend("auto", family="pair_sums")
+        seen["kernels"] = backend.get_kernels("auto")
+        seen["reason"] = julia.auto_reason("pair_sums")
+
+    worker = threading.Thread(target=run)
+    worker.start()
+    worker.join()
+    assert seen["name"] == "numpy" and seen["kernels"] is _kernels_numpy and "worker thread" in seen["reason"]

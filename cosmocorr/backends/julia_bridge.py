@@ -49,10 +49,21 @@ INSTALL_HINT = (
 )
 STAMP_NAME = "cosmocorr_selftest.json"
 STAMP_VERSION = 2
-#: every check a passing stamp must contain (the Julia functions, each run once against NumPy)
-SELFTEST_FUNCTIONS = ("pair_sums_auto", "pair_sums_cross", "bin_index", "fcm_iterate",
-                      "xi_plus_gradient_none_forward", "xi_plus_gradient_none_reverse",
-                      "xi_plus_gradient_c_forward", "xi_plus_gradient_c_reverse")
+#: the self-test checks of each family of Julia functions (each check runs one Julia function
+#: once against NumPy); ``"auto"`` uses Julia for a family only when all its checks passed
+SELFTEST_FAMILIES = {
+    "pair_sums": ("pair_sums_auto", "pair_sums_cross"),
+    "bin_index": ("bin_index",),
+    "fcm": ("fcm_iterate",),
+    "gravity_forward": ("xi_plus_gradient_none_forward", "xi_plus_gradient_c_forward"),
+    "gravity_reverse": ("xi_plus_gradient_none_reverse", "xi_plus_gradient_c_reverse"),
+}
+#: every check a complete stamp contains
+SELFTEST_FUNCTIONS = tuple(name for names in SELFTEST_FAMILIES.values() for name in names)
+#: the family of each kernel attribute of the namespaces (:func:`kernels`, ``numpy_kernels``;
+#: ``pair_sums_fields`` and ``PAIR_SUMS_LOGR`` are NumPy-only options of the pair sums)
+KERNEL_FAMILIES = {"pair_sums": "pair_sums", "pair_sums_fields": "pair_sums", "PAIR_SUMS_LOGR": "pair_sums",
+                   "bin_index": "bin_index", "fcm_iterate": "fcm"}
 
 
 class JuliaNotAvailableError(RuntimeError):
@@ -246,37 +257,81 @@ def current_environment():
     }
 
 
-def check_stamp(path, env):
-    """(ok, reason) for the stamp at ``path`` against the environment ``env``
-    (:func:`current_environment`): it must exist, be readable, match every entry of ``env`` and
-    record a pass of every function in :data:`SELFTEST_FUNCTIONS`."""
+def _read_stamp(path, env):
+    """(stamp, None) when the stamp at ``path`` exists, is readable, has this format and matches
+    every entry of the environment ``env``; else (None, why)."""
     path = Path(path)
     if not path.is_file():
-        return False, f"no self-test stamp at {path}; run `cosmocorr julia selftest`"
+        return None, f"no self-test stamp at {path}; run `cosmocorr julia selftest`"
     try:
         stamp = json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        return False, f"the self-test stamp {path} is unreadable ({exc}); run `cosmocorr julia selftest`"
+        return None, f"the self-test stamp {path} is unreadable ({exc}); run `cosmocorr julia selftest`"
     if not isinstance(stamp, dict) or stamp.get("stamp_version") != STAMP_VERSION:
-        return False, f"the self-test stamp {path} has an unknown format; run `cosmocorr julia selftest`"
+        return None, f"the self-test stamp {path} has an unknown format; run `cosmocorr julia selftest`"
     for key, value in env.items():
         if value is None:
-            return False, f"cannot tell the current {key.replace('_', ' ')}; run `cosmocorr julia install`"
+            return None, f"cannot tell the current {key.replace('_', ' ')}; run `cosmocorr julia install`"
         if stamp.get(key) != value:
-            return False, (f"the self-test stamp is for {key.replace('_', ' ')} {stamp.get(key)!r}, the environment "
-                           f"now has {value!r}; run `cosmocorr julia selftest`")
-    functions = stamp.get("functions")
-    if not isinstance(functions, dict):
-        return False, f"the self-test stamp {path} lists no functions; run `cosmocorr julia selftest`"
-    missing = [name for name in SELFTEST_FUNCTIONS if name not in functions]
-    if missing:
-        return False, f"the self-test stamp does not cover {', '.join(missing)}; run `cosmocorr julia selftest`"
-    failed = [name for name in SELFTEST_FUNCTIONS if not (isinstance(functions[name], dict)
-                                                          and functions[name].get("passed") is True)]
-    if failed or stamp.get("passed") is not True:
-        detail = "; ".join(f"{n}: {_describe(functions[n])}" for n in failed) or "overall result not passed"
-        return False, f"the Julia self-test failed ({detail}); the NumPy backend is used"
-    return True, f"self-test passed ({stamp.get('created', 'unknown time')})"
+            return None, (f"the self-test stamp is for {key.replace('_', ' ')} {stamp.get(key)!r}, the environment "
+                          f"now has {value!r}; run `cosmocorr julia selftest`")
+    if not isinstance(stamp.get("functions"), dict):
+        return None, f"the self-test stamp {path} lists no functions; run `cosmocorr julia selftest`"
+    return stamp, None
+
+
+def _passed(result):
+    return isinstance(result, dict) and result.get("passed") is True
+
+
+def check_families(path, env):
+    """{family: (ok, reason)} for every family of :data:`SELFTEST_FAMILIES`, from the stamp at
+    ``path`` and the environment ``env`` (:func:`current_environment`).
+
+    A family is trusted when the stamp matches the environment and records a pass of each of
+    its checks. A failed check outside the families (e.g. the Julia version the running Julia
+    reported differing from juliapkg's record), or a stamp whose overall result is not passed
+    although every family's checks are, fails every family.
+    """
+    stamp, why = _read_stamp(path, env)
+    if stamp is None:
+        return {family: (False, why) for family in SELFTEST_FAMILIES}
+    functions = stamp["functions"]
+    failed_env = [name for name, res in functions.items() if name not in SELFTEST_FUNCTIONS and not _passed(res)]
+    if failed_env:
+        detail = "; ".join(f"{n}: {_describe(functions[n])}" for n in failed_env)
+        return {family: (False, f"the Julia self-test failed ({detail}); the NumPy backend is used")
+                for family in SELFTEST_FAMILIES}
+    out = {}
+    for family, names in SELFTEST_FAMILIES.items():
+        missing = [n for n in names if n not in functions]
+        failed = [n for n in names if n in functions and not _passed(functions[n])]
+        if missing:
+            out[family] = (False, f"the self-test stamp does not cover {', '.join(missing)}; "
+                                  f"run `cosmocorr julia selftest`")
+        elif failed:
+            detail = "; ".join(f"{n}: {_describe(functions[n])}" for n in failed)
+            out[family] = (False, f"the Julia self-test failed ({detail}); NumPy is used for {family}")
+        else:
+            out[family] = (True, f"self-test passed ({stamp.get('created', 'unknown time')})")
+    if stamp.get("passed") is not True and all(ok for ok, _ in out.values()):
+        return {family: (False, "the self-test stamp's overall result is not passed; the NumPy backend is used")
+                for family in SELFTEST_FAMILIES}
+    return out
+
+
+def _summary(results):
+    """(all ok, reason) over {family: (ok, reason)}: the reasons of the failing families, once each."""
+    bad = list(dict.fromkeys(why for ok, why in results.values() if not ok))
+    if not bad:
+        return True, next(iter(results.values()))[1]
+    return False, "; ".join(bad)
+
+
+def check_stamp(path, env):
+    """(ok, reason) for the stamp at ``path`` against the environment ``env``: ok when every
+    family of :func:`check_families` is trusted."""
+    return _summary(check_families(path, env))
 
 
 def _describe(result):
@@ -287,29 +342,60 @@ def _describe(result):
     return f"max |diff| {result.get('max_abs_diff')}"
 
 
-def julia_verified():
-    """True when the self-test stamp exists, matches this environment and passed (cached)."""
+def _check_family(family):
+    if family not in SELFTEST_FAMILIES:
+        raise ValueError(f"family must be one of {tuple(SELFTEST_FAMILIES)}, got {family!r}")
+    return family
+
+
+def _families():
+    """{family: (ok, reason)} from the stamp for this environment (cached; files only)."""
     global _verified
     if _verified is None:
         try:
-            _verified = check_stamp(stamp_path(), current_environment())
+            _verified = check_families(stamp_path(), current_environment())
         except ImportError as exc:  # pragma: no cover - juliapkg is a dependency
-            _verified = (False, f"juliapkg is not importable ({exc})")
-    return _verified[0]
+            _verified = {family: (False, f"juliapkg is not importable ({exc})") for family in SELFTEST_FAMILIES}
+    return _verified
 
 
-def auto_ready():
-    """What ``backend="auto"`` needs for Julia: resolved (:func:`julia_ready`) and verified
-    (:func:`julia_verified`). Reads files only."""
-    return julia_ready() and julia_verified()
+def julia_verified(family=None):
+    """True when the self-test stamp exists, matches this environment and passed: for ``family``
+    (a key of :data:`SELFTEST_FAMILIES`), or for every family when None (cached)."""
+    results = _families()
+    if family is None:
+        return all(ok for ok, _ in results.values())
+    return results[_check_family(family)][0]
 
 
-def auto_reason():
-    """Why ``"auto"`` does (not) choose Julia, in one line."""
+def _on_main_thread():
+    return threading.current_thread() is threading.main_thread()
+
+
+def auto_ready(family=None):
+    """What ``backend="auto"`` needs to run ``family`` on Julia (every family when None):
+    resolved (:func:`julia_ready`), verified for it (:func:`julia_verified`) and called from the
+    main Python thread (elsewhere "auto" means NumPy). Reads files only."""
+    return julia_ready() and _on_main_thread() and julia_verified(family)
+
+
+def trusted_families():
+    """The families ``"auto"`` runs on Julia here (a tuple, possibly empty). Reads files only."""
+    if not julia_ready() or not _on_main_thread():
+        return ()
+    return tuple(family for family, (ok, _) in _families().items() if ok)
+
+
+def auto_reason(family=None):
+    """Why ``"auto"`` does (not) choose Julia for ``family`` (every family when None), in one line."""
     if not julia_ready():
         return f"Julia is not ready: {reason()}"
-    julia_verified()
-    return _verified[1]
+    if not _on_main_thread():
+        return "called from a worker thread: the Julia backend runs on the main Python thread only"
+    results = _families()
+    if family is None:
+        return _summary(results)[1]
+    return results[_check_family(family)][1]
 
 
 # ------------------------------------------------------------------ loading Julia
@@ -354,7 +440,7 @@ def launch_settings(environ=None, xoptions=None):
 
 def _require_main_thread():
     """The Julia backend runs on the main Python thread only (RuntimeError elsewhere)."""
-    if threading.current_thread() is not threading.main_thread():
+    if not _on_main_thread():
         raise RuntimeError(
             "the Julia backend can only be called from the main Python thread (this is "
             f"{threading.current_thread().name!r}): its kernels wait on Julia tasks, which yields to "
@@ -565,13 +651,31 @@ def selftest(extra_cases=(), path=None, echo=print):
 
 
 def status():
-    """What the backend decision sees, as a dict (reads files only; starts no Julia)."""
-    from . import resolve_backend
+    """What the backend decision sees, as a dict (reads files only; starts no Julia).
 
+    ``auto_families`` says, for each family of :data:`SELFTEST_FAMILIES`, which backend
+    ``"auto"`` uses and why; ``auto_resolves_to`` is ``"julia"`` when that is every family,
+    ``"numpy"`` when none and ``"mixed"`` otherwise.
+    """
     try:
         path = str(stamp_path())
     except ImportError:  # pragma: no cover - juliapkg is a dependency
         path = None
+    trusted = trusted_families()
+    families = {family: {"backend": "julia" if family in trusted else "numpy", "reason": auto_reason(family)}
+                for family in SELFTEST_FAMILIES}
+    overall = "julia" if len(trusted) == len(SELFTEST_FAMILIES) else "mixed" if trusted else "numpy"
     return {"julia_ready": julia_ready(), "reason": reason(), "verified": julia_ready() and julia_verified(),
-            "auto_resolves_to": resolve_backend("auto"), "auto_reason": auto_reason(), "stamp": path,
+            "auto_resolves_to": overall, "auto_families": families, "auto_reason": auto_reason(), "stamp": path,
             "juliacall_imported": "juliacall" in sys.modules}
+
+
+def status_lines(info=None):
+    """:func:`status` as short human-readable lines (one per family), for ``cosmocorr julia status``."""
+    info = status() if info is None else info
+    lines = [f"Julia: {'ready' if info['julia_ready'] else 'not ready'} ({info['reason']})",
+             f"backend='auto' uses: {info['auto_resolves_to']}"]
+    width = max(len(f) for f in info["auto_families"])
+    for family, entry in info["auto_families"].items():
+        lines.append(f"  {family:<{width}}  {entry['backend']:<5}  {entry['reason']}")
+    return lines
