@@ -463,7 +463,9 @@ def cmd_julia(args):
 
     if args.action in ("install", "selftest"):
         if args.action == "install":
-            julia.install()
+            julia.install(reverse_mode=args.reverse_mode)
+        elif args.reverse_mode:
+            raise CLIError("--reverse-mode goes with `cosmocorr julia install`")
         print("Julia self-test: every Julia function once against the NumPy reference ...")
         stamp = julia.selftest(_gravity_selftest_cases())
         print(f"{'passed' if stamp['passed'] else 'FAILED'}; stamp written to {julia.stamp_path()}")
@@ -618,6 +620,10 @@ def build_parser():
                    help="install: resolve Julia and CosmoCorr, then run the self-test; selftest: compare every Julia "
                         "function with NumPy and write the stamp 'auto' needs (exit code 1 if it fails); status: "
                         "what 'auto' chooses and why")
+    j.add_argument("--reverse-mode", action="store_true",
+                   help="with install: also install Zygote and SciMLSensitivity, the reverse-mode (ad='reverse') "
+                        "path of the gravity forward model (a Julia package extension; the core install leaves "
+                        "them out)")
     j.set_defaults(func=cmd_julia)
     p._subparsers_by_name = {"demo": d, "rho": r, "gg": gg, "nn": nn, "julia": j}
     return p

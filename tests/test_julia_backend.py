@@ -118,14 +118,19 @@ def test_juliapkg_files_agree_with_project_toml():
     known = {  # the General registry's UUIDs
         "OrdinaryDiffEq": "1dea7af3-3e70-54e6-95c3-0bf5283fa5ed",
         "ForwardDiff": "f6369f11-7733-5829-9624-2563aa707210",
-        "Zygote": "e88e6eb3-aa80-5325-afca-941959d7151f",
-        "SciMLSensitivity": "1ed8b502-d754-442c-8d5d-10ac956f44a1",
+        "ChainRulesCore": "d360d2e6-b24c-11e9-a2a3-2a2ae2dbcce4",
     }
-    compat = dict(re.findall(r'^(\w+) = "([^"]+)"$', proj.split("[compat]")[1].split("[extras]")[0], re.M))
+    compat = _toml_table(proj, "compat")
     for name, uuid in known.items():
         assert top["packages"][name]["uuid"] == uuid
         assert f'{name} = "{uuid}"' in proj
         assert top["packages"][name]["version"] == compat[name], name
+    # the reverse-mode packages are weak dependencies, not in the core juliapkg.json
+    weak = _toml_table(proj, "weakdeps")
+    assert set(weak) == set(julia.REVERSE_PACKAGES) == {"Zygote", "SciMLSensitivity"}
+    assert not set(weak) & set(top["packages"])
+    for name, spec in julia.REVERSE_PACKAGES.items():
+        assert spec == {"uuid": weak[name], "version": compat[name]}, name
     for anchor in ("cosmocorr/juliapkg.json", "cosmocorr_julia/juliapkg.json"):
         spec = _read(ROOT / anchor)
         entry = spec["packages"]["CosmoCorr"]
@@ -176,7 +181,8 @@ def test_build_ships_julia_sources(built):
     with tarfile.open(built.sdist) as tf:
         names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
     for required in ("juliapkg.json", "cosmocorr/juliapkg.json", "cosmocorr_julia/juliapkg.json",
-                     "julia/Project.toml", "julia/src/CosmoCorr.jl", "julia/test/runtests.jl", "setup.py"):
+                     "julia/Project.toml", "julia/src/CosmoCorr.jl", "julia/ext/CosmoCorrReverseExt.jl",
+                     "julia/test/runtests.jl", "setup.py"):
         assert required in names, required
     with zipfile.ZipFile(built.wheel) as zf:
         wnames = set(zf.namelist())
@@ -188,6 +194,7 @@ def test_build_ships_julia_sources(built):
     srcs = sorted(n.rsplit("/", 1)[1] for n in wnames if n.startswith(f"{jdir}/src/") and n.endswith(".jl"))
     assert srcs == sorted(p.name for p in (ROOT / "julia" / "src").glob("*.jl"))
     assert f"{jdir}/Project.toml" in wnames
+    assert f"{jdir}/ext/CosmoCorrReverseExt.jl" in wnames
     assert not any(n.startswith(f"{jdir}/test/") for n in wnames)
     top = _read(ROOT / "juliapkg.json")
     assert {k: v for k, v in spec["packages"].items() if k != "CosmoCorr"} == top["packages"]
@@ -536,18 +543,21 @@ def test_fcm_iterate_parity(rng):
 @pytest.mark.julia
 @requires_julia
 @pytest.mark.parametrize("approach", ["none", "c"])
-def test_xi_plus_gradient_parity(approach):
-    """Julia (Tsit5 + ForwardDiff, and Zygote) against the NumPy forward sensitivities, at the
-    default alpha (1 / arcmin), where a naive sigmoid would give NaN derivatives."""
+@pytest.mark.parametrize("ad", ["forward", "reverse"])
+def test_xi_plus_gradient_parity(approach, ad):
+    """Julia (Tsit5 + ForwardDiff, and Zygote through the reverse-mode extension) against the
+    NumPy forward sensitivities, at the default alpha (1 / arcmin), where a naive sigmoid would
+    give NaN derivatives."""
     from cosmocorr import xi_plus_gradient
 
+    if ad == "reverse" and not julia.reverse_mode_installed():
+        pytest.skip("reverse mode not installed (cosmocorr julia install --reverse-mode)")
     kw = dict(n_galaxies=60, approach=approach, n_clusters=20, seed=2)
     ref = xi_plus_gradient(1.1, backend="numpy", **kw)
     assert np.all(np.isfinite(ref.dxi_dG))
-    for ad in ("forward", "reverse"):
-        got = xi_plus_gradient(1.1, backend="julia", ad=ad, state=ref.state, **kw)
-        np.testing.assert_allclose(got.xi, ref.xi, rtol=1e-6, atol=1e-12)
-        np.testing.assert_allclose(got.dxi_dG, ref.dxi_dG, rtol=1e-4, atol=1e-10)
+    got = xi_plus_gradient(1.1, backend="julia", ad=ad, state=ref.state, **kw)
+    np.testing.assert_allclose(got.xi, ref.xi, rtol=1e-6, atol=1e-12)
+    np.testing.assert_allclose(got.dxi_dG, ref.dxi_dG, rtol=1e-4, atol=1e-10)
 
 
 def test_bridge_converts_julia_results_by_field_name(monkeypatch):
@@ -823,3 +833,98 @@ def test_auto_is_numpy_off_the_main_thread(fake_env):
     worker.start()
     worker.join()
     assert seen["name"] == "numpy" and seen["kernels"] is _kernels_numpy and "worker thread" in seen["reason"]
+
+
+# ---------------------------------------------------------------- issue 26: the reverse-mode extension
+def test_reverse_mode_is_a_package_extension():
+    """Project.toml declares the extension as Pkg documents it (Julia >= 1.9): the weak
+    dependencies under [weakdeps] (and [extras] + the test target, so that Pkg.test loads
+    them), [extensions] naming the module of ext/<name>.jl and both packages; the core sources
+    never load Zygote or SciMLSensitivity, the extension module does."""
+    proj = (ROOT / "julia" / "Project.toml").read_text()
+    ext = _toml_table(proj, "extensions")
+    assert ext == {} and re.search(r'^CosmoCorrReverseExt = \["SciMLSensitivity", "Zygote"\]$', proj, re.M)
+    weak, extras = _toml_table(proj, "weakdeps"), _toml_table(proj, "extras")
+    assert all(extras[name] == uuid for name, uuid in weak.items())
+    test_target = re.search(r'^test = \[(.*)\]$', proj, re.M).group(1)
+    assert all(f'"{name}"' in test_target for name in weak)
+    assert not set(weak) & set(_toml_table(proj, "deps"))
+    major, minor = (int(x) for x in _toml_table(proj, "compat")["julia"].split(".")[:2])
+    assert (major, minor) >= (1, 9)
+    source = (ROOT / "julia" / "ext" / "CosmoCorrReverseExt.jl").read_text()
+    assert re.search(r"^module CosmoCorrReverseExt$", source, re.M)
+    assert "using SciMLSensitivity" in source and "using Zygote" in source
+    assert "function CosmoCorr.reverse_gradient(" in source
+    for path in (ROOT / "julia" / "src").glob("*.jl"):
+        text = path.read_text()
+        assert not re.search(r"^\s*(using|import) (Zygote|SciMLSensitivity)", text, re.M), path.name
+    assert "function reverse_gradient end" in (ROOT / "julia" / "src" / "gravity.jl").read_text()
+
+
+def test_install_adds_the_reverse_packages_only_on_request(monkeypatch, capsys):
+    import juliapkg
+
+    log = []
+    monkeypatch.setattr(juliapkg, "add", lambda name, uuid, **kw: log.append(("add", name, uuid, kw)))
+    monkeypatch.setattr(juliapkg, "resolve", lambda **kw: log.append(("resolve", kw)) or True)
+    monkeypatch.setattr(julia, "load", lambda: log.append(("load",)))
+    monkeypatch.setattr(julia, "load_reverse_mode", lambda: log.append(("load_reverse_mode",)))
+    julia.install()
+    assert log == [("resolve", {"force": True}), ("load",)]
+    log.clear()
+    julia.install(reverse_mode=True)
+    adds = sorted(entry[1:] for entry in log if entry[0] == "add")
+    assert adds == [(name, spec["uuid"], {"version": spec["version"]})
+                    for name, spec in sorted(julia.REVERSE_PACKAGES.items())]
+    assert log[len(adds):] == [("resolve", {"force": True}), ("load",), ("load_reverse_mode",)]
+    assert "reverse-mode" in capsys.readouterr().out
+    julia._reset_caches()
+
+
+def test_reverse_mode_needs_its_install(fake_env, monkeypatch):
+    """ad="reverse" without the reverse packages: a clear error naming the install option; with
+    them recorded by juliapkg, the bridge loads them (which loads the extension) once."""
+    sevals = []
+    fake_cc = SimpleNamespace(xi_plus_gradient=lambda *a, **k: SimpleNamespace(xi=[0.0], dxi_dG=[1.0]))
+    fake_module = SimpleNamespace(CosmoCorr=fake_cc,
+                                  seval=lambda code: sevals.append(code) or "reverse_mode_loaded" in code)
+    monkeypatch.setattr(julia, "_module", fake_module)
+    monkeypatch.setattr(julia, "_reverse_loaded", False)
+    assert not julia.reverse_mode_installed()
+    jk = julia.kernels()
+    args = (1.0, np.ones((2, 3)), np.ones((2, 3)), [0.0, 0.0], [0.0, 0.0], [0.0, 1.0], 1.0)
+    with pytest.raises(julia.JuliaNotAvailableError, match="--reverse-mode"):
+        jk.xi_plus_gradient(*args, ad="reverse")
+    assert jk.xi_plus_gradient(*args, ad="forward")[1].tolist() == [1.0] and sevals == []
+    meta = json.loads((fake_env.prefix / "meta.json").read_text())
+    meta["pkgs"] += [{"name": name, "uuid": spec["uuid"]} for name, spec in julia.REVERSE_PACKAGES.items()]
+    (fake_env.prefix / "meta.json").write_text(json.dumps(meta))
+    assert julia.reverse_mode_installed() and julia.status()["reverse_mode_installed"]
+    jk.xi_plus_gradient(*args, ad="reverse")
+    jk.xi_plus_gradient(*args, ad="reverse")
+    assert sevals == ["import Zygote, SciMLSensitivity", "CosmoCorr.reverse_mode_loaded()"]
+
+
+def test_selftest_without_reverse_mode_trusts_the_core(fake_env, monkeypatch):
+    """A core-only install: the reverse-mode checks are skipped (not failed), the stamp passes,
+    "auto" runs every other family on Julia and reverse-mode gravity on NumPy, and says why."""
+    ns = SimpleNamespace(pair_sums=_kernels_numpy.pair_sums, bin_index=_kernels_numpy.bin_index,
+                         fcm_iterate=_kernels_numpy.fcm_iterate)
+    monkeypatch.setattr(julia, "kernels", lambda: ns)
+    monkeypatch.setattr(julia, "load", lambda: SimpleNamespace(
+        seval=lambda code: {"string(VERSION)": "1.11.5", "Threads.nthreads()": 2}[code]))
+
+    def grav(name):
+        def run(_k):
+            if name.endswith("reverse"):
+                raise julia.JuliaNotAvailableError(julia.REVERSE_HINT)
+            return {"xi": np.ones(3)}, {"xi": np.ones(3)}, 1e-6, 0.0
+        return name, run
+
+    lines = []
+    stamp = julia.selftest([grav(n) for n in julia.SELFTEST_FUNCTIONS if n.startswith("xi_plus")], echo=lines.append)
+    assert stamp["passed"]
+    assert sum(line.strip().startswith("skip") for line in lines) == 2
+    assert julia.trusted_families() == ("pair_sums", "bin_index", "fcm", "gravity_forward")
+    why = julia.auto_reason("gravity_reverse")
+    assert "was not run" in why and "--reverse-mode" in why

@@ -9,15 +9,21 @@ answered from files only (never starting Julia, never resolving, never downloadi
   deciding it can skip a resolve)? ``backend="julia"`` needs this.
 - :func:`julia_verified`: has the self-test passed for exactly this environment? The stamp
   written by :func:`selftest` must exist next to juliapkg's state, match the cosmocorr version,
-  the Julia version and executable, the resolved ``Manifest.toml`` and the ``CosmoCorr``
-  sources, and record a pass of every checked function. ``backend="auto"`` chooses Julia only
-  then (:func:`auto_ready`); :func:`status` says why not.
+  the Julia version, executable and installation, the resolved ``Manifest.toml``, the
+  ``CosmoCorr`` sources and this bridge, and record a pass of the family's checks.
+  ``backend="auto"`` chooses Julia for a family only then (:func:`auto_ready`);
+  :func:`status` says why not.
 
 One-time set-up, on a machine with internet access::
 
-    cosmocorr julia install      # resolve (installs Julia >= 1.10 if needed), then the self-test
+    cosmocorr julia install      # resolve the core (installs Julia >= 1.10 if needed), self-test
+    cosmocorr julia install --reverse-mode   # also Zygote + SciMLSensitivity (ad="reverse")
     cosmocorr julia selftest     # again, e.g. after editing julia/src
-    cosmocorr julia status       # what "auto" decides, and why
+    cosmocorr julia status       # what "auto" decides per family of functions, and why
+
+"auto" trusts Julia per family of functions (:data:`SELFTEST_FAMILIES`): a family runs on
+Julia only when its own self-test checks passed (see :func:`check_families`). Julia is called
+from the main Python thread only. See docs/julia.md.
 
 To use an existing Julia instead, set ``PYTHON_JULIAPKG_EXE=/path/to/julia`` before installing.
 """
@@ -37,8 +43,9 @@ import numpy as np
 from .numpy_kernels import SHEAR_SUM_NAMES, SUM_NAMES
 
 __all__ = ["JuliaNotAvailableError", "julia_ready", "reason", "require_julia", "julia_verified", "auto_ready",
-           "auto_reason", "load", "kernels", "install", "selftest", "status", "stamp_path", "current_environment",
-           "check_stamp", "SELFTEST_FUNCTIONS"]
+           "auto_reason", "trusted_families", "load", "load_reverse_mode", "kernels", "install", "selftest", "status",
+           "status_lines", "stamp_path", "current_environment", "check_stamp", "check_families", "launch_settings",
+           "reverse_mode_installed", "SELFTEST_FUNCTIONS", "SELFTEST_FAMILIES", "KERNEL_FAMILIES", "REVERSE_PACKAGES"]
 
 INSTALL_HINT = (
     "To use the Julia backend, run once on a machine with internet access:\n"
@@ -64,6 +71,17 @@ SELFTEST_FUNCTIONS = tuple(name for names in SELFTEST_FAMILIES.values() for name
 #: ``pair_sums_fields`` and ``PAIR_SUMS_LOGR`` are NumPy-only options of the pair sums)
 KERNEL_FAMILIES = {"pair_sums": "pair_sums", "pair_sums_fields": "pair_sums", "PAIR_SUMS_LOGR": "pair_sums",
                    "bin_index": "bin_index", "fcm_iterate": "fcm"}
+
+
+#: the weak dependencies of CosmoCorr's reverse-mode extension ``CosmoCorrReverseExt``
+#: (julia/Project.toml [weakdeps] and [compat]): added to juliapkg's environment by
+#: ``cosmocorr julia install --reverse-mode`` only
+REVERSE_PACKAGES = {
+    "SciMLSensitivity": {"uuid": "1ed8b502-d754-442c-8d5d-10ac956f44a1", "version": "7"},
+    "Zygote": {"uuid": "e88e6eb3-aa80-5325-afca-941959d7151f", "version": "0.7"},
+}
+REVERSE_HINT = ("reverse mode (ad='reverse') needs Zygote and SciMLSensitivity, which the core install "
+                "leaves out: run `cosmocorr julia install --reverse-mode` once, or use ad='forward'")
 
 
 class JuliaNotAvailableError(RuntimeError):
@@ -117,10 +135,10 @@ def _resolved_cosmocorr_path(meta):
 
 
 def _sources_sha256(folder):
-    """Hash of a Julia project's Project.toml and src/**/*.jl (names and contents)."""
+    """Hash of a Julia project's Project.toml, src/**/*.jl and ext/**/*.jl (names and contents)."""
     folder = Path(folder)
     h = hashlib.sha256()
-    files = [folder / "Project.toml"] + sorted((folder / "src").rglob("*.jl"))
+    files = [folder / "Project.toml"] + sorted((folder / "src").rglob("*.jl")) + sorted((folder / "ext").rglob("*.jl"))
     for path in files:
         h.update(path.relative_to(folder).as_posix().encode() + b"\0")
         h.update(path.read_bytes() + b"\0")
@@ -179,6 +197,16 @@ def _check_state():
     if _manifest(state["project"], meta.get("version")) is None:
         return False, f"no Manifest.toml in juliapkg's project {state['project']}"
     return True, f"Julia {meta.get('version')} at {exe}; CosmoCorr from {source}"
+
+
+def reverse_mode_installed():
+    """True when juliapkg's last resolve included the reverse-mode packages (files only)."""
+    try:
+        deps, _ = _juliapkg()
+    except ImportError:  # pragma: no cover - juliapkg is a dependency
+        return False
+    names = {pkg.get("name") for pkg in (deps.load_meta() or {}).get("pkgs", [])}
+    return set(REVERSE_PACKAGES) <= names
 
 
 def julia_ready():
@@ -311,7 +339,8 @@ def check_families(path, env):
                                   f"run `cosmocorr julia selftest`")
         elif failed:
             detail = "; ".join(f"{n}: {_describe(functions[n])}" for n in failed)
-            out[family] = (False, f"the Julia self-test failed ({detail}); NumPy is used for {family}")
+            verdict = "was not run" if all(functions[n].get("skipped") for n in failed) else "failed"
+            out[family] = (False, f"the Julia self-test {verdict} ({detail}); NumPy is used for {family}")
         else:
             out[family] = (True, f"self-test passed ({stamp.get('created', 'unknown time')})")
     if stamp.get("passed") is not True and all(ok for ok, _ in out.values()):
@@ -468,6 +497,28 @@ def load():
     return _module
 
 
+_reverse_loaded = False
+
+
+def load_reverse_mode():
+    """Load Zygote and SciMLSensitivity into the bridge's module, which makes Julia load
+    CosmoCorr's package extension ``CosmoCorrReverseExt`` (the reverse-mode path); once.
+    Raises :class:`JuliaNotAvailableError` when they were not installed
+    (``cosmocorr julia install --reverse-mode``) or the extension did not load."""
+    global _reverse_loaded
+    module = load()
+    if not _reverse_loaded:
+        if not reverse_mode_installed():
+            raise JuliaNotAvailableError(REVERSE_HINT)
+        module.seval("import Zygote, SciMLSensitivity")
+        if not bool(module.seval("CosmoCorr.reverse_mode_loaded()")):
+            raise JuliaNotAvailableError("Zygote and SciMLSensitivity loaded but CosmoCorr's extension "
+                                         "CosmoCorrReverseExt did not (Julia >= 1.9 and a Manifest written by "
+                                         "it are needed): run `cosmocorr julia install --reverse-mode`")
+        _reverse_loaded = True
+    return module
+
+
 def _complex_or_none(g):
     return None if g is None else np.ascontiguousarray(g, dtype=complex)
 
@@ -518,6 +569,8 @@ def kernels():
         if ad not in ("forward", "reverse"):
             raise ValueError(f"ad must be 'forward' or 'reverse', got {ad!r}")
         _require_main_thread()
+        if ad == "reverse":
+            load_reverse_mode()
         out = cc.xi_plus_gradient(
             float(G), np.ascontiguousarray(np.asarray(x0, dtype=float).T),
             np.ascontiguousarray(np.asarray(v0, dtype=float).T),
@@ -532,18 +585,32 @@ def kernels():
                            xi_plus_gradient=xi_plus_gradient)
 
 
-def install():
+def install(reverse_mode=False):
     """One-time set-up: let juliapkg resolve Julia and the CosmoCorr dependencies, then load
-    (and so precompile) CosmoCorr. ``cosmocorr julia install`` follows this with the self-test."""
+    (and so precompile) CosmoCorr. ``cosmocorr julia install`` follows this with the self-test.
+
+    The core (pair sums, bin indices, fuzzy c-means, forward-mode gravity: OrdinaryDiffEq and
+    ForwardDiff) is always resolved. ``reverse_mode=True`` first adds :data:`REVERSE_PACKAGES`
+    (Zygote, SciMLSensitivity) to juliapkg's own ``juliapkg.json`` of this environment, so the
+    resolve installs and precompiles them and CosmoCorr's reverse-mode extension; without it an
+    earlier ``--reverse-mode`` install is kept as it is.
+    """
     import juliapkg
 
-    print("Resolving the Julia environment (installs Julia >= 1.10 if needed; needs internet access)...")
+    if reverse_mode:
+        for name, spec in REVERSE_PACKAGES.items():
+            juliapkg.add(name, spec["uuid"], version=spec["version"])
+    print("Resolving the Julia environment (installs Julia >= 1.10 if needed; needs internet access)"
+          + (", with the reverse-mode packages Zygote and SciMLSensitivity" if reverse_mode else "") + "...")
     # force: juliapkg skips a resolve when its juliapkg.json files are unchanged, which would
     # keep a Manifest without a dependency that a new CosmoCorr Project.toml added
     juliapkg.resolve(force=True)
     _reset_caches()
     load()
-    print(f"Julia backend installed: {reason()}")
+    if reverse_mode:
+        load_reverse_mode()
+    print(f"Julia backend installed: {reason()}; reverse mode "
+          f"{'installed' if reverse_mode_installed() else 'not installed (add it with --reverse-mode)'}")
 
 
 # ------------------------------------------------------------------ the self-test (needs Julia)
@@ -629,15 +696,20 @@ def selftest(extra_cases=(), path=None, echo=print):
         try:
             reference, result, rtol, atol = case(jk)
             functions[name] = _compare(reference, result, rtol, atol)
+        except JuliaNotAvailableError as exc:   # e.g. reverse mode not installed: not run, not trusted
+            functions[name] = {"passed": False, "skipped": True, "error": str(exc)}
         except Exception as exc:  # noqa: BLE001 - any failure is a failed check, reported
             functions[name] = {"passed": False, "error": f"{type(exc).__name__}: {exc}"}
         if echo is not None:
-            echo(f"  {'ok  ' if functions[name]['passed'] else 'FAIL'} {name}: {_describe(functions[name])}")
+            mark = "ok  " if functions[name]["passed"] else "skip" if functions[name].get("skipped") else "FAIL"
+            echo(f"  {mark} {name}: {_describe(functions[name])}")
     env = current_environment()
     if env["julia_version"] != version:
         functions["julia_version"] = {"passed": False,
                                       "error": f"Julia reports {version}, juliapkg recorded {env['julia_version']}"}
-    passed = all(f["passed"] for f in functions.values()) and all(n in functions for n in SELFTEST_FUNCTIONS)
+    # the overall result: every check that ran passed (a skipped family is simply not trusted)
+    passed = all(f["passed"] or f.get("skipped") for f in functions.values()) and \
+        all(n in functions for n in SELFTEST_FUNCTIONS)
     stamp = {"stamp_version": STAMP_VERSION, **env, "julia_threads": int(load().seval("Threads.nthreads()")),
              "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
              "passed": passed, "functions": functions}
@@ -667,13 +739,15 @@ def status():
     overall = "julia" if len(trusted) == len(SELFTEST_FAMILIES) else "mixed" if trusted else "numpy"
     return {"julia_ready": julia_ready(), "reason": reason(), "verified": julia_ready() and julia_verified(),
             "auto_resolves_to": overall, "auto_families": families, "auto_reason": auto_reason(), "stamp": path,
-            "juliacall_imported": "juliacall" in sys.modules}
+            "reverse_mode_installed": reverse_mode_installed(), "juliacall_imported": "juliacall" in sys.modules}
 
 
 def status_lines(info=None):
     """:func:`status` as short human-readable lines (one per family), for ``cosmocorr julia status``."""
     info = status() if info is None else info
     lines = [f"Julia: {'ready' if info['julia_ready'] else 'not ready'} ({info['reason']})",
+             f"reverse mode (Zygote, SciMLSensitivity): "
+             f"{'installed' if info['reverse_mode_installed'] else 'not installed (cosmocorr julia install --reverse-mode)'}",
              f"backend='auto' uses: {info['auto_resolves_to']}"]
     width = max(len(f) for f in info["auto_families"])
     for family, entry in info["auto_families"].items():

@@ -25,8 +25,6 @@ using ChainRulesCore:
 using LinearAlgebra: norm
 using ForwardDiff: ForwardDiff
 using OrdinaryDiffEq: ODEProblem, Tsit5, solve, successful_retcode
-using SciMLSensitivity: InterpolatingAdjoint, ReverseDiffVJP
-using Zygote: Zygote
 
 export separation,
     bin_index,
@@ -36,7 +34,9 @@ export separation,
     soft_pair_sums,
     soft_xi_plus,
     xi_plus_value,
-    xi_plus_gradient
+    xi_plus_gradient,
+    reverse_gradient,
+    reverse_mode_loaded
 
 include("geometry.jl")
 include("binning.jl")

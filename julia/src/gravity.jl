@@ -3,10 +3,13 @@
 # (approaches "none" and "c" with sigmoid bins).
 #
 # Differentiation, in both modes, goes through `xi_plus_value(G, model)`:
-# - forward (`ForwardDiff`): G is a `ForwardDiff.Dual`; u0 and p of the ODE take its type, the
-#   whole solve and the estimator run on Duals, and one evaluation gives the value and dxi/dG;
-# - reverse (`Zygote`): the solve is differentiated by SciMLSensitivity's adjoint (the pinned
-#   `REVERSE_SENSEALG` below) and the estimator by Zygote.
+# - forward (`ForwardDiff`, in this core module): G is a `ForwardDiff.Dual`; u0 and p of the ODE
+#   take its type, the whole solve and the estimator run on Duals, and one evaluation gives the
+#   value and dxi/dG;
+# - reverse (`Zygote`): the solve is differentiated by SciMLSensitivity's adjoint and the
+#   estimator by Zygote. Both packages are weak dependencies: the reverse path lives in the
+#   package extension `CosmoCorrReverseExt` (ext/), loaded by Julia when Zygote and
+#   SciMLSensitivity are loaded too; it adds the method of `reverse_gradient` below.
 # Zygote cannot differentiate code that mutates arrays (`push!`, `setindex!`, typed
 # comprehensions, nested generators lowered to `Iterators.flatten`). Everything that does so
 # outside the soft sums (the ODE problem, the one-hot cluster matrix and the cluster shears and
@@ -39,19 +42,6 @@ function gravity_rhs!(du, u, p, t)
     end
     return nothing
 end
-
-"""
-    REVERSE_SENSEALG
-
-The sensitivity algorithm of the ODE solve under Zygote, pinned rather than left to
-SciMLSensitivity's automatic choice (which switches to forward mode, `ForwardDiffSensitivity`,
-when `length(u0) + length(p) <= 100`, i.e. for up to 16 bodies here, and otherwise picks a
-vector-Jacobian product by probing Enzyme, then ReverseDiff): with it `mode = :reverse` is
-always a continuous adjoint, the same for every problem size. The right-hand side mutates `du`,
-so the VJP cannot be `ZygoteVJP`; ReverseDiff with a compiled tape handles an in-place
-right-hand side without value-dependent branches, which `gravity_rhs!` is.
-"""
-const REVERSE_SENSEALG = InterpolatingAdjoint(; autojacvec = ReverseDiffVJP(true))
 
 """
     pair_indices(n) -> (ii, jj)
@@ -99,7 +89,8 @@ Everything about the forward model and the estimator that does not depend on G, 
 and outside any AD: the ODE problem (`x0`, `v0` are 3 x N), the objects' shears and weights
 (all galaxies with weight 1, or with `labels` (1-based, fixed) the clusters of approach (c):
 mean shears, member counts as weights and the one-hot matrix that places each cluster at the
-normalised mean position of its members).
+normalised mean position of its members). `sensealg` is `nothing` (the solver's default, what
+forward mode wants); the reverse-mode extension sets its pinned adjoint there.
 """
 function gravity_model(
     x0::AbstractMatrix,
@@ -158,8 +149,12 @@ function gravity_model(
         w = w,
         edges = Vector{Float64}(edges),
         alpha = Float64(alpha),
+        sensealg = nothing,
     )
 end
+
+_sensealg_kwargs(::Nothing) = (;)
+_sensealg_kwargs(sensealg) = (; sensealg = sensealg)
 
 function _check_solution(sol)
     successful_retcode(sol) ||
@@ -173,7 +168,8 @@ end
 Positions (3 x N) at `t_max` for the constant `G`, solved with Tsit5. `u0` and `p` are passed
 to `solve` (the SciMLSensitivity pattern: the problem itself stays a constant); both take G's
 type, so a ForwardDiff `Dual` G runs the solve on Duals, while under Zygote they are plain
-arrays and the adjoint `REVERSE_SENSEALG` gives the derivative.
+arrays and the adjoint `model.sensealg` (set by the reverse-mode extension) gives the
+derivative. With `model.sensealg === nothing` no `sensealg` is passed.
 """
 function final_positions(G::Real, model::NamedTuple)
     u0 = model.start .* one(G)
@@ -186,7 +182,7 @@ function final_positions(G::Real, model::NamedTuple)
         saveat = [model.t_end],
         reltol = model.reltol,
         abstol = model.abstol,
-        sensealg = REVERSE_SENSEALG,
+        _sensealg_kwargs(model.sensealg)...,
     )
     # the retcode check is bookkeeping, kept out of the differentiated code
     @ignore_derivatives _check_solution(sol)
@@ -564,6 +560,23 @@ function xi_plus_value(G::Real, x0, v0, g1, g2, edges, alpha; kwargs...)
 end
 
 """
+    reverse_gradient(model, G) -> (xi, dxi_dG)
+
+Reverse-mode xi+ and d xi+/d G of the forward model (`model` from `gravity_model`): Zygote
+through the estimator and SciMLSensitivity's adjoint through the solve. Defined (has a method)
+only when the package extension `CosmoCorrReverseExt` is loaded, i.e. after
+`using Zygote, SciMLSensitivity` in the same session; `reverse_mode_loaded()` tells.
+"""
+function reverse_gradient end
+
+"""
+    reverse_mode_loaded()
+
+Whether the reverse-mode extension `CosmoCorrReverseExt` (Zygote + SciMLSensitivity) is loaded.
+"""
+reverse_mode_loaded() = Base.get_extension(@__MODULE__, :CosmoCorrReverseExt) !== nothing
+
+"""
     xi_plus_gradient(G, x0, v0, g1, g2, edges, alpha; mode=:forward, labels=nothing, M=1.0,
                      softening=0.01, t_max=2pi, reltol=1e-10, abstol=1e-12,
                      observer_distance=10.0)
@@ -571,8 +584,8 @@ end
 (xi = xi+ per bin, dxi_dG = d xi+/d G per bin), both from one forward solve:
 - `mode = :forward` (or "forward"): ForwardDiff; one evaluation on a Dual G carries value and derivative
   (as `ForwardDiff.derivative` does internally, keeping the value too);
-- `mode = :reverse` (or "reverse"): Zygote; one forward pass (`Zygote.withjacobian`, which returns the value
-  with the Jacobian), then one pullback per bin, each an adjoint solve of SciMLSensitivity.
+- `mode = :reverse` (or "reverse"): `reverse_gradient` of the extension `CosmoCorrReverseExt`
+  (Zygote and SciMLSensitivity must be loaded; an error says so otherwise).
 Empty bins (see `soft_xi_plus`) hold NaN in both, in either mode.
 """
 function xi_plus_gradient(
@@ -590,18 +603,21 @@ function xi_plus_gradient(
     m in (:forward, :reverse) ||
         throw(ArgumentError("mode must be :forward or :reverse, got $(repr(mode))"))
     model = gravity_model(x0, v0, g1, g2, edges, alpha; kwargs...)
-    f = g -> xi_plus_value(g, model)
     g0 = Float64(G)
-    if m === :forward
-        T = typeof(ForwardDiff.Tag(f, Float64))
-        y = f(ForwardDiff.Dual{T}(g0, one(g0)))
-        xi = [ForwardDiff.value(T, yk) for yk in y]
-        dxi = [ForwardDiff.partials(T, yk, 1) for yk in y]
+    if m === :reverse
+        reverse_mode_loaded() ||
+            error(
+                "reverse mode needs Zygote and SciMLSensitivity loaded (the CosmoCorrReverseExt " *
+                    "extension): `using Zygote, SciMLSensitivity` in Julia; from Python " *
+                    "`cosmocorr julia install --reverse-mode` once",
+            )
+        xi, dxi = reverse_gradient(model, g0)
         return (xi = xi, dxi_dG = _empty_as_nan(xi, dxi))
     end
-    # `withjacobian` returns (val = vec(f(g0)), grad = (J,)); for a scalar argument J is a
-    # vector, one entry per output
-    res = Zygote.withjacobian(f, g0)
-    xi = collect(Float64, res.val)
-    return (xi = xi, dxi_dG = _empty_as_nan(xi, collect(Float64, res.grad[1])))
+    f = g -> xi_plus_value(g, model)
+    T = typeof(ForwardDiff.Tag(f, Float64))
+    y = f(ForwardDiff.Dual{T}(g0, one(g0)))
+    xi = [ForwardDiff.value(T, yk) for yk in y]
+    dxi = [ForwardDiff.partials(T, yk, 1) for yk in y]
+    return (xi = xi, dxi_dG = _empty_as_nan(xi, dxi))
 end

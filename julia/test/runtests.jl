@@ -1,14 +1,19 @@
 # Checks of the CosmoCorr module that need no Python: analytic cases, finite differences and
-# the two AD modes against each other. Run with `Pkg.test("CosmoCorr")` (or
+# the two AD modes against each other (the reverse mode through the package extension
+# CosmoCorrReverseExt, loaded here with its weak dependencies). Run with `Pkg.test("CosmoCorr")` (or
 # `julia --project=julia -e 'using Pkg; Pkg.test()'` from the repository root).
 
 using CosmoCorr
 using Random
 using Test
+# the weak dependencies of the reverse-mode extension (in the test target): loading them loads
+# CosmoCorrReverseExt
+using SciMLSensitivity: SciMLSensitivity
+using Zygote: Zygote
 
 const CC = CosmoCorr
 const FD = CosmoCorr.ForwardDiff
-const ZY = CosmoCorr.Zygote
+const ZY = Zygote
 
 unit(ra, dec) = [cosd(dec) * cosd(ra), cosd(dec) * sind(ra), sind(dec)]
 unit_matrix(ra, dec) = reduce(hcat, [unit(a, d) for (a, d) in zip(ra, dec)])
@@ -70,6 +75,14 @@ function separations_and_edges(xyz)
 end
 
 @testset "CosmoCorr" begin
+    @testset "reverse-mode extension" begin
+        ext = Base.get_extension(CosmoCorr, :CosmoCorrReverseExt)
+        @test ext !== nothing
+        @test CC.reverse_mode_loaded()
+        @test hasmethod(CC.reverse_gradient, Tuple{NamedTuple, Float64})
+        @test ext.REVERSE_SENSEALG isa SciMLSensitivity.InterpolatingAdjoint
+    end
+
     @testset "separations (eq. 16)" begin
         @test CC.separation(0.0, 0.0, 0.0, 1.0) ≈ 60.0
         @test CC.separation(10.0, 0.0, 100.0, 0.0) ≈ 90 * 60
@@ -298,7 +311,7 @@ end
         @test dw ≈ FD.gradient(c -> score(X, g1, g2, c), w) rtol = 1.0e-10
     end
 
-    @testset "soft xi+: Zygote (repeated-index gathers) vs ForwardDiff" begin
+    @testset "soft xi+: Zygote (through the soft sums' rrule) vs ForwardDiff" begin
         rng = Xoshiro(11)
         n = 12
         X = unit_matrix(2 .* rand(rng, n), 2 .* rand(rng, n))
