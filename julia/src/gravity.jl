@@ -153,8 +153,32 @@ function gravity_model(
     )
 end
 
-_sensealg_kwargs(::Nothing) = (;)
-_sensealg_kwargs(sensealg) = (; sensealg = sensealg)
+# Tsit5 to t_max with the model's tolerances, with or without a `sensealg` (two methods, so the
+# keyword arguments are literal in each call, as Zygote sees them through `solve`'s rrule)
+function _solve(model::NamedTuple, u0, p, ::Nothing)
+    return solve(
+        model.prob,
+        Tsit5();
+        u0 = u0,
+        p = p,
+        saveat = [model.t_end],
+        reltol = model.reltol,
+        abstol = model.abstol,
+    )
+end
+
+function _solve(model::NamedTuple, u0, p, sensealg)
+    return solve(
+        model.prob,
+        Tsit5();
+        u0 = u0,
+        p = p,
+        saveat = [model.t_end],
+        reltol = model.reltol,
+        abstol = model.abstol,
+        sensealg = sensealg,
+    )
+end
 
 function _check_solution(sol)
     successful_retcode(sol) ||
@@ -174,16 +198,7 @@ derivative. With `model.sensealg === nothing` no `sensealg` is passed.
 function final_positions(G::Real, model::NamedTuple)
     u0 = model.start .* one(G)
     p = [G, model.M * one(G), model.eps2 * one(G)]
-    sol = solve(
-        model.prob,
-        Tsit5();
-        u0 = u0,
-        p = p,
-        saveat = [model.t_end],
-        reltol = model.reltol,
-        abstol = model.abstol,
-        _sensealg_kwargs(model.sensealg)...,
-    )
+    sol = _solve(model, u0, p, model.sensealg)
     # the retcode check is bookkeeping, kept out of the differentiated code
     @ignore_derivatives _check_solution(sol)
     n = model.n
