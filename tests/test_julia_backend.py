@@ -928,3 +928,28 @@ def test_selftest_without_reverse_mode_trusts_the_core(fake_env, monkeypatch):
     assert julia.trusted_families() == ("pair_sums", "bin_index", "fcm", "gravity_forward")
     why = julia.auto_reason("gravity_reverse")
     assert "was not run" in why and "--reverse-mode" in why
+
+
+# ---------------------------------------------------------------- issue 26: sparse fuzzy c-means
+def test_sparse_fcm_with_julia_backend_says_it_runs_numpy(monkeypatch, caplog):
+    """neighbours= has no Julia kernel: backend="julia" warns (warnings and the cosmocorr
+    logger) and gives the NumPy result; "numpy" and "auto" stay silent."""
+    import logging
+    import warnings
+
+    rng = np.random.default_rng(7)
+    ra, dec = rng.uniform(10, 12, 200), rng.uniform(-1, 1, 200)
+    ref = cosmocorr.fuzzy_c_means(ra, dec, 8, seed=1, neighbours=4, tol=1e-4, backend="numpy")
+    with caplog.at_level(logging.WARNING, logger="cosmocorr"):
+        with pytest.warns(cosmocorr.CosmocorrWarning, match=r"sparse fuzzy c-means \(neighbours=4\).*NumPy"):
+            got = cosmocorr.fuzzy_c_means(ra, dec, 8, seed=1, neighbours=4, tol=1e-4, backend="julia")
+    assert any("backend='julia'" in r.getMessage() for r in caplog.records)
+    np.testing.assert_array_equal(got.centers, ref.centers)
+    np.testing.assert_array_equal(got.membership.toarray(), ref.membership.toarray())
+    monkeypatch.setenv("COSMOCORR_BACKEND", "julia")       # the configured default counts too
+    with pytest.warns(cosmocorr.CosmocorrWarning, match="neighbours=4"):
+        cosmocorr.fuzzy_c_means(ra, dec, 8, seed=1, neighbours=4, tol=1e-4)
+    monkeypatch.delenv("COSMOCORR_BACKEND")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cosmocorr.CosmocorrWarning)
+        cosmocorr.fuzzy_c_means(ra, dec, 8, seed=1, neighbours=4, tol=1e-4, backend="auto")

@@ -31,8 +31,9 @@ import os
 from types import SimpleNamespace
 
 from .._validate import check_choice
+from .._warnings import CosmocorrWarning, emit_warning
 
-__all__ = ["BACKENDS", "set_backend", "get_backend", "resolve_backend", "get_kernels"]
+__all__ = ["BACKENDS", "set_backend", "get_backend", "resolve_backend", "get_kernels", "numpy_only"]
 
 BACKENDS = ("numpy", "julia", "auto")
 ENV_VAR = "COSMOCORR_BACKEND"
@@ -108,6 +109,18 @@ def get_kernels(backend=None):
             if hasattr(jk, key):
                 mixed[key] = getattr(jk, key)
     return SimpleNamespace(**mixed)
+
+
+def numpy_only(what, backend=None, stacklevel=4):
+    """For a computation with no Julia kernel (none has passed the self-test): returns
+    ``"numpy"``, and when ``backend`` (or the configured default) is ``"julia"`` says so with a
+    :class:`~cosmocorr.CosmocorrWarning` (through ``warnings`` and the ``cosmocorr`` logger)
+    instead of running NumPy silently. ``"auto"`` means "Julia where trusted": no warning."""
+    name = get_backend() if backend is None else _normalise(backend, "backend")
+    if name == "julia":
+        emit_warning(f"{what} has no Julia kernel that passed the self-test yet: it runs on the NumPy "
+                     f"backend although backend='julia' was asked for", CosmocorrWarning, stacklevel=stacklevel)
+    return "numpy"
 
 
 def _normalise(name, argname):
