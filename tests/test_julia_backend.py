@@ -447,26 +447,34 @@ def test_selftest_writes_the_stamp_auto_reads(fake_env, monkeypatch):
     """The self-test plumbing without Julia: the NumPy kernels stand in for the Julia ones; a
     deviating kernel fails the stamp and keeps "auto" on NumPy."""
     ns = SimpleNamespace(pair_sums=_kernels_numpy.pair_sums, bin_index=_kernels_numpy.bin_index,
-                         fcm_iterate=_kernels_numpy.fcm_iterate)
+                         fcm_iterate=_kernels_numpy.fcm_iterate,
+                         field_pair_sums=getattr(_kernels_numpy, "field_pair_sums", None))
     monkeypatch.setattr(julia, "kernels", lambda: ns)
     monkeypatch.setattr(julia, "load", lambda: SimpleNamespace(
         seval=lambda code: {"string(VERSION)": "1.11.5", "Threads.nthreads()": 4}[code]))
     grav = [(name, lambda k: ({"xi": np.ones(3)}, {"xi": np.ones(3) + 1e-12}, 1e-6, 0.0))
             for name in julia.SELFTEST_FUNCTIONS if name.startswith("xi_plus")]
+    # the NK/KK/NG/KG checks run when this cosmocorr has their NumPy reference, else are skipped
+    has_field = ns.field_pair_sums is not None
+    field = julia.SELFTEST_FAMILIES["field_pair_sums"]
     lines = []
     stamp = julia.selftest(grav, echo=lines.append)
     assert stamp["passed"], stamp["functions"]
     assert set(stamp["functions"]) == set(julia.SELFTEST_FUNCTIONS)
-    assert len(lines) == len(julia.SELFTEST_FUNCTIONS) and all(line.strip().startswith("ok") for line in lines)
+    assert len(lines) == len(julia.SELFTEST_FUNCTIONS)
+    assert all(line.strip().startswith("ok" if has_field or not any(f"{n}:" in line for n in field) else "skip")
+               for line in lines)
     assert json.loads(julia.stamp_path().read_text()) == stamp
     assert stamp["julia_threads"] == 4 and stamp["julia_version"] == "1.11.5"
-    assert julia.auto_ready() and backend.resolve_backend("auto") == "julia"
+    assert julia.auto_ready() == has_field and backend.resolve_backend("auto") == ("julia" if has_field else "numpy")
+    assert julia.auto_ready("pair_sums") and backend.resolve_backend("auto", family="pair_sums") == "julia"
     # a kernel off by more than its tolerance
     ns.pair_sums = lambda *a, **k: {key: v * (1 + 1e-6) for key, v in _kernels_numpy.pair_sums(*a, **k).items()}
     stamp = julia.selftest(grav, echo=None)
     assert not stamp["passed"] and not stamp["functions"]["pair_sums_auto"]["passed"]
     assert stamp["functions"]["bin_index"]["passed"]
-    assert not julia.auto_ready() and backend.resolve_backend("auto") == "numpy"
+    assert not julia.auto_ready("pair_sums") and backend.resolve_backend("auto", family="pair_sums") == "numpy"
+    assert julia.auto_ready("bin_index")
     assert "pair_sums_auto" in julia.status()["auto_reason"]
     # a case that raises is a failure, not a crash
     stamp = julia.selftest([(grav[0][0], lambda k: 1 / 0)] + grav[1:], echo=None)
@@ -759,7 +767,7 @@ def test_auto_uses_julia_per_trusted_family(fake_env, monkeypatch, capsys):
     julia.stamp_path().write_text(json.dumps(_stamp_failing(julia.current_environment(), "xi_plus_gradient_none_reverse",
                                                             "fcm_iterate")))
     julia._reset_caches()
-    assert julia.trusted_families() == ("pair_sums", "bin_index", "gravity_forward")
+    assert julia.trusted_families() == ("pair_sums", "bin_index", "gravity_forward", "field_pair_sums")
     for family, expected in (("pair_sums", "julia"), ("bin_index", "julia"), ("fcm", "numpy"),
                              ("gravity_forward", "julia"), ("gravity_reverse", "numpy"), (None, "numpy")):
         assert backend.resolve_backend("auto", family=family) == expected, family
@@ -771,6 +779,7 @@ def test_auto_uses_julia_per_trusted_family(fake_env, monkeypatch, capsys):
     assert kernels.pair_sums is fake.pair_sums and kernels.bin_index is fake.bin_index
     assert kernels.fcm_iterate is _kernels_numpy.fcm_iterate
     assert not hasattr(kernels, "pair_sums_fields") and not hasattr(kernels, "PAIR_SUMS_LOGR")
+    assert not hasattr(kernels, "field_pair_sums")   # trusted, but this stand-in has none: never NumPy's
     assert backend.get_kernels("numpy") is _kernels_numpy
     cat = synthetic_shear_catalog(60, seed=3)
     res = cosmocorr.shear_shear(cat, min_sep=1, max_sep=60, nbins=3)
@@ -785,7 +794,7 @@ def test_auto_uses_julia_per_trusted_family(fake_env, monkeypatch, capsys):
     assert info["auto_resolves_to"] == "mixed"
     assert {f: e["backend"] for f, e in info["auto_families"].items()} == {
         "pair_sums": "julia", "bin_index": "julia", "fcm": "numpy", "gravity_forward": "julia",
-        "gravity_reverse": "numpy"}
+        "gravity_reverse": "numpy", "field_pair_sums": "julia"}
     assert "xi_plus_gradient_none_reverse" in info["auto_families"]["gravity_reverse"]["reason"]
     assert main(["julia", "status"]) == 0
     out = capsys.readouterr().out
@@ -921,11 +930,15 @@ def test_selftest_without_reverse_mode_trusts_the_core(fake_env, monkeypatch):
             return {"xi": np.ones(3)}, {"xi": np.ones(3)}, 1e-6, 0.0
         return name, run
 
+    ns.field_pair_sums = getattr(_kernels_numpy, "field_pair_sums", None)
     lines = []
     stamp = julia.selftest([grav(n) for n in julia.SELFTEST_FUNCTIONS if n.startswith("xi_plus")], echo=lines.append)
     assert stamp["passed"]
-    assert sum(line.strip().startswith("skip") for line in lines) == 2
-    assert julia.trusted_families() == ("pair_sums", "bin_index", "fcm", "gravity_forward")
+    skipped = [line.split()[1].rstrip(":") for line in lines if line.strip().startswith("skip")]
+    field = list(julia.SELFTEST_FAMILIES["field_pair_sums"]) if ns.field_pair_sums is None else []
+    assert sorted(skipped) == sorted(["xi_plus_gradient_none_reverse", "xi_plus_gradient_c_reverse"] + field)
+    assert julia.trusted_families() == ("pair_sums", "bin_index", "fcm", "gravity_forward") + \
+        (("field_pair_sums",) if ns.field_pair_sums is not None else ())
     why = julia.auto_reason("gravity_reverse")
     assert "was not run" in why and "--reverse-mode" in why
 
@@ -953,3 +966,29 @@ def test_sparse_fcm_with_julia_backend_says_it_runs_numpy(monkeypatch, caplog):
     with warnings.catch_warnings():
         warnings.simplefilter("error", cosmocorr.CosmocorrWarning)
         cosmocorr.fuzzy_c_means(ra, dec, 8, seed=1, neighbours=4, tol=1e-4, backend="auto")
+
+
+def test_bridge_field_pair_sums_conversions(monkeypatch):
+    """The bridge's NK/KK/NG/KG wrapper: complex fields and plain Python scalars to Julia, the
+    kind as a string, logr passed as a keyword; results read by name (``wlogr`` only with logr)."""
+    seen = {}
+
+    def field_pair_sums(xyz1, w1, f1, xyz2, w2, f2, kind, lo, hi, nbins, log, auto, logr=False):
+        seen.update(dtype=(f1.dtype, f2.dtype), kind=kind, types=(type(lo), type(nbins), type(log), type(auto)),
+                    logr=logr)
+        names = ("npairs", "weight", "wr") + (("wlogr",) if logr else ()) + ("xi", "xi_im")
+        return SimpleNamespace(**{name: [float(q)] * nbins for q, name in enumerate(names)})
+
+    monkeypatch.setattr(julia, "_module", SimpleNamespace(CosmoCorr=SimpleNamespace(field_pair_sums=field_pair_sums)))
+    jk = julia.kernels()
+    c = synthetic_shear_catalog(20, seed=2)
+    out = jk.field_pair_sums(c.xyz, c.w, np.ones(20), c.xyz, c.w, c.g, "spin2", 1, 60, np.int64(3), np.bool_(True),
+                             False, logr=True)
+    assert list(out) == ["npairs", "weight", "wr", "wlogr", "xi", "xi_im"]
+    assert all(isinstance(v, np.ndarray) and v.shape == (3,) for v in out.values())
+    assert seen == {"dtype": (np.dtype(complex), np.dtype(complex)), "kind": "spin2",
+                    "types": (float, int, bool, bool), "logr": True}
+    assert list(jk.field_pair_sums(c.xyz, c.w, c.g, c.xyz, c.w, c.g, "scalar", 1, 60, 3, False, True)) == \
+        ["npairs", "weight", "wr", "xi", "xi_im"]
+    with pytest.raises(ValueError, match="kind"):
+        jk.field_pair_sums(c.xyz, c.w, c.g, c.xyz, c.w, c.g, "spin1", 1, 60, 3, False, True)

@@ -64,13 +64,15 @@ SELFTEST_FAMILIES = {
     "fcm": ("fcm_iterate",),
     "gravity_forward": ("xi_plus_gradient_none_forward", "xi_plus_gradient_c_forward"),
     "gravity_reverse": ("xi_plus_gradient_none_reverse", "xi_plus_gradient_c_reverse"),
+    "field_pair_sums": ("field_pair_sums_scalar_auto", "field_pair_sums_scalar_cross",
+                        "field_pair_sums_spin2_cross"),
 }
 #: every check a complete stamp contains
 SELFTEST_FUNCTIONS = tuple(name for names in SELFTEST_FAMILIES.values() for name in names)
 #: the family of each kernel attribute of the namespaces (:func:`kernels`, ``numpy_kernels``;
 #: ``pair_sums_fields`` and ``PAIR_SUMS_LOGR`` are NumPy-only options of the pair sums)
 KERNEL_FAMILIES = {"pair_sums": "pair_sums", "pair_sums_fields": "pair_sums", "PAIR_SUMS_LOGR": "pair_sums",
-                   "bin_index": "bin_index", "fcm_iterate": "fcm"}
+                   "bin_index": "bin_index", "fcm_iterate": "fcm", "field_pair_sums": "field_pair_sums"}
 
 
 #: the weak dependencies of CosmoCorr's reverse-mode extension ``CosmoCorrReverseExt``
@@ -540,6 +542,20 @@ def kernels():
         names = SUM_NAMES + (SHEAR_SUM_NAMES if g1 is not None else ())
         return {name: np.array(getattr(out, name), dtype=float) for name in names}
 
+    def field_pair_sums(xyz1, w1, f1, xyz2, w2, f2, kind, min_sep, max_sep, nbins, log, auto, chunk_pairs=None,
+                        logr=False):
+        """NK/KK/NG/KG sums as ``numpy_kernels.field_pair_sums`` (``wlogr`` with ``logr``)."""
+        _require_main_thread()
+        if kind not in ("scalar", "spin2"):
+            raise ValueError(f"kind must be 'scalar' or 'spin2', got {kind!r}")
+        out = cc.field_pair_sums(
+            np.ascontiguousarray(xyz1, dtype=float), np.ascontiguousarray(w1, dtype=float),
+            np.ascontiguousarray(f1, dtype=complex), np.ascontiguousarray(xyz2, dtype=float),
+            np.ascontiguousarray(w2, dtype=float), np.ascontiguousarray(f2, dtype=complex), str(kind),
+            float(min_sep), float(max_sep), int(nbins), bool(log), bool(auto), logr=bool(logr))
+        names = SUM_NAMES + (("wlogr",) if logr else ()) + ("xi", "xi_im")
+        return {name: np.array(getattr(out, name), dtype=float) for name in names}
+
     def bin_index(r, min_sep, max_sep, nbins, log):
         _require_main_thread()
         r = np.asarray(r, dtype=float)
@@ -581,8 +597,8 @@ def kernels():
             abstol=float(atol), observer_distance=float(observer_distance))
         return np.array(out.xi, dtype=float), np.array(out.dxi_dG, dtype=float)
 
-    return SimpleNamespace(pair_sums=pair_sums, bin_index=bin_index, fcm_iterate=fcm_iterate,
-                           xi_plus_gradient=xi_plus_gradient)
+    return SimpleNamespace(pair_sums=pair_sums, field_pair_sums=field_pair_sums, bin_index=bin_index,
+                           fcm_iterate=fcm_iterate, xi_plus_gradient=xi_plus_gradient)
 
 
 def install(reverse_mode=False):
@@ -674,9 +690,23 @@ def _kernel_cases():
         names = ("centers", "membership", "n_iter", "objective", "converged")
         return dict(zip(names, ref)), dict(zip(names, got)), 1e-8, 1e-10
 
+    def field_case(kind, a, b, fa, fb, lo, log, auto):
+        def case(jk):
+            reference = getattr(numpy_kernels, "field_pair_sums", None)
+            if reference is None:
+                raise JuliaNotAvailableError("the NumPy reference field_pair_sums is not in this cosmocorr")
+            args = (a.xyz, a.w, fa, b.xyz, b.w, fb, kind, lo, 60.0, 7, log, auto)
+            return reference(*args, logr=True), jk.field_pair_sums(*args, logr=True), 1e-10, 1e-12
+        return case
+
+    kappa = np.random.default_rng(5).normal(size=c1.nobj) + 0j
     return [("pair_sums_auto", pair_case(c1, c1, 0.0, 60.0, 7, False, True)),
             ("pair_sums_cross", pair_case(c1, c2, 0.5, 60.0, 7, True, False)),
-            ("bin_index", bin_case), ("fcm_iterate", fcm_case)]
+            ("bin_index", bin_case), ("fcm_iterate", fcm_case),
+            ("field_pair_sums_scalar_auto", field_case("scalar", c1, c1, kappa, kappa, 0.0, False, True)),
+            ("field_pair_sums_scalar_cross", field_case("scalar", c1, c2, np.ones(c1.nobj) + 0j, c2.g.real + 0j,
+                                                        0.5, True, False)),
+            ("field_pair_sums_spin2_cross", field_case("spin2", c1, c2, kappa, c2.g, 0.5, True, False))]
 
 
 def selftest(extra_cases=(), path=None, echo=print):

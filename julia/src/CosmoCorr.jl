@@ -29,6 +29,7 @@ using OrdinaryDiffEq: ODEProblem, Tsit5, solve, successful_retcode
 export separation,
     bin_index,
     pair_sums,
+    field_pair_sums,
     fcm_iterate,
     final_positions,
     soft_pair_sums,

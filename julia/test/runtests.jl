@@ -196,6 +196,120 @@ end
         )
     end
 
+    @testset "field pair sums (NK, KK, NG, KG)" begin
+        rng = Xoshiro(21)
+        n = 120
+        ra, dec = 10 .* rand(rng, n), 10 .* rand(rng, n)
+        X = unit_matrix(ra, dec)
+        ww = rand(rng, n)
+        kappa = complex.(randn(rng, n))
+        gg = complex.(0.3 .* randn(rng, n), 0.3 .* randn(rng, n))
+        # a double loop with the separations of eq. 16 in degrees and the column rotation written
+        # through spin2_rotations (the shear-shear projection: minus its factor at b)
+        for (kind, f1, f2, auto) in (
+                ("scalar", kappa, kappa, true),
+                ("scalar", ones(ComplexF64, n), kappa, false),
+                ("spin2", ones(ComplexF64, n), gg, false),
+                ("spin2", kappa, gg, false),
+            )
+            got = CC.field_pair_sums(
+                X,
+                ww,
+                f1,
+                X,
+                ww,
+                f2,
+                kind,
+                1.0,
+                400.0,
+                6,
+                true,
+                auto;
+                logr = true,
+            )
+            ref = zeros(6, 6)
+            for i in 1:n, j in (auto ? i + 1 : 1):n
+                r = CC.separation(ra[i], dec[i], ra[j], dec[j])
+                k = CC.bin_index(r, 1.0, 400.0, 6, true)
+                k == 0 && continue
+                rot = if kind == "spin2"
+                    _, _, c2b, s2b = CC.spin2_rotations(
+                        X[:, i]...,
+                        X[:, j]...,
+                        X[:, i]' * X[:, j],
+                    )
+                    -complex(c2b, s2b)
+                else
+                    1.0
+                end
+                z = ww[i] * ww[j] * f1[i] * f2[j] * rot
+                ref[:, k] .+= (
+                    1,
+                    ww[i] * ww[j],
+                    ww[i] * ww[j] * r,
+                    ww[i] * ww[j] * log(r),
+                    real(z),
+                    imag(z),
+                )
+            end
+            @test got.npairs == ref[1, :]
+            @test [got.weight got.wr got.wlogr]' ≈ ref[2:4, :] rtol = 1.0e-10
+            @test [got.xi got.xi_im]' ≈ ref[5:6, :] rtol = 1.0e-7 atol = 1.0e-8
+        end
+        # without logr: the NumPy kernel's names and order
+        s = CC.field_pair_sums(
+            X,
+            ww,
+            kappa,
+            X,
+            ww,
+            kappa,
+            "scalar",
+            1.0,
+            400.0,
+            6,
+            true,
+            true,
+        )
+        @test keys(s) == (:npairs, :weight, :wr, :xi, :xi_im)
+        # TreeCorr's tangential shear: a source north of the lens elongated along RA (g1 > 0),
+        # or east of it elongated along Dec (g1 < 0), has gamma_t = |g| and gamma_x = 0
+        lens = unit_matrix([0.0], [0.0])
+        for (sra, sdec, g) in ((0.0, 1 / 6, 0.1), (1 / 6, 0.0, -0.1), (0.0, -1 / 6, 0.1))
+            src = unit_matrix([sra], [sdec])
+            t = CC.field_pair_sums(
+                lens,
+                [1.0],
+                [1.0 + 0im],
+                src,
+                [1.0],
+                [g + 0im],
+                "spin2",
+                1.0,
+                60.0,
+                1,
+                false,
+                false,
+            )
+            @test t.xi ≈ [0.1] rtol = 1.0e-12
+            @test abs(t.xi_im[1]) < 1.0e-14
+        end
+        @test_throws ArgumentError CC.field_pair_sums(
+            X,
+            ww,
+            gg,
+            X,
+            ww,
+            gg,
+            "spin2",
+            1.0,
+            400.0,
+            6,
+            true,
+            true,
+        )
+    end
+
     @testset "fuzzy c-means (eqs. 17, 18)" begin
         # memberships (c x N, a column per object): equal distances share equally; an object
         # on a centre belongs to it
