@@ -1,5 +1,6 @@
-"""The Julia backend: lazy juliacall bridge to the bundled ``CosmoCorr`` module (pair sums, fuzzy
-c-means and the differentiable gravity path of paper secs. 4 and 6), its set-up, status and self-test.
+"""The Julia backend: lazy juliacall bridge to the bundled ``CosmoCorr`` module (pair sums, NK/KK/NG/KG
+sums, fuzzy c-means and the differentiable gravity path of paper secs. 4 and 6), its set-up, status
+and self-test.
 
 Nothing here imports juliacall until the Julia backend is actually used. Three questions are
 answered from files only (never starting Julia, never resolving, never downloading):
@@ -91,9 +92,9 @@ class JuliaNotAvailableError(RuntimeError):
 
 
 _ready = None     # (bool, reason) from _check_state, cached
-_verified = None  # (bool, reason) from the stamp, cached
+_verified = None  # {family: (bool, reason)} from the stamp, cached
 _module = None    # the private Julia module holding `CosmoCorr`
-_load_lock = threading.Lock()  # one start of Julia, even when kernels are first used from threads
+_load_lock = threading.Lock()  # one start of Julia (load() itself runs on the main thread only)
 
 
 def _reset_caches():
