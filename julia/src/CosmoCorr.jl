@@ -31,6 +31,7 @@ export separation,
     pair_sums,
     field_pair_sums,
     fcm_iterate,
+    sparse_fcm_iterate,
     final_positions,
     soft_pair_sums,
     soft_xi_plus,
@@ -43,6 +44,7 @@ include("geometry.jl")
 include("binning.jl")
 include("pairs.jl")
 include("clustering.jl")
+include("sparse_fcm.jl")
 include("gravity.jl")
 
 end # module
