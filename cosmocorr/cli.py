@@ -467,7 +467,9 @@ def cmd_julia(args):
         elif args.reverse_mode:
             raise CLIError("--reverse-mode goes with `cosmocorr julia install`")
         print("Julia self-test: every Julia function once against the NumPy reference ...")
-        stamp = julia.selftest(_gravity_selftest_cases())
+        from .clustering.sparse_fcm import julia_selftest_cases as sparse_fcm_cases
+
+        stamp = julia.selftest(_gravity_selftest_cases() + sparse_fcm_cases())
         print(f"{'passed' if stamp['passed'] else 'FAILED'}; stamp written to {julia.stamp_path()}")
         print("\n".join(julia.status_lines()))
         return 0 if stamp["passed"] else 1

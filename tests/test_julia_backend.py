@@ -452,8 +452,9 @@ def test_selftest_writes_the_stamp_auto_reads(fake_env, monkeypatch):
     monkeypatch.setattr(julia, "kernels", lambda: ns)
     monkeypatch.setattr(julia, "load", lambda: SimpleNamespace(
         seval=lambda code: {"string(VERSION)": "1.11.5", "Threads.nthreads()": 4}[code]))
+    # the checks other layers add (gravity, sparse fuzzy c-means), stood in for here
     grav = [(name, lambda k: ({"xi": np.ones(3)}, {"xi": np.ones(3) + 1e-12}, 1e-6, 0.0))
-            for name in julia.SELFTEST_FUNCTIONS if name.startswith("xi_plus")]
+            for name in julia.SELFTEST_FUNCTIONS if name.startswith(("xi_plus", "sparse_fcm"))]
     # the NK/KK/NG/KG checks run when this cosmocorr has their NumPy reference, else are skipped
     has_field = ns.field_pair_sums is not None
     field = julia.SELFTEST_FAMILIES["field_pair_sums"]
@@ -767,7 +768,7 @@ def test_auto_uses_julia_per_trusted_family(fake_env, monkeypatch, capsys):
     julia.stamp_path().write_text(json.dumps(_stamp_failing(julia.current_environment(), "xi_plus_gradient_none_reverse",
                                                             "fcm_iterate")))
     julia._reset_caches()
-    assert julia.trusted_families() == ("pair_sums", "bin_index", "gravity_forward", "field_pair_sums")
+    assert julia.trusted_families() == ("pair_sums", "bin_index", "gravity_forward", "field_pair_sums", "fcm_sparse")
     for family, expected in (("pair_sums", "julia"), ("bin_index", "julia"), ("fcm", "numpy"),
                              ("gravity_forward", "julia"), ("gravity_reverse", "numpy"), (None, "numpy")):
         assert backend.resolve_backend("auto", family=family) == expected, family
@@ -794,7 +795,7 @@ def test_auto_uses_julia_per_trusted_family(fake_env, monkeypatch, capsys):
     assert info["auto_resolves_to"] == "mixed"
     assert {f: e["backend"] for f, e in info["auto_families"].items()} == {
         "pair_sums": "julia", "bin_index": "julia", "fcm": "numpy", "gravity_forward": "julia",
-        "gravity_reverse": "numpy", "field_pair_sums": "julia"}
+        "gravity_reverse": "numpy", "field_pair_sums": "julia", "fcm_sparse": "julia"}
     assert "xi_plus_gradient_none_reverse" in info["auto_families"]["gravity_reverse"]["reason"]
     assert main(["julia", "status"]) == 0
     out = capsys.readouterr().out
@@ -932,13 +933,14 @@ def test_selftest_without_reverse_mode_trusts_the_core(fake_env, monkeypatch):
 
     ns.field_pair_sums = getattr(_kernels_numpy, "field_pair_sums", None)
     lines = []
-    stamp = julia.selftest([grav(n) for n in julia.SELFTEST_FUNCTIONS if n.startswith("xi_plus")], echo=lines.append)
+    stamp = julia.selftest([grav(n) for n in julia.SELFTEST_FUNCTIONS if n.startswith(("xi_plus", "sparse_fcm"))],
+                           echo=lines.append)
     assert stamp["passed"]
     skipped = [line.split()[1].rstrip(":") for line in lines if line.strip().startswith("skip")]
     field = list(julia.SELFTEST_FAMILIES["field_pair_sums"]) if ns.field_pair_sums is None else []
     assert sorted(skipped) == sorted(["xi_plus_gradient_none_reverse", "xi_plus_gradient_c_reverse"] + field)
     assert julia.trusted_families() == ("pair_sums", "bin_index", "fcm", "gravity_forward") + \
-        (("field_pair_sums",) if ns.field_pair_sums is not None else ())
+        (("field_pair_sums",) if ns.field_pair_sums is not None else ()) + ("fcm_sparse",)
     why = julia.auto_reason("gravity_reverse")
     assert "was not run" in why and "--reverse-mode" in why
 
@@ -992,3 +994,135 @@ def test_bridge_field_pair_sums_conversions(monkeypatch):
         ["npairs", "weight", "wr", "xi", "xi_im"]
     with pytest.raises(ValueError, match="kind"):
         jk.field_pair_sums(c.xyz, c.w, c.g, c.xyz, c.w, c.g, "spin1", 1, 60, 3, False, True)
+
+
+def _sparse_problem(n=300, c=10, seed=7):
+    from cosmocorr.clustering.sparse_fcm import kmeans_plus_plus_fast
+    from cosmocorr.sky.geometry import unit_vectors
+
+    rng = np.random.default_rng(seed)
+    ra, dec = rng.uniform(10, 12, n), rng.uniform(-1, 1, n)
+    return ra, dec, unit_vectors(ra, dec), unit_vectors(*kmeans_plus_plus_fast(ra, dec, c, seed=1).T)
+
+
+def _julia_layout(result):
+    """A NumPy sparse_fcm_iterate result as the Julia kernel returns it: a NamedTuple (attribute
+    access only) with neighbours (1-based) and memberships k x N, each column in reversed index
+    order (Julia's sets are ordered by distance, not by index)."""
+    cxyz, U, it, hist, conv, req = result
+    n, k = U.shape[0], U.indptr[1]
+    idx = U.indices.reshape(n, k)[:, ::-1].T + 1
+    return SimpleNamespace(centers=cxyz, neighbours=np.asfortranarray(idx), membership=U.data.reshape(n, k)[:, ::-1].T,
+                           n_iter=np.int64(it), objective=list(hist), converged=np.bool_(conv), requeried=np.int64(req))
+
+
+def test_bridge_sparse_fcm_conversions(monkeypatch):
+    """The bridge's sparse fuzzy c-means: (3, N) and (3, c) float arrays and plain scalars to
+    Julia, ``block`` as a keyword; back: 1-based k x N neighbours to a csr_matrix (N, c) with
+    sorted 0-based indices equal to NumPy's, Python int/bool scalars; relax != 1 refused."""
+    from cosmocorr.clustering.sparse_fcm import sparse_fcm_iterate
+
+    seen = {}
+
+    def fake(xyz, cxyz, m, tol, max_iter, k, w, block=None):
+        seen.update(shapes=(xyz.shape, cxyz.shape), types=tuple(type(v) for v in (m, tol, max_iter, k)), block=block,
+                    w=None if w is None else w.dtype)
+        return _julia_layout(sparse_fcm_iterate(xyz, cxyz, m, tol, max_iter, k, w, block=block))
+
+    monkeypatch.setattr(julia, "_module", SimpleNamespace(CosmoCorr=SimpleNamespace(sparse_fcm_iterate=fake)))
+    jk = julia.kernels()
+    _, _, xyz, init = _sparse_problem()
+    w = np.random.default_rng(3).uniform(0.5, 1.5, xyz.shape[1]).astype(np.float32)
+    args = (xyz, init, 2.0, 1e-5, 100, np.int64(4), w)
+    ref = sparse_fcm_iterate(*args[:-1], w.astype(float), block=128)
+    bar = SimpleNamespace(n=0, update=lambda n: setattr(bar, "n", bar.n + n))
+    got = jk.sparse_fcm_iterate(*args, block=np.int64(128), progress=bar)
+    assert seen == {"shapes": ((3, 300), (3, 10)), "types": (float, float, int, int), "block": 128,
+                    "w": np.dtype(float)}
+    np.testing.assert_array_equal(got[0], ref[0])
+    assert got[1].format == "csr" and got[1].has_sorted_indices and got[1].shape == (300, 10)
+    np.testing.assert_array_equal(got[1].indices, ref[1].indices)
+    np.testing.assert_array_equal(got[1].indptr, ref[1].indptr)
+    np.testing.assert_array_equal(got[1].data, ref[1].data)
+    assert got[2] == ref[2] == bar.n and type(got[2]) is int and type(got[4]) is bool and type(got[5]) is int
+    np.testing.assert_array_equal(got[3], ref[3])
+    assert (got[4], got[5]) == (ref[4], ref[5])
+    with pytest.raises(NotImplementedError, match="accelerate"):
+        jk.sparse_fcm_iterate(*args, relax=1.5)
+
+
+def test_sparse_fcm_runs_on_julia_only_once_trusted(fake_env, monkeypatch):
+    """fuzzy_c_means(neighbours=k): with the fcm_sparse family trusted, "auto" and "julia" call
+    the Julia kernel, silently; with its check failed, "auto" runs NumPy silently and "julia"
+    runs NumPy with a warning; accelerate=True always runs NumPy."""
+    import warnings
+
+    from cosmocorr.clustering import sparse_fcm
+
+    calls = []
+
+    def kernel(*a, **k):
+        calls.append(k.get("relax"))
+        return sparse_fcm.sparse_fcm_iterate(*a, **k)
+
+    monkeypatch.setattr(julia, "kernels", lambda: SimpleNamespace(sparse_fcm_iterate=kernel))
+    ra, dec, _, _ = _sparse_problem()
+    run = dict(seed=1, neighbours=4, tol=1e-4)
+    ref = cosmocorr.fuzzy_c_means(ra, dec, 10, backend="numpy", **run)
+    julia.stamp_path().write_text(json.dumps(_stamp(julia.current_environment())))
+    julia._reset_caches()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cosmocorr.CosmocorrWarning)
+        for name in ("auto", "julia"):
+            got = cosmocorr.fuzzy_c_means(ra, dec, 10, backend=name, **run)
+            np.testing.assert_array_equal(got.membership.toarray(), ref.membership.toarray())
+    assert calls == [1.0, 1.0]
+    with pytest.warns(cosmocorr.CosmocorrWarning, match="accelerate=True"):
+        cosmocorr.fuzzy_c_means(ra, dec, 10, backend="julia", accelerate=True, **run)
+    assert len(calls) == 2
+    julia.stamp_path().write_text(json.dumps(_stamp_failing(julia.current_environment(), "sparse_fcm_iterate")))
+    julia._reset_caches()
+    assert "fcm_sparse" not in julia.trusted_families() and "pair_sums" in julia.trusted_families()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", cosmocorr.CosmocorrWarning)
+        cosmocorr.fuzzy_c_means(ra, dec, 10, backend="auto", **run)
+    with pytest.warns(cosmocorr.CosmocorrWarning, match=r"neighbours=4.*NumPy"):
+        cosmocorr.fuzzy_c_means(ra, dec, 10, backend="julia", **run)
+    assert len(calls) == 2
+
+
+def test_sparse_fcm_selftest_case_and_its_tolerance(monkeypatch):
+    """The fcm_sparse self-test case (from the clustering layer) passes for a kernel equal to the
+    NumPy reference and fails for one off by 1e-8 in the memberships or by one iteration."""
+    from cosmocorr.clustering import sparse_fcm
+
+    (name, case), = sparse_fcm.julia_selftest_cases()
+    assert name in julia.SELFTEST_FAMILIES["fcm_sparse"]
+    cache = {}
+    real = sparse_fcm.sparse_fcm_iterate
+
+    def cached(*a, **k):
+        if "result" not in cache:
+            cache["result"] = real(*a, **k)
+        return cache["result"]
+
+    monkeypatch.setattr(sparse_fcm, "sparse_fcm_iterate", cached)
+    assert julia._compare(*case(SimpleNamespace(sparse_fcm_iterate=cached)))["passed"]
+    ref = cache["result"]
+    assert ref[4] and ref[5] > 0     # converged, and the neighbour maintenance re-queried sets
+    U = ref[1].copy()
+    U.data[0] += 1e-8
+    off = SimpleNamespace(sparse_fcm_iterate=lambda *a, **k: (ref[0], U) + ref[2:])
+    assert not julia._compare(*case(off))["passed"]
+    late = SimpleNamespace(sparse_fcm_iterate=lambda *a, **k: ref[:2] + (ref[2] + 1,) + ref[3:])
+    assert not julia._compare(*case(late))["passed"]
+
+
+@pytest.mark.julia
+@requires_julia
+def test_sparse_fcm_iterate_parity():
+    from cosmocorr.clustering.sparse_fcm import julia_selftest_cases
+
+    (_, case), = julia_selftest_cases()
+    result = julia._compare(*case(julia.kernels()))
+    assert result["passed"], result

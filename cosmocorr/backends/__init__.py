@@ -33,7 +33,7 @@ from types import SimpleNamespace
 from .._validate import check_choice
 from .._warnings import CosmocorrWarning, emit_warning
 
-__all__ = ["BACKENDS", "set_backend", "get_backend", "resolve_backend", "get_kernels", "numpy_only"]
+__all__ = ["BACKENDS", "set_backend", "get_backend", "resolve_backend", "get_kernels", "numpy_only", "trusted_kernel"]
 
 BACKENDS = ("numpy", "julia", "auto")
 ENV_VAR = "COSMOCORR_BACKEND"
@@ -121,6 +121,22 @@ def numpy_only(what, backend=None, stacklevel=4):
         emit_warning(f"{what} has no Julia kernel that passed the self-test yet: it runs on the NumPy "
                      f"backend although backend='julia' was asked for", CosmocorrWarning, stacklevel=stacklevel)
     return "numpy"
+
+
+def trusted_kernel(family, name, what, backend=None):
+    """The Julia kernel ``name`` of ``family`` when ``backend`` (or the configured default) is
+    ``"julia"`` or ``"auto"`` and that family's self-test passed here (``julia_bridge.auto_ready``),
+    else None, for the caller's NumPy reference. For a kernel that runs on Julia only once
+    verified, even with ``backend="julia"``: then, while the family is not trusted, ``what``
+    runs on NumPy with :func:`numpy_only`'s warning."""
+    chosen = get_backend() if backend is None else _normalise(backend, "backend")
+    if chosen != "numpy":
+        from . import julia_bridge as julia
+
+        if julia.auto_ready(family):
+            return getattr(julia.kernels(), name)
+    numpy_only(what, backend, stacklevel=5)
+    return None
 
 
 def _normalise(name, argname):

@@ -41,6 +41,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .numpy_fcm import neighbour_csr
 from .numpy_kernels import SHEAR_SUM_NAMES, SUM_NAMES
 
 __all__ = ["JuliaNotAvailableError", "julia_ready", "reason", "require_julia", "julia_verified", "auto_ready",
@@ -67,13 +68,17 @@ SELFTEST_FAMILIES = {
     "gravity_reverse": ("xi_plus_gradient_none_reverse", "xi_plus_gradient_c_reverse"),
     "field_pair_sums": ("field_pair_sums_scalar_auto", "field_pair_sums_scalar_cross",
                         "field_pair_sums_spin2_cross"),
+    # sparse fuzzy c-means (neighbours=k): its case comes from the clustering layer that owns the
+    # NumPy reference (``cosmocorr.clustering.sparse_fcm.julia_selftest_cases``)
+    "fcm_sparse": ("sparse_fcm_iterate",),
 }
 #: every check a complete stamp contains
 SELFTEST_FUNCTIONS = tuple(name for names in SELFTEST_FAMILIES.values() for name in names)
 #: the family of each kernel attribute of the namespaces (:func:`kernels`, ``numpy_kernels``;
 #: ``pair_sums_fields`` and ``PAIR_SUMS_LOGR`` are NumPy-only options of the pair sums)
 KERNEL_FAMILIES = {"pair_sums": "pair_sums", "pair_sums_fields": "pair_sums", "PAIR_SUMS_LOGR": "pair_sums",
-                   "bin_index": "bin_index", "fcm_iterate": "fcm", "field_pair_sums": "field_pair_sums"}
+                   "bin_index": "bin_index", "fcm_iterate": "fcm", "field_pair_sums": "field_pair_sums",
+                   "sparse_fcm_iterate": "fcm_sparse"}
 
 
 #: the weak dependencies of CosmoCorr's reverse-mode extension ``CosmoCorrReverseExt``
@@ -578,6 +583,26 @@ def kernels():
         return (np.array(out.centers, dtype=float), membership, int(out.n_iter),
                 np.array(out.objective, dtype=float), bool(out.converged))
 
+    def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=None, block=None, relax=1.0,
+                           num_threads=None, progress=None):
+        """``cosmocorr.clustering.sparse_fcm.sparse_fcm_iterate`` on Julia (same arguments and
+        results; Julia's own thread count, not ``num_threads``; ``relax`` = 1 only)."""
+        _require_main_thread()
+        if relax != 1.0:
+            raise NotImplementedError("accelerate=True (over-relaxed sparse fuzzy c-means) runs on the numpy backend")
+        cxyz = np.ascontiguousarray(cxyz, dtype=float)
+        out = cc.sparse_fcm_iterate(np.ascontiguousarray(xyz, dtype=float), cxyz, float(fuzziness), float(tol),
+                                    int(max_iter), int(neighbours),
+                                    None if weights is None else np.ascontiguousarray(weights, dtype=float),
+                                    block=None if block is None else int(block))
+        if progress is not None:
+            progress.update(int(out.n_iter))     # the Julia loop reports once, at its end
+        # neighbours and memberships come k x N (a column per object), the indices 1-based
+        idx = np.array(out.neighbours, dtype=np.int64) - 1
+        U = neighbour_csr(idx, np.array(out.membership, dtype=float), cxyz.shape[1])
+        return (np.array(out.centers, dtype=float), U, int(out.n_iter), np.array(out.objective, dtype=float),
+                bool(out.converged), int(out.requeried))
+
     def xi_plus_gradient(G, x0, v0, g1, g2, edges, alpha, labels=None, ad="forward", t_max=None, softening=0.01,
                          rtol=1e-10, atol=1e-12, observer_distance=10.0):
         """(xi, dxi_dG) of the gravity forward model: Tsit5 with ForwardDiff (``ad="forward"``) or
@@ -599,7 +624,8 @@ def kernels():
         return np.array(out.xi, dtype=float), np.array(out.dxi_dG, dtype=float)
 
     return SimpleNamespace(pair_sums=pair_sums, field_pair_sums=field_pair_sums, bin_index=bin_index,
-                           fcm_iterate=fcm_iterate, xi_plus_gradient=xi_plus_gradient)
+                           fcm_iterate=fcm_iterate, sparse_fcm_iterate=sparse_fcm_iterate,
+                           xi_plus_gradient=xi_plus_gradient)
 
 
 def install(reverse_mode=False):
