@@ -361,6 +361,112 @@ end
         @test a.centers ≈ b.centers atol = 1.0e-9
     end
 
+    @testset "sparse fuzzy c-means (eqs. 15-18 on the k nearest centres)" begin
+        # the brute-force query: the m nearest centres by chord, ascending, equal chords by index
+        rng = Xoshiro(11)
+        Cr = randn(rng, 3, 50)
+        Cr ./= sqrt.(sum(abs2, Cr; dims = 1))
+        x = Cr[:, 7] .+ 0.1 .* randn(rng, 3)
+        x ./= sqrt(sum(abs2, x))
+        chords = [sqrt(sum(abs2, Cr[:, j] .- x)) for j in 1:50]
+        idx, ch = CC.nearest!(zeros(Int, 9), zeros(9), x..., Cr)
+        @test idx == sortperm(chords)[1:9]
+        @test ch ≈ sort(chords)[1:9] rtol = 1.0e-14
+        Ct = hcat(Cr[:, 3], Cr[:, 1], Cr[:, 3], Cr[:, 2])
+        @test CC.nearest!(zeros(Int, 2), zeros(2), Cr[:, 3]..., Ct)[1] == [1, 3]
+        @test CC.stable_order!(zeros(Int, 5), [1.0, 0.5, 1.0, 0.5, 0.2]) == [5, 2, 4, 1, 3]
+
+        # a tiny field from Kronecker sequences (uniform, or 12 clumps); starting centres are
+        # normalised sums of two objects (no object on a centre)
+        function kronecker_field(n, c, clumps)
+            i = 1:n
+            a = mod.(i .* 0.7548776662466927, 1.0)
+            b = mod.(i .* 0.5698402909980532, 1.0)
+            if clumps
+                g = mod.(i .- 1, c) .+ 1
+                ra = 10 .+ 3 .* mod.(g .* 0.6180339887498949, 1.0) .+ 0.15 .* (a .- 0.5)
+                dec = 3 .* mod.(g .* 0.4142135623730951, 1.0) .+ 0.15 .* (b .- 0.5)
+            else
+                ra = 10 .+ 2 .* a
+                dec = 2 .* b .- 1
+            end
+            X = unit_matrix(ra, dec)
+            sel = (0:(c - 1)) .* div(n, c) .+ 1
+            C0 = X[:, sel] .+ X[:, sel .+ 1]
+            return X, C0 ./ sqrt.(sum(abs2, C0; dims = 1))
+        end
+        # the plain double loop: one eq. 18 + eq. 17 step with every object's k nearest centres
+        # found by sorting its Vincenty distances to all c centres
+        function plain_step(X, C, m, k)
+            c, n = size(C, 2), size(X, 2)
+            p = 2 / (m - 1)
+            sums = zeros(3, c)
+            idx = zeros(Int, k, n)
+            U = zeros(k, n)
+            jm = 0.0
+            for i in 1:n
+                d = [CC.vincenty_vectors(X[:, i]..., C[:, j]...) for j in 1:c]
+                S = sortperm(d)[1:k]
+                u = d[S].^(-p)
+                u ./= sum(u)
+                idx[:, i] = S
+                U[:, i] = u
+                for q in 1:k
+                    sums[:, S[q]] .+= u[q]^m .* X[:, i]
+                    jm += u[q]^m * (d[S[q]] / CC.ARCMIN)^2
+                end
+            end
+            nrm = sqrt.(sum(abs2, sums; dims = 1))
+            Cn = [nrm[j] > 0 ? sums[r, j] / nrm[j] : C[r, j] for r in 1:3, j in 1:c]
+            return Cn, idx, U, jm
+        end
+        function dense(idx, U, c)
+            D = zeros(c, size(idx, 2))
+            for i in axes(idx, 2), q in axes(idx, 1)
+                D[idx[q, i], i] = U[q, i]
+            end
+            return D
+        end
+
+        # k = c: every sweep is the plain step (6 iterations, tol 0: not converged)
+        X, C0 = kronecker_field(240, 12, false)
+        out = CC.sparse_fcm_iterate(X, C0, 2.0, 0.0, 6, 12, nothing; block = 64)
+        @test !out.converged && out.n_iter == 6 && out.requeried == 0
+        C = C0
+        history = Float64[]
+        for it in 0:6
+            Cn, idx, U, jm = plain_step(X, C, 2.0, 12)
+            push!(history, jm)
+            if it == 6
+                @test dense(out.neighbours, out.membership, 12) ≈
+                    dense(idx, U, 12) atol = 1.0e-12
+            else
+                C = Cn
+            end
+        end
+        @test out.centers ≈ C atol = 1.0e-12
+        @test out.objective ≈ history rtol = 1.0e-12
+
+        # k < c: the sets change (refreshes, reserve refills, re-queries) until convergence; at
+        # the kernel's centres the plain step finds the same k nearest centres, the same
+        # memberships and J_m, and leaves the centres where they are (a fixed point). In a
+        # NumPy port of both, the differences were <= 2e-14 (memberships), 6e-15 (centres).
+        for (k, clumps) in ((4, false), (3, false), (4, true))
+            X, C0 = kronecker_field(240, 12, clumps)
+            out = CC.sparse_fcm_iterate(X, C0, 2.0, 1.0e-12, 3000, k, nothing; block = 64)
+            @test out.converged
+            @test out.requeried > 0
+            @test all(sum(out.membership; dims = 1) .≈ 1)
+            Cn, idx, U, jm = plain_step(X, out.centers, 2.0, k)
+            @test sort(out.neighbours; dims = 1) == sort(idx; dims = 1)
+            @test dense(out.neighbours, out.membership, 12) ≈
+                dense(idx, U, 12) atol = 1.0e-12
+            @test jm ≈ out.objective[end] rtol = 1.0e-12
+            @test Cn ≈ out.centers atol = 1.0e-10
+            @test length(out.objective) == out.n_iter + 1
+        end
+    end
+
     @testset "circular orbit" begin
         # softened point mass: circular speed v^2 = G M r^2 / (r^2 + soft^2)^(3/2)
         soft = 0.01
