@@ -622,8 +622,12 @@ function sparse_fcm_iterate(
                 (s3, jt, ct, rt, ft)
             end
         end
-        sums = zeros(Float64, 3, c)
-        jm, change, flagged = 0.0, 0.0, 0
+        # `local`: the enclosing function has its own `sums` and `jm`, which an inner function
+        # would otherwise assign to
+        local sums = zeros(Float64, 3, c)
+        local jm = 0.0
+        local change = 0.0
+        local flagged = 0
         for task in tasks
             s3, jt, ct, rt, ft = fetch(task)::Tuple{
                 Matrix{Float64},
