@@ -1126,3 +1126,23 @@ def test_sparse_fcm_iterate_parity():
     (_, case), = julia_selftest_cases()
     result = julia._compare(*case(julia.kernels()))
     assert result["passed"], result
+
+
+def test_cli_selftest_covers_every_check(monkeypatch, capsys):
+    """`cosmocorr julia selftest` hands the self-test the checks the bridge cannot define itself
+    (gravity, sparse fuzzy c-means): with the bridge's own, every name of SELFTEST_FUNCTIONS."""
+    from cosmocorr.cli import main
+
+    seen = {}
+
+    def selftest(extra_cases=(), path=None, echo=print):
+        seen["names"] = [name for name, _ in extra_cases]
+        return {"passed": True}
+
+    monkeypatch.setattr(julia, "selftest", selftest)
+    monkeypatch.setattr(julia, "status_lines", lambda info=None: [])
+    monkeypatch.setattr(julia, "stamp_path", lambda: Path("stamp.json"))
+    assert main(["julia", "selftest"]) == 0
+    own = [name for name, _ in julia._kernel_cases()]
+    assert sorted(own + seen["names"]) == sorted(julia.SELFTEST_FUNCTIONS)
+    assert "sparse_fcm_iterate" in seen["names"]
