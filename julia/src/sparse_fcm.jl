@@ -225,9 +225,13 @@ function query_object!(
     k = length(I)
     r = length(res)
     nearest!(nbuf, cbuf, X[1, i], X[2, i], X[3, i], sw.C)
-    copyto!(I, 1, nbuf, 1, k)
+    for q in 1:k
+        I[q] = nbuf[q]
+    end
     exact_sets && return Inf, Inf
-    copyto!(res, 1, nbuf, k + 1, r)
+    for q in 1:r
+        res[q] = nbuf[k + q]
+    end
     return chord_to_angle(cbuf[k + 1]), chord_to_angle(cbuf[k + r + 1])
 end
 
