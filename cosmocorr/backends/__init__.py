@@ -11,8 +11,8 @@ iterations, eqs. 15-18) and the lazy juliacall bridge to the bundled Julia modul
     The bundled Julia module ``CosmoCorr`` through juliacall, loaded on first use; needs Julia
     installed and resolved (``cosmocorr julia install``), not the self-test.
 ``"auto"`` (default)
-    Julia per family of functions (pair sums, bin indices, fuzzy c-means, forward-mode and
-    reverse-mode gravity: ``julia_bridge.SELFTEST_FAMILIES``), for each family only when Julia
+    Julia per family of functions (pair sums, bin indices, fuzzy c-means, sparse fuzzy c-means,
+    forward-mode and reverse-mode gravity: ``julia_bridge.SELFTEST_FAMILIES``), for each family only when Julia
     is installed and resolved for this Python environment *and* that family's self-test checks
     passed for exactly this environment (the stamp written by ``cosmocorr julia selftest``
     matches the cosmocorr version, the Julia installation, the resolved Manifest, the CosmoCorr
