@@ -95,7 +95,7 @@ def _outputs(args, figure_default=True):
 def _backend(args):
     from .backends import resolve_backend
 
-    name = resolve_backend(args.backend)
+    name = resolve_backend(args.backend, family="pair_sums")   # what runs the pair sums (provenance)
     if name == "julia":
         from .backends import julia_bridge
 
@@ -637,13 +637,19 @@ def cmd_julia(args):
 
     if args.action in ("install", "selftest"):
         if args.action == "install":
-            julia.install()
+            julia.install(reverse_mode=args.reverse_mode)
+        elif args.reverse_mode:
+            raise CLIError("--reverse-mode goes with `cosmocorr julia install`")
         print("Julia self-test: every Julia function once against the NumPy reference ...")
-        stamp = julia.selftest(_gravity_selftest_cases())
+        from .clustering.sparse_fcm import julia_selftest_cases as sparse_fcm_cases
+
+        stamp = julia.selftest(_gravity_selftest_cases() + sparse_fcm_cases())
         print(f"{'passed' if stamp['passed'] else 'FAILED'}; stamp written to {julia.stamp_path()}")
-        print(f"backend='auto' now uses {'julia' if julia.auto_ready() else 'numpy'} ({julia.auto_reason()})")
+        print("\n".join(julia.status_lines()))
         return 0 if stamp["passed"] else 1
-    print(json.dumps(julia.status(), indent=1, default=str))
+    info = julia.status()
+    print("\n".join(julia.status_lines(info)))
+    print(json.dumps(info, indent=1, default=str))
     return 0
 
 
@@ -880,6 +886,10 @@ def build_parser():
                    help="install: resolve Julia and CosmoCorr, then run the self-test; selftest: compare every Julia "
                         "function with NumPy and write the stamp 'auto' needs (exit code 1 if it fails); status: "
                         "what 'auto' chooses and why")
+    j.add_argument("--reverse-mode", action="store_true",
+                   help="with install: also install Zygote and SciMLSensitivity, the reverse-mode (ad='reverse') "
+                        "path of the gravity forward model (a Julia package extension; the core install leaves "
+                        "them out)")
     j.set_defaults(func=cmd_julia)
     p._subparsers_by_name = {"demo": d, "rho": r, "gg": gg, "nn": nn, "julia": j, "tau": t, **field_parsers}
     return p

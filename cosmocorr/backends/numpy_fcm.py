@@ -100,6 +100,20 @@ def renormalise(v, previous):
     return np.where(keep, previous, v / np.where(keep, 1.0, norm))
 
 
+def neighbour_csr(idx, U, n_clusters):
+    """Sparse memberships (N, c) as a scipy.sparse.csr_matrix with sorted indices, from the
+    0-based neighbour indices ``idx`` and memberships ``U`` (both (k, N): column i is object i's
+    k stored entries) of the sparse fuzzy c-means (paper eq. 18 on the k nearest centres)."""
+    from scipy import sparse
+
+    k, n = idx.shape
+    index_type = np.int64 if n * k > 2**31 - 1 else np.int32
+    out = sparse.csr_matrix((U.T.ravel(), idx.T.ravel().astype(index_type),
+                             np.arange(0, n * k + 1, k, dtype=index_type)), shape=(n, int(n_clusters)))
+    out.sort_indices()
+    return out
+
+
 def iterate(sweep, cxyz, current, spare, relax, tol, max_iter, progress=None):
     """The fuzzy c-means outer loop (eqs. 17-18 until max |U_new - U| < tol), shared by the dense
     kernel and the sparse one (:mod:`cosmocorr.clustering.sparse_fcm`).

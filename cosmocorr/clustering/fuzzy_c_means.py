@@ -19,7 +19,7 @@ from .._validate import as_float_array, check_bool, check_positive_int, check_re
 from .._parallel import using_threads
 from .._progress import progress_bar
 from .._warnings import ConvergenceWarning, emit_warning
-from ..backends import get_backend, get_kernels
+from ..backends import get_backend, get_kernels, numpy_only, trusted_kernel
 from ..backends.numpy_fcm import RELAX_CAP, memberships
 from ..sky.geometry import ARCMIN, angular_distances, unit_vectors, vectors_to_radec
 from .kmeans_pp import check_n_clusters, kmeans_plus_plus
@@ -127,7 +127,10 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
         eqs. 15-18 evaluated on those entries with rows renormalised; O(N k) time per iteration
         and memory instead of O(N c). ``membership`` is then a ``scipy.sparse.csr_matrix``
         (N, c). ``None`` (default): dense. k = c gives dense fuzzy c-means (to rounding). Runs
-        in NumPy whatever ``backend`` says; k-means++ uses the fast variant drawing the same centres.
+        on Julia (``"julia"`` or ``"auto"``) only once the Julia kernel's self-test (family
+        ``fcm_sparse``) passed here, else in NumPy (with ``backend="julia"`` a
+        :class:`~cosmocorr.CosmocorrWarning` says so); with ``accelerate=True`` always in NumPy.
+        k-means++ uses the fast variant drawing the same centres.
     num_threads : int, optional
         Threads for the iterations (default: all cores; see :mod:`cosmocorr._parallel`).
     progress : bool
@@ -164,7 +167,14 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
     cxyz = unit_vectors(init[:, 0], init[:, 1])
     with progress_bar(max_iter, "fuzzy c-means iterations", progress) as bar:
         if neighbours is not None:
-            cxyz, U, it, history, converged, _ = sparse_fcm_iterate(
+            # Julia only once its self-test passed (also for backend="julia"); accelerate: NumPy
+            what = f"sparse fuzzy c-means (neighbours={neighbours}{', accelerate=True' if accelerate else ''})"
+            if accelerate:
+                numpy_only(what, backend)
+                kernel = sparse_fcm_iterate
+            else:
+                kernel = trusted_kernel("fcm_sparse", "sparse_fcm_iterate", what, backend) or sparse_fcm_iterate
+            cxyz, U, it, history, converged, _ = kernel(
                 xyz, cxyz, fuzziness, float(tol), max_iter, neighbours, weights, relax=1.5 if accelerate else 1.0,
                 num_threads=num_threads, progress=bar)
         else:

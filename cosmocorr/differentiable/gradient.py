@@ -135,7 +135,8 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
     bins = Bins(0.0, 160.0, 3) if bins is None else bins
     julia_mirrors = approach in ("none", "c") and kind == "sigmoid"
     requested = get_backend() if backend is None else str(backend).lower()
-    if resolve_backend(backend) == "julia" and (julia_mirrors or requested != "auto"):
+    # "auto" trusts forward- and reverse-mode gravity separately (self-test families)
+    if resolve_backend(backend, family=f"gravity_{ad}") == "julia" and (julia_mirrors or requested != "auto"):
         return _julia_gradient(G, n_galaxies, bins, approach, n_clusters, seed, alpha, kind, fuzziness, tau,
                                rtol, atol, state, t_max, ad)
     cat = simulate_catalog(G, n_galaxies, seed=seed, rtol=rtol, atol=atol, t_max=t_max)

@@ -13,26 +13,38 @@ ever touches a Python object.
 """
 module CosmoCorr
 
-using ChainRulesCore: @ignore_derivatives, @non_differentiable
-using LinearAlgebra: mul!
+using ChainRulesCore:
+    ChainRulesCore,
+    AbstractZero,
+    NoTangent,
+    ZeroTangent,
+    unthunk,
+    @ignore_derivatives,
+    @non_differentiable,
+    @not_implemented
+using LinearAlgebra: norm
 using ForwardDiff: ForwardDiff
 using OrdinaryDiffEq: ODEProblem, Tsit5, solve, successful_retcode
-using SciMLSensitivity: InterpolatingAdjoint, ReverseDiffVJP
-using Zygote: Zygote
 
 export separation,
     bin_index,
     pair_sums,
+    field_pair_sums,
     fcm_iterate,
+    sparse_fcm_iterate,
     final_positions,
+    soft_pair_sums,
     soft_xi_plus,
     xi_plus_value,
-    xi_plus_gradient
+    xi_plus_gradient,
+    reverse_gradient,
+    reverse_mode_loaded
 
 include("geometry.jl")
 include("binning.jl")
 include("pairs.jl")
 include("clustering.jl")
+include("sparse_fcm.jl")
 include("gravity.jl")
 
 end # module

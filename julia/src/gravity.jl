@@ -3,16 +3,22 @@
 # (approaches "none" and "c" with sigmoid bins).
 #
 # Differentiation, in both modes, goes through `xi_plus_value(G, model)`:
-# - forward (`ForwardDiff`): G is a `ForwardDiff.Dual`; u0 and p of the ODE take its type, the
-#   whole solve and the estimator run on Duals, and one evaluation gives the value and dxi/dG;
-# - reverse (`Zygote`): the solve is differentiated by SciMLSensitivity's adjoint (the pinned
-#   `REVERSE_SENSEALG` below) and the estimator by Zygote.
+# - forward (`ForwardDiff`, in this core module): G is a `ForwardDiff.Dual`; u0 and p of the ODE
+#   take its type, the whole solve and the estimator run on Duals, and one evaluation gives the
+#   value and dxi/dG;
+# - reverse (`Zygote`): the solve is differentiated by SciMLSensitivity's adjoint and the
+#   estimator by Zygote. Both packages are weak dependencies: the reverse path lives in the
+#   package extension `CosmoCorrReverseExt` (ext/), loaded by Julia when Zygote and
+#   SciMLSensitivity are loaded too; it adds the method of `reverse_gradient` below.
 # Zygote cannot differentiate code that mutates arrays (`push!`, `setindex!`, typed
-# comprehensions, nested generators lowered to `Iterators.flatten`). Everything that does so here
-# (the ODE problem, the pair index lists, the one-hot cluster matrix and the cluster shears and
-# weights) is built once, outside the differentiated function, by `gravity_model`, and the two
-# index builders are also declared non-differentiable for ChainRules. The differentiated code
-# itself only indexes, broadcasts, multiplies matrices and calls `solve`.
+# comprehensions, nested generators lowered to `Iterators.flatten`). Everything that does so
+# outside the soft sums (the ODE problem, the one-hot cluster matrix and the cluster shears and
+# weights) is built once, outside the differentiated function, by `gravity_model`. The soft
+# sums themselves (`soft_pair_sums`) are a tiled, threaded loop over the pairs with a
+# `ChainRulesCore.rrule` of their own, whose pullback recomputes each pair's terms: Zygote's
+# tape holds one entry for them and no pair-length array (memory O(n + nbins), not O(n^2)).
+# The rest of the differentiated code only indexes, broadcasts, multiplies matrices and calls
+# `solve`.
 
 """
     gravity_rhs!(du, u, p, t)
@@ -38,23 +44,11 @@ function gravity_rhs!(du, u, p, t)
 end
 
 """
-    REVERSE_SENSEALG
-
-The sensitivity algorithm of the ODE solve under Zygote, pinned rather than left to
-SciMLSensitivity's automatic choice (which switches to forward mode, `ForwardDiffSensitivity`,
-when `length(u0) + length(p) <= 100`, i.e. for up to 16 bodies here, and otherwise picks a
-vector-Jacobian product by probing Enzyme, then ReverseDiff): with it `mode = :reverse` is
-always a continuous adjoint, the same for every problem size. The right-hand side mutates `du`,
-so the VJP cannot be `ZygoteVJP`; ReverseDiff with a compiled tape handles an in-place
-right-hand side without value-dependent branches, which `gravity_rhs!` is.
-"""
-const REVERSE_SENSEALG = InterpolatingAdjoint(; autojacvec = ReverseDiffVJP(true))
-
-"""
     pair_indices(n) -> (ii, jj)
 
-All unordered pairs i < j of `n` objects, row by row (the order of NumPy's `triu_indices`).
-Built with plain loops, so never inside Zygote (declared non-differentiable).
+All unordered pairs i < j of `n` objects, row by row (the order of NumPy's `triu_indices`),
+for tests and diagnostics (the estimator loops over the pairs without index lists). Built
+with plain loops, so never inside Zygote (declared non-differentiable).
 """
 function pair_indices(n::Integer)
     np = n * (n - 1) ÷ 2
@@ -95,7 +89,8 @@ Everything about the forward model and the estimator that does not depend on G, 
 and outside any AD: the ODE problem (`x0`, `v0` are 3 x N), the objects' shears and weights
 (all galaxies with weight 1, or with `labels` (1-based, fixed) the clusters of approach (c):
 mean shears, member counts as weights and the one-hot matrix that places each cluster at the
-normalised mean position of its members) and the pair index lists.
+normalised mean position of its members). `sensealg` is `nothing` (the solver's default, what
+forward mode wants); the reverse-mode extension sets its pinned adjoint there.
 """
 function gravity_model(
     x0::AbstractMatrix,
@@ -154,7 +149,34 @@ function gravity_model(
         w = w,
         edges = Vector{Float64}(edges),
         alpha = Float64(alpha),
-        pairs = pair_indices(length(w)),
+        sensealg = nothing,
+    )
+end
+
+# Tsit5 to t_max with the model's tolerances, with or without a `sensealg` (two methods, so the
+# keyword arguments are literal in each call, as Zygote sees them through `solve`'s rrule)
+function _solve(model::NamedTuple, u0, p, ::Nothing)
+    return solve(
+        model.prob,
+        Tsit5();
+        u0 = u0,
+        p = p,
+        saveat = [model.t_end],
+        reltol = model.reltol,
+        abstol = model.abstol,
+    )
+end
+
+function _solve(model::NamedTuple, u0, p, sensealg)
+    return solve(
+        model.prob,
+        Tsit5();
+        u0 = u0,
+        p = p,
+        saveat = [model.t_end],
+        reltol = model.reltol,
+        abstol = model.abstol,
+        sensealg = sensealg,
     )
 end
 
@@ -170,21 +192,13 @@ end
 Positions (3 x N) at `t_max` for the constant `G`, solved with Tsit5. `u0` and `p` are passed
 to `solve` (the SciMLSensitivity pattern: the problem itself stays a constant); both take G's
 type, so a ForwardDiff `Dual` G runs the solve on Duals, while under Zygote they are plain
-arrays and the adjoint `REVERSE_SENSEALG` gives the derivative.
+arrays and the adjoint `model.sensealg` (set by the reverse-mode extension) gives the
+derivative. With `model.sensealg === nothing` no `sensealg` is passed.
 """
 function final_positions(G::Real, model::NamedTuple)
     u0 = model.start .* one(G)
     p = [G, model.M * one(G), model.eps2 * one(G)]
-    sol = solve(
-        model.prob,
-        Tsit5();
-        u0 = u0,
-        p = p,
-        saveat = [model.t_end],
-        reltol = model.reltol,
-        abstol = model.abstol,
-        sensealg = REVERSE_SENSEALG,
-    )
+    sol = _solve(model, u0, p, model.sensealg)
     # the retcode check is bookkeeping, kept out of the differentiated code
     @ignore_derivatives _check_solution(sol)
     n = model.n
@@ -251,13 +265,256 @@ function logistic(x::Real)
 end
 
 """
-    soft_xi_plus(xyz, g1, g2, w, edges, alpha, pairs=pair_indices(size(xyz, 2)))
+    soft_pair_terms(ax, ay, az, bx, by, bz, g1a, g2a, g1b, g2b) -> (r, xp)
+
+One pair's separation `r` (arcmin, eq. 16 in vector form) and xi+ term
+`xp = Re(z_a conj(z_b))` with each shear projected onto the great circle joining the pair, as
+`_pair_terms` of cosmocorr/differentiable/soft_estimator.py. Scalar code, generic in the
+number type (Float64 or ForwardDiff Duals).
+"""
+@inline function soft_pair_terms(ax, ay, az, bx, by, bz, g1a, g2a, g1b, g2b)
+    cx = ay * bz - az * by
+    cy = az * bx - ax * bz
+    cz = ax * by - ay * bx
+    r = atan(sqrt(cx * cx + cy * cy + cz * cz), ax * bx + ay * by + az * bz) / ARCMIN
+    dz = az - bz
+    dsq = (ax - bx)^2 + (ay - by)^2 + dz^2
+    s = -cz
+    cb = dz + bz * dsq / 2
+    ca = az * dsq / 2 - dz
+    nb = s * s + cb * cb
+    na = s * s + ca * ca
+    cos2b = (s * s - cb * cb) / nb
+    sin2b = 2 * s * cb / nb
+    cos2a = (s * s - ca * ca) / na
+    sin2a = -2 * s * ca / na
+    zar = g1a * cos2a - g2a * sin2a
+    zai = g1a * sin2a + g2a * cos2a
+    zbr = g1b * cos2b - g2b * sin2b
+    zbi = g1b * sin2b + g2b * cos2b
+    return r, zar * zbr + zai * zbi
+end
+
+# the sigmoid soft-bin weight of eq. 22 for the bin [lo, hi)
+@inline soft_weight(r, lo, hi, alpha) = logistic(alpha * (r - lo)) *
+    logistic(alpha * (hi - r))
+
+"""
+    soft_pair_sums(xyz, g1, g2, w, edges, alpha) -> S
+
+The soft-binned sums of eq. 8 over the unordered pairs i < j of the objects (`xyz` 3 x n unit
+vectors, `alpha` in 1/arcmin): `S[1, k] = sum W_k(r_ij) w_i w_j xp_ij` and
+`S[2, k] = sum W_k(r_ij) w_i w_j` (2 x nbins), with W_k the sigmoid weights of eq. 22.
+
+Tiled: the rows are dealt out interleaved to one task each (as `pair_sums`); a task walks its
+rows pair by pair with an accumulator of its own (2 x nbins), and the accumulators are added
+in task order, so no array of pair length and no nbins x npairs matrix is ever formed (memory
+O(n + nbins)) and the result is reproducible for a given thread count. Works on Float64 and on
+ForwardDiff Duals (forward mode differentiates straight through it); reverse mode uses the
+`ChainRulesCore.rrule` below, so Zygote records one entry for the whole sum.
+"""
+function soft_pair_sums(
+    xyz::AbstractMatrix,
+    g1::AbstractVector,
+    g2::AbstractVector,
+    w::AbstractVector,
+    edges::AbstractVector,
+    alpha::Real,
+)
+    T = promote_type(eltype(xyz), eltype(g1), eltype(g2), eltype(w), Float64)
+    n = size(xyz, 2)
+    ntasks = max(1, min(Threads.nthreads(), n))
+    tasks = map(1:ntasks) do t
+        Threads.@spawn _soft_rows(T, t, ntasks, xyz, g1, g2, w, edges, alpha)
+    end
+    S = zeros(T, 2, length(edges) - 1)
+    for task in tasks
+        S .+= fetch(task)::Matrix{T}
+    end
+    return S
+end
+
+function _soft_rows(::Type{T}, first_row, stride, xyz, g1, g2, w, edges, alpha) where {T}
+    nb = length(edges) - 1
+    acc = zeros(T, 2, nb)
+    n = size(xyz, 2)
+    @inbounds for i in first_row:stride:n, j in (i + 1):n
+        r, xp = soft_pair_terms(
+            xyz[1, i],
+            xyz[2, i],
+            xyz[3, i],
+            xyz[1, j],
+            xyz[2, j],
+            xyz[3, j],
+            g1[i],
+            g2[i],
+            g1[j],
+            g2[j],
+        )
+        ww = w[i] * w[j]
+        for k in 1:nb
+            wk = soft_weight(r, edges[k], edges[k + 1], alpha) * ww
+            acc[1, k] += wk * xp
+            acc[2, k] += wk
+        end
+    end
+    return acc
+end
+
+# the tag of the 12-partial Duals of one pair's inputs in the pullback below
+struct SoftPairTag end
+
+const NPAIR_INPUTS = 12
+
+"""
+    soft_pair_score(ax, ay, az, bx, by, bz, g1a, g2a, g1b, g2b, wa, wb, D, edges, alpha)
+
+One pair's contribution to `sum(D .* S)` for `S = soft_pair_sums(...)`: the scalar whose
+gradient in the pair's 12 inputs is that pair's share of the pullback of `soft_pair_sums`
+for the cotangent `D` (2 x nbins).
+"""
+@inline function soft_pair_score(
+    ax,
+    ay,
+    az,
+    bx,
+    by,
+    bz,
+    g1a,
+    g2a,
+    g1b,
+    g2b,
+    wa,
+    wb,
+    D,
+    edges,
+    alpha,
+)
+    r, xp = soft_pair_terms(ax, ay, az, bx, by, bz, g1a, g2a, g1b, g2b)
+    ww = wa * wb
+    s = zero(r * xp * ww)
+    for k in 1:(length(edges) - 1)
+        s += (D[1, k] * xp + D[2, k]) * soft_weight(r, edges[k], edges[k + 1], alpha) * ww
+    end
+    return s
+end
+
+function _soft_rows_vjp(first_row, stride, D, xyz, g1, g2, w, edges, alpha)
+    n = size(xyz, 2)
+    dxyz = zeros(Float64, 3, n)
+    dg1 = zeros(Float64, n)
+    dg2 = zeros(Float64, n)
+    dw = zeros(Float64, n)
+    @inbounds for i in first_row:stride:n, j in (i + 1):n
+        vals = (
+            xyz[1, i],
+            xyz[2, i],
+            xyz[3, i],
+            xyz[1, j],
+            xyz[2, j],
+            xyz[3, j],
+            g1[i],
+            g2[i],
+            g1[j],
+            g2[j],
+            w[i],
+            w[j],
+        )
+        seeded = ntuple(
+            q -> ForwardDiff.Dual{SoftPairTag}(
+                Float64(vals[q]),
+                ntuple(l -> Float64(l == q), Val(NPAIR_INPUTS)),
+            ),
+            Val(NPAIR_INPUTS),
+        )
+        p = ForwardDiff.partials(soft_pair_score(seeded..., D, edges, alpha))
+        dxyz[1, i] += p[1]
+        dxyz[2, i] += p[2]
+        dxyz[3, i] += p[3]
+        dxyz[1, j] += p[4]
+        dxyz[2, j] += p[5]
+        dxyz[3, j] += p[6]
+        dg1[i] += p[7]
+        dg2[i] += p[8]
+        dg1[j] += p[9]
+        dg2[j] += p[10]
+        dw[i] += p[11]
+        dw[j] += p[12]
+    end
+    return dxyz, dg1, dg2, dw
+end
+
+"""
+    soft_pair_sums_vjp(D, xyz, g1, g2, w, edges, alpha) -> (dxyz, dg1, dg2, dw)
+
+The pullback of `soft_pair_sums` for the cotangent `D` (2 x nbins): pair by pair, the gradient
+of `soft_pair_score` in the pair's 12 inputs (one ForwardDiff evaluation with 12 partials),
+added to the two objects' entries; tiled over tasks like the forward sums, each task with its
+own gradient arrays, added in task order. Nothing per pair is stored: the pair terms are
+recomputed, so reverse mode needs O(n + nbins) memory.
+"""
+function soft_pair_sums_vjp(D, xyz, g1, g2, w, edges, alpha)
+    n = size(xyz, 2)
+    ntasks = max(1, min(Threads.nthreads(), n))
+    Df = Matrix{Float64}(D)
+    tasks = map(1:ntasks) do t
+        Threads.@spawn _soft_rows_vjp(t, ntasks, Df, xyz, g1, g2, w, edges, alpha)
+    end
+    dxyz = zeros(Float64, 3, n)
+    dg1 = zeros(Float64, n)
+    dg2 = zeros(Float64, n)
+    dw = zeros(Float64, n)
+    for task in tasks
+        a, b, c, e = fetch(task)::NTuple{4, Array{Float64}}
+        dxyz .+= a
+        dg1 .+= b
+        dg2 .+= c
+        dw .+= e
+    end
+    return dxyz, dg1, dg2, dw
+end
+
+# Reverse rule of the soft sums (used by Zygote through ChainRules). Defined for Float64
+# inputs, which is what reverse mode passes; the bin edges and alpha are constants of the
+# estimator (their tangents are not implemented).
+function ChainRulesCore.rrule(
+    ::typeof(soft_pair_sums),
+    xyz::AbstractMatrix{Float64},
+    g1::AbstractVector{Float64},
+    g2::AbstractVector{Float64},
+    w::AbstractVector{Float64},
+    edges::AbstractVector,
+    alpha::Real,
+)
+    S = soft_pair_sums(xyz, g1, g2, w, edges, alpha)
+    function soft_pair_sums_pullback(dS)
+        D = unthunk(dS)
+        no_edges = @not_implemented("bin edges are constants of the soft estimator")
+        no_alpha = @not_implemented("alpha is a constant of the soft estimator")
+        if D isa AbstractZero
+            return (
+                NoTangent(),
+                ZeroTangent(),
+                ZeroTangent(),
+                ZeroTangent(),
+                ZeroTangent(),
+                no_edges,
+                no_alpha,
+            )
+        end
+        dxyz, dg1, dg2, dw = soft_pair_sums_vjp(D, xyz, g1, g2, w, edges, alpha)
+        return (NoTangent(), dxyz, dg1, dg2, dw, no_edges, no_alpha)
+    end
+    return S, soft_pair_sums_pullback
+end
+
+"""
+    soft_xi_plus(xyz, g1, g2, w, edges, alpha)
 
 Soft-binned xi+ (paper eq. 8 with the sigmoid weights of eq. 22, `alpha` in 1/arcmin) over the
-unordered pairs `pairs = (ii, jj)` of the objects (`xyz` 3 x n unit vectors); shears are
-projected onto the great circle joining each pair as in `_pair_terms` of
-cosmocorr/differentiable/soft_estimator.py. Non-mutating: differentiable with ForwardDiff and
-Zygote (gathers through index vectors, broadcasts and matrix-vector products only).
+unordered pairs of the objects (`xyz` 3 x n unit vectors): `S[1, :] ./ S[2, :]` of
+`soft_pair_sums`. Differentiable with ForwardDiff (Duals through the sums) and Zygote (the
+sums' `rrule`, then a quotient); memory O(n + nbins) in both modes.
 
 A bin whose soft weights are all exactly 0 (no pair at all, or every pair so far outside the bin
 that its weights underflow) is empty and holds NaN, as in the NumPy estimator. Its derivative
@@ -273,39 +530,10 @@ function soft_xi_plus(
     w::AbstractVector,
     edges::AbstractVector,
     alpha::Real,
-    pairs = pair_indices(size(xyz, 2)),
 )
-    ii, jj = pairs
-    ax, ay, az = xyz[1, ii], xyz[2, ii], xyz[3, ii]
-    bx, by, bz = xyz[1, jj], xyz[2, jj], xyz[3, jj]
-    cx = ay .* bz .- az .* by
-    cy = az .* bx .- ax .* bz
-    cz = ax .* by .- ay .* bx
-    r = atan.(sqrt.(cx.^2 .+ cy.^2 .+ cz.^2), ax .* bx .+ ay .* by .+ az .* bz) ./ ARCMIN
-    dz = az .- bz
-    dsq = (ax .- bx).^2 .+ (ay .- by).^2 .+ dz.^2
-    s = -cz
-    cb = dz .+ 0.5 .* bz .* dsq
-    ca = 0.5 .* az .* dsq .- dz
-    nb = s.^2 .+ cb.^2
-    na = s.^2 .+ ca.^2
-    cos2b = (s.^2 .- cb.^2) ./ nb
-    sin2b = 2 .* s .* cb ./ nb
-    cos2a = (s.^2 .- ca.^2) ./ na
-    sin2a = -2 .* s .* ca ./ na
-    zar = g1[ii] .* cos2a .- g2[ii] .* sin2a
-    zai = g1[ii] .* sin2a .+ g2[ii] .* cos2a
-    zbr = g1[jj] .* cos2b .- g2[jj] .* sin2b
-    zbi = g1[jj] .* sin2b .+ g2[jj] .* cos2b
-    xp = zar .* zbr .+ zai .* zbi
-    ww = w[ii] .* w[jj]
-    # all bins at once: W[k, q] = sigma(alpha (r_q - lo_k)) sigma(alpha (hi_k - r_q))
-    rq = reshape(r, 1, :)
-    lo = edges[1:(end - 1)]
-    hi = edges[2:end]
-    W = logistic.(alpha .* (rq .- lo)) .* logistic.(alpha .* (hi .- rq))
-    num = W * (ww .* xp)
-    den = W * ww
+    S = soft_pair_sums(xyz, g1, g2, w, edges, alpha)
+    num = S[1, :]
+    den = S[2, :]
     empty = @ignore_derivatives _empty_bins(den)
     return num ./ (den .+ empty) .+ @ignore_derivatives(_nan_where(empty))
 end
@@ -334,15 +562,7 @@ function both modes differentiate.
 function xi_plus_value(G::Real, model::NamedTuple)
     xyz = observed_unit_vectors(final_positions(G, model), model.observer_distance)
     pos = model.A === nothing ? xyz : _normalise_columns(xyz * model.A)
-    return soft_xi_plus(
-        pos,
-        model.g1,
-        model.g2,
-        model.w,
-        model.edges,
-        model.alpha,
-        model.pairs,
-    )
+    return soft_xi_plus(pos, model.g1, model.g2, model.w, model.edges, model.alpha)
 end
 
 """
@@ -355,6 +575,23 @@ function xi_plus_value(G::Real, x0, v0, g1, g2, edges, alpha; kwargs...)
 end
 
 """
+    reverse_gradient(model, G) -> (xi, dxi_dG)
+
+Reverse-mode xi+ and d xi+/d G of the forward model (`model` from `gravity_model`): Zygote
+through the estimator and SciMLSensitivity's adjoint through the solve. Defined (has a method)
+only when the package extension `CosmoCorrReverseExt` is loaded, i.e. after
+`using Zygote, SciMLSensitivity` in the same session; `reverse_mode_loaded()` tells.
+"""
+function reverse_gradient end
+
+"""
+    reverse_mode_loaded()
+
+Whether the reverse-mode extension `CosmoCorrReverseExt` (Zygote + SciMLSensitivity) is loaded.
+"""
+reverse_mode_loaded() = Base.get_extension(@__MODULE__, :CosmoCorrReverseExt) !== nothing
+
+"""
     xi_plus_gradient(G, x0, v0, g1, g2, edges, alpha; mode=:forward, labels=nothing, M=1.0,
                      softening=0.01, t_max=2pi, reltol=1e-10, abstol=1e-12,
                      observer_distance=10.0)
@@ -362,8 +599,8 @@ end
 (xi = xi+ per bin, dxi_dG = d xi+/d G per bin), both from one forward solve:
 - `mode = :forward` (or "forward"): ForwardDiff; one evaluation on a Dual G carries value and derivative
   (as `ForwardDiff.derivative` does internally, keeping the value too);
-- `mode = :reverse` (or "reverse"): Zygote; one forward pass (`Zygote.withjacobian`, which returns the value
-  with the Jacobian), then one pullback per bin, each an adjoint solve of SciMLSensitivity.
+- `mode = :reverse` (or "reverse"): `reverse_gradient` of the extension `CosmoCorrReverseExt`
+  (Zygote and SciMLSensitivity must be loaded; an error says so otherwise).
 Empty bins (see `soft_xi_plus`) hold NaN in both, in either mode.
 """
 function xi_plus_gradient(
@@ -381,18 +618,21 @@ function xi_plus_gradient(
     m in (:forward, :reverse) ||
         throw(ArgumentError("mode must be :forward or :reverse, got $(repr(mode))"))
     model = gravity_model(x0, v0, g1, g2, edges, alpha; kwargs...)
-    f = g -> xi_plus_value(g, model)
     g0 = Float64(G)
-    if m === :forward
-        T = typeof(ForwardDiff.Tag(f, Float64))
-        y = f(ForwardDiff.Dual{T}(g0, one(g0)))
-        xi = [ForwardDiff.value(T, yk) for yk in y]
-        dxi = [ForwardDiff.partials(T, yk, 1) for yk in y]
+    if m === :reverse
+        reverse_mode_loaded() ||
+            error(
+                "reverse mode needs Zygote and SciMLSensitivity loaded (the CosmoCorrReverseExt " *
+                    "extension): `using Zygote, SciMLSensitivity` in Julia; from Python " *
+                    "`cosmocorr julia install --reverse-mode` once",
+            )
+        xi, dxi = reverse_gradient(model, g0)
         return (xi = xi, dxi_dG = _empty_as_nan(xi, dxi))
     end
-    # `withjacobian` returns (val = vec(f(g0)), grad = (J,)); for a scalar argument J is a
-    # vector, one entry per output
-    res = Zygote.withjacobian(f, g0)
-    xi = collect(Float64, res.val)
-    return (xi = xi, dxi_dG = _empty_as_nan(xi, collect(Float64, res.grad[1])))
+    f = g -> xi_plus_value(g, model)
+    T = typeof(ForwardDiff.Tag(f, Float64))
+    y = f(ForwardDiff.Dual{T}(g0, one(g0)))
+    xi = [ForwardDiff.value(T, yk) for yk in y]
+    dxi = [ForwardDiff.partials(T, yk, 1) for yk in y]
+    return (xi = xi, dxi_dG = _empty_as_nan(xi, dxi))
 end
