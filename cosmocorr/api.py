@@ -319,7 +319,8 @@ scalar_shear = _field_api("scalar_shear", "ScalarShearResult", "ClusteredScalarS
 
 @_executor_args
 def tau_statistics(galaxies, stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
-                   backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
+                   backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None,
+                   method="exact", bin_slop=None, angle_slop=None, approx_tol=None):
     """tau0, tau2, tau5 (Gatti et al. 2021): galaxy shapes against the PSF model ellipticity, the
     residual e_star - e_model and e_star dT/T at the stars (:func:`cosmocorr.estimators.tau_statistics`).
 
@@ -332,4 +333,5 @@ def tau_statistics(galaxies, stars, bins=None, *, min_sep=None, max_sep=None, nb
     """
     return estimators.tau_statistics(galaxies, stars, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
                                      spacing=spacing, backend=backend, var_method=var_method,
-                                     cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
+                                     cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
+                                     method=method, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)

@@ -222,3 +222,24 @@ def test_tau_and_fit_files_round_trip(small, tmp_path):
         np.testing.assert_array_equal(back[name].xip, tau[name].xip)
     # TreeCorr reads the file's first statistic, tau0
     np.testing.assert_array_equal(treecorr.GGCorrelation.from_file(str(tmp_path / "tau.fits")).xip, tau["tau0"].xip)
+
+
+def test_tau_tree_method_equals_treecorr_tree(small):
+    """method="tree": each tau is TreeCorr's own (non-brute) GG cross-correlation with the same slops."""
+    gal, stars = small
+    tau = cc.tau_statistics(gal, stars, BINS, method="tree", bin_slop=0.5, angle_slop=0.1)
+    assert (tau.method, tau.bin_slop, tau.angle_slop) == ("tree", 0.5, 0.1)
+    f = stars.fields()
+    for name, key in FIELDS.items():
+        gg = treecorr.GGCorrelation(min_sep=BINS.min_sep, max_sep=BINS.max_sep, nbins=BINS.nbins, sep_units="arcmin",
+                                    bin_type="Log", bin_slop=0.5, angle_slop=0.1, num_threads=1)
+        gg.process(_tc_cat(gal.ra, gal.dec, gal.g, gal.w), _tc_cat(stars.ra, stars.dec, f[key]), metric="Arc",
+                   num_threads=1)
+        r = tau[name]
+        assert r.method == "tree"
+        np.testing.assert_array_equal(r.npairs, gg.npairs)
+        np.testing.assert_allclose(r.xip, gg.xip, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(r.xim, gg.xim, rtol=1e-12, atol=1e-14)
+        np.testing.assert_allclose(r.varxip, gg.varxip, rtol=1e-12)
+    with pytest.raises(ValueError, match="bin_slop"):
+        cc.tau_statistics(gal, stars, BINS, bin_slop=0.5)          # a slop without method="tree"

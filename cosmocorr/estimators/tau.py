@@ -28,7 +28,7 @@ import numpy as np
 from ..io import ResultIO
 from ..sky.bins import Bins
 from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
-from .pair_sums import check_catalog, field_variance, naive_pair_sums, patch_pair_sums, patches_in_use
+from .pair_sums import check_catalog, field_variance, pair_sum_method, patches_in_use
 from .rho import check_stars
 from .shear_shear import ShearShearResult
 
@@ -45,7 +45,8 @@ class TauResult(ResultIO):
     ``cov`` is the joint covariance of (tau0 xi+, tau0 xi-, tau2 xi+, ..., tau5 xi-) by
     ``var_method``, 6 nbins square. The joint covariance with the rho statistics (for the
     leakage fit) is ``cosmocorr.estimate_multi_cov([rho, tau], "jackknife")`` when stars and
-    galaxies share patches.
+    galaxies share patches. ``method``, ``bin_slop`` and ``angle_slop``: how the pair sums were
+    taken (as on each entry).
     """
 
     bins: Bins
@@ -53,6 +54,9 @@ class TauResult(ResultIO):
     extra: dict = field(default_factory=dict, repr=False)
     cov: np.ndarray = field(default=None, repr=False)
     var_method: str = "shot"
+    method: str = "exact"
+    bin_slop: float = 0.0
+    angle_slop: float = 0.0
 
     def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
         """Joint covariance of tau0, tau2, tau5 (xi+ then xi- of each) by ``method``."""
@@ -75,7 +79,8 @@ class TauResult(ResultIO):
 
 
 def tau_statistics(galaxies, stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
-                   backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
+                   backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None,
+                   method="exact", bin_slop=None, angle_slop=None, approx_tol=None):
     """tau0, tau2, tau5: galaxy shapes against the PSF model, its residual and the size term.
 
     Parameters
@@ -93,6 +98,10 @@ def tau_statistics(galaxies, stars, bins=None, *, min_sep=None, max_sep=None, nb
         ``StarCatalog(..., patch_centers=galaxies.patch_centers)``); the galaxy-star pairs of
         every patch pair are kept, so any method (and the joint covariance with the rho
         statistics) is available later without recounting.
+    method, bin_slop, angle_slop, approx_tol :
+        ``"exact"`` (default) or ``"tree"`` and the tree's settings, as for
+        :func:`cosmocorr.estimators.shear_shear`: each tau is then a TreeCorr GG
+        cross-correlation of the galaxies with one star field.
 
     Returns
     -------
@@ -107,20 +116,22 @@ def tau_statistics(galaxies, stars, bins=None, *, min_sep=None, max_sep=None, nb
     cross_patch_weight = check_cross_patch_weight(cross_patch_weight, var_method)
     bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
     cat, f = stars.catalog, stars.fields()
-    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
+    how = pair_sum_method(method, backend=backend, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
+    settings = how.settings(bins)
+    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
+                settings=settings)
     varg = field_variance(galaxies.g, galaxies.w)
     use_patches = patches_in_use([galaxies, cat], ["galaxies", "stars"], var_method)
     tau = {}
     for name, key in TAU_FIELDS.items():
         varf = field_variance(f[key], cat.w)
         if use_patches:
-            ps = patch_pair_sums(galaxies, cat, bins, shear=True, g1=galaxies.g, g2=f[key], mode="cross",
-                                 backend=backend)
+            ps = how.per_patch(galaxies, cat, bins, shear=True, g1=galaxies.g, g2=f[key], mode="cross")
             tau[name] = ShearShearResult.from_sums(bins, ps.total(), patch_sums=ps, varg1=varg, varg2=varf, **opts)
         else:
-            sums = naive_pair_sums(galaxies, cat, bins, backend=backend, g1=galaxies.g, g2=f[key])
+            sums = how.all_pairs(galaxies, cat, bins, g1=galaxies.g, g2=f[key])
             tau[name] = ShearShearResult.from_sums(bins, sums, varg1=varg, varg2=varf, **opts)
-    out = TauResult(bins, tau, var_method=var_method)
+    out = TauResult(bins, tau, var_method=var_method, **settings)
     out.cov = (np.diag(out.estimate_cov("shot")) if var_method == "shot" else
                out.estimate_cov(var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
                                 seed=seed))
