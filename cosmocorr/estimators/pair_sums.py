@@ -116,8 +116,9 @@ def logr_sums(xyz1, w1, xyz2, w2, bins, auto, block_pairs=1 << 18):
 
 
 def _field_kernel_sums(kernels, xyz1, w1, f1, xyz2, w2, f2, bins, auto, logr, field_kind):
-    """The NK/KK/NG/KG sums (``xi``, ``xi_im``) of ``kernels.field_pair_sums``; the Julia module
-    has no such kernel, so the NumPy one runs them there."""
+    """The NK/KK/NG/KG sums (``xi``, ``xi_im``) of ``kernels.field_pair_sums`` (NumPy, or the
+    Julia module's once its ``field_pair_sums`` self-test family passed; see
+    :func:`cosmocorr.backends.get_kernels`)."""
     client = resolve_client()
     args = (bins.min_sep, bins.max_sep, bins.nbins, bins.spacing == "log")
     names = ("npairs", "weight", "wr") + (("wlogr",) if logr else ()) + ("xi", "xi_im")
