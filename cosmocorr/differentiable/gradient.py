@@ -3,7 +3,9 @@
 The catalog comes from the gravity forward model (:mod:`.gravity`) with its tangents
 d(position)/dG; every later step carries (value, tangent) pairs (:class:`.dual.Dual`):
 
-- ``"none"``: no clustering, soft bins over all object pairs — the exact reference;
+- ``"none"``: no clustering, soft bins over all object pairs — the exact reference, computed by
+  :func:`.object_derivatives.soft_shear_shear` with the catalog's d(ra, dec)/dG as tangents (the
+  forward model is one user of the per-object JVP);
 - ``"c"``: hard argmax assignment fitted once at the base point and held fixed (straight-through):
   each cluster object sits at the (renormalised) mean unit vector of its members with their mean
   ellipticity and their count as weight; its tangent is the mean of its members' tangents,
@@ -37,6 +39,7 @@ from ..sky.bins import Bins
 from . import dual as dl
 from .approaches import APPROACHES, cluster_objects_dual, fit_state
 from .gravity import ellipticities, initial_conditions, simulate_catalog
+from .object_derivatives import soft_shear_shear
 from .soft_estimator import soft_xi_plus
 
 __all__ = ["GradientResult", "xi_plus_gradient", "fit_G"]
@@ -139,7 +142,10 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
         return _julia_gradient(G, n_galaxies, bins, approach, n_clusters, seed, alpha, kind, fuzziness, tau,
                                rtol, atol, state, t_max, ad)
     cat = simulate_catalog(G, n_galaxies, seed=seed, rtol=rtol, atol=atol, t_max=t_max)
-    if state is None and approach != "none":
+    if approach == "none":     # the exact reference: the per-object JVP of the soft estimator
+        res = soft_shear_shear(cat.catalog(), bins, alpha, kind, tangents=cat.tangents())
+        return GradientResult(bins, res.xip, res.dxip[:, 0].copy(), approach, float(G), n_galaxies, {})
+    if state is None:
         state = fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=neighbours)
     xyz, g1, g2, w = cluster_objects_dual(cat, approach, state, mode)
     xi = soft_xi_plus(xyz, g1, g2, w, bins, alpha, kind)
