@@ -222,3 +222,16 @@ def test_bad_cotangent(shear_cat):
         od.soft_shear_shear_vjp(shear_cat, BINS, np.ones(3))
     with pytest.raises(TypeError, match="cat"):
         od.soft_shear_shear_vjp(np.ones(3), BINS, np.ones(4))
+
+
+def test_vjp_given_the_value_pass(shear_cat, rng):
+    """value= (the forward result, as an AD rule keeps it) gives the same gradient; a result for
+    other bins is refused."""
+    cp, cm = rng.normal(size=4), rng.normal(size=4)
+    val = od.soft_shear_shear(shear_cat, BINS, alpha=0.5)
+    a = od.soft_shear_shear_vjp(shear_cat, BINS, cp, cm, alpha=0.5)
+    b = od.soft_shear_shear_vjp(shear_cat, BINS, cp, cm, alpha=0.5, value=val)
+    for k in a:
+        np.testing.assert_allclose(b[k], a[k], rtol=1e-12, atol=1e-14 * np.abs(a[k]).max())
+    with pytest.raises(ValueError, match="value"):
+        od.soft_shear_shear_vjp(shear_cat, cc.Bins(2.0, 30.0, 4), cp, cm, alpha=0.7, value=val)

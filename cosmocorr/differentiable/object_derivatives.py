@@ -239,9 +239,10 @@ def _shear_shear(cat, bins, alpha, kind, tangents, allowed):
     return SoftShearShearResult(bins, xip, xim, s[2].copy(), dxip, dxim, alpha, kind)
 
 
-def soft_shear_shear_vjp(cat, bins, cotangent_xip, cotangent_xim=None, alpha=1.0, kind="sigmoid"):
+def soft_shear_shear_vjp(cat, bins, cotangent_xip, cotangent_xim=None, alpha=1.0, kind="sigmoid", value=None):
     """VJP of the soft xi+ and xi- (eq. 8, soft bins eqs. 22-23): per-object dL/d(quantity) for
-    L = sum_k c+_k xi+_k + c-_k xi-_k, in one tiled reverse pass (after one value pass).
+    L = sum_k c+_k xi+_k + c-_k xi-_k, in one tiled reverse pass (after one value pass, unless
+    ``value`` gives its result).
 
     Parameters
     ----------
@@ -253,6 +254,10 @@ def soft_shear_shear_vjp(cat, bins, cotangent_xip, cotangent_xim=None, alpha=1.0
         dL/d xi- per bin (default 0).
     alpha, kind :
         As :func:`soft_shear_shear`.
+    value : SoftShearShearResult, optional
+        The result of :func:`soft_shear_shear` for the same catalog, bins, alpha and kind (e.g. the
+        forward pass of a reverse-mode AD rule): its ``xip``, ``xim``, ``weight`` give the bin sums,
+        so only the reverse pass runs.
 
     Returns
     -------
@@ -260,14 +265,27 @@ def soft_shear_shear_vjp(cat, bins, cotangent_xip, cotangent_xim=None, alpha=1.0
         ``ra``, ``dec`` (per degree), ``g1``, ``g2``, ``w``: arrays (N,).
     """
     alpha = _shear_checked(cat, bins, alpha, kind, KINDS)
-    return _shear_shear_vjp(cat, bins, cotangent_xip, cotangent_xim, alpha, kind)
+    return _shear_shear_vjp(cat, bins, cotangent_xip, cotangent_xim, alpha, kind, value)
 
 
-def _shear_shear_vjp(cat, bins, cotangent_xip, cotangent_xim, alpha, kind):
+def _sums_from(value, bins, alpha, kind):
+    """(Num+, Num-, Den) from a :class:`SoftShearShearResult` (empty bins: 0)."""
+    if not isinstance(value, SoftShearShearResult):
+        raise TypeError(f"value must be a SoftShearShearResult, got {type(value).__name__}")
+    if value.bins != bins or value.kind != kind or (kind != "hard" and value.alpha != alpha):
+        raise ValueError("value was computed with other bins, alpha or kind than this call")
+    den = np.asarray(value.weight, dtype=float)
+    return np.stack([np.nan_to_num(value.xip * den), np.nan_to_num(value.xim * den), den])
+
+
+def _shear_shear_vjp(cat, bins, cotangent_xip, cotangent_xim, alpha, kind, value=None):
     cp = _check_cotangent(cotangent_xip, bins.nbins, "cotangent_xip")
     cm = _check_cotangent(cotangent_xim, bins.nbins, "cotangent_xim", required=False)
     side = _shear_side(cat, {}, 0)
-    sums = pair_sums(side, None, "upper", bins.edges, alpha, kind)["sums"]
+    if value is not None:
+        sums = _sums_from(value, bins, alpha, kind)
+    else:
+        sums = pair_sums(side, None, "upper", bins.edges, alpha, kind)["sums"]
     g = pair_sums(side, None, "upper", bins.edges, alpha, kind, cotangent=_shear_cotangent(sums, cp, cm))["grad_a"]
     return _shear_grads(cat.ra, cat.dec, cat.w, cat.g, g)
 

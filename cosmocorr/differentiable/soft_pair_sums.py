@@ -21,7 +21,7 @@ them None; the pass returns d Num, d Den (3, nbins, P) by forward-mode rules wri
 Cotangents on (Num+, Num-, Den) (3, nbins): the reverse pass returns per-object gradients
 d L / d xyz (3, n), d L / d H (2, n), d L / d w (n,) per side, with the adjoint rules written per
 pair and reduced over the tile's rows (side a) and columns (side b) by matrix-vector products.
-No (N, N) array is formed: the pairs are taken in tiles of about ``2**16`` pairs, and the objects
+No (N, N) array is formed: the pairs are taken in tiles of about 10^4 pairs, and the objects
 are first put in k-d tree order so that each block of objects is compact on the sky; a tile whose
 closest possible pair lies beyond the cut-off r_cut (where every soft weight and its derivative is
 below exp(-40) ~ 4e-18, see :func:`cutoff`) is skipped, in the value pass and in the derivative
@@ -115,10 +115,35 @@ def _permute(side, order):
 
 def _weights(r, edges, alpha, kind, deriv):
     """Soft weights W (nbins, npairs) (eqs. 22-23) and, with ``deriv``, dW/dr; ``kind="hard"``:
-    the indicator of edges[k] <= r < edges[k+1], r > 0 (TreeCorr's bins, eq. 8), dW/dr = 0."""
+    the indicator of edges[k] <= r < edges[k+1], r > 0 (TreeCorr's bins, eq. 8), dW/dr = 0.
+
+    Sigmoid bins with alpha * max_sep < 650 use one exponential per pair: with
+    t_j = exp(-alpha r) exp(alpha e_j) = exp(alpha (e_j - r)), sigma(alpha (r - e_j)) = 1 / (1 + t_j)
+    and sigma(alpha (e_j - r)) = t_j / (1 + t_j), to a relative 1e-16 alpha r (< 1e-13) near the
+    edges (the rounding of the exponent); where exp(-alpha r) underflows
+    (alpha r > 745) every weight is below exp(-95) and is set to 0.
+    """
     nb = edges.size - 1
     W = np.empty((nb, r.size))
     Wp = np.empty((nb, r.size)) if deriv else None
+    if kind == "sigmoid" and alpha * edges[-1] < 650.0:
+        u = np.exp(-alpha * r)
+        E_prev = None
+        for j in range(nb + 1):
+            t = u * np.exp(alpha * edges[j])
+            E = 1.0 + t
+            np.reciprocal(E, out=E)             # sigma(alpha (r - e_j))
+            F = t
+            F *= E                              # sigma(alpha (e_j - r))
+            if j:
+                k = j - 1
+                np.multiply(E_prev, F, out=W[k])
+                if deriv:
+                    np.subtract(F, E_prev, out=Wp[k])
+                    Wp[k] *= W[k]
+                    Wp[k] *= alpha
+            E_prev = E
+        return W, Wp
     for k in range(nb):
         a, b = edges[k], edges[k + 1]
         if kind == "hard":                       # the exact estimator's bins: dW/dr = 0 a.e.
@@ -157,7 +182,8 @@ def pair_sums(a, b, pairs, edges, alpha, kind, *, jvp=False, cotangent=None, blo
     cotangent : ndarray (3, nbins), optional
         Cotangents on (Num+, Num-, Den): also return per-object gradients.
     block : int, optional
-        Objects per block (default 256 / sqrt(P)).
+        Objects per block (default max(48, 96 / sqrt(P)): small blocks keep the tile's arrays in
+        cache and the skip test tight).
 
     Returns
     -------
@@ -180,7 +206,7 @@ def pair_sums(a, b, pairs, edges, alpha, kind, *, jvp=False, cotangent=None, blo
     jvp = jvp and P > 0
     rev = cotangent is not None
     if block is None:
-        block = int(max(32, 256 / np.sqrt(max(P, 1))))
+        block = int(max(48, 96 / np.sqrt(max(P, 1))))
     same_order = pairs in ("upper", "offdiag")
     oa = _kd_order(a.xyz, block)
     ob = oa if same_order else _kd_order(b.xyz, block)
