@@ -139,12 +139,16 @@ def _cluster_from_weights(xyz, g, A):
     return g1, g2, colsum
 
 
-def fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=None, init=None, gumbel=None):
+def fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=None, init=None, gumbel=None,
+              polish=False):
     """Fit the clustering at the base point (k-means++ start, then fuzzy c-means, eqs. 15-18, to
     tol 1e-8) and return the state that :func:`cluster_objects_dual` holds fixed.
 
     ``init`` (c, 2 degrees) and ``gumbel`` (approach a's noise) re-fit from a previous state's start
     (``refit`` of :func:`.gradient.xi_plus_gradient`: the clustering re-fitted at another theta).
+    ``polish`` (dense memberships): drive the fitted centres to the fixed point of eqs. 17-18 to
+    1e-14 (:func:`fixed_point_centres`), so that re-fits at nearby theta differ by the change of
+    the fixed point, not by the fit's tolerance.
 
     ``neighbours=k`` (approach "b" only; checked by :func:`.gradient.xi_plus_gradient`): sparse
     fuzzy c-means with memberships on each object's k nearest centres; the state then holds
@@ -159,7 +163,10 @@ def fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=None, 
                         neighbours=neighbours)
     state = {"approach": approach, "n_clusters": n_clusters, "fuzziness": fuzziness, "init": init,
              "centres": fit.centers_xyz, "n_iter": fit.n_iter, "neighbours": neighbours}
-    if neighbours is None:
+    if neighbours is None and polish:
+        state["centres"] = fixed_point_centres(xyz, fit.centers_xyz, fuzziness)
+        state["labels"] = np.argmax(dl.value(_memberships(_distances(xyz, state["centres"]), fuzziness)), axis=1)
+    elif neighbours is None:
         state["labels"] = np.argmax(fit.membership, axis=1)
     else:
         U = fit.membership.tocsr()

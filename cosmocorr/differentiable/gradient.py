@@ -96,8 +96,9 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
         (with the same ``neighbours``).
     refit : bool
         With ``state``: re-fit the clustering at this G from the state's k-means++ start (and
-        Gumbel noise), as a user re-running the pipeline would; central differences of such
-        results are the "re-fit" differences that ``mode="implicit"`` approximates.
+        Gumbel noise), as a user re-running the pipeline would, the dense fit polished to its
+        fixed point (1e-14); central differences of such results are the "re-fit" differences
+        that ``mode="implicit"`` equals where the fit is smooth.
     backend : {"numpy", "julia", "auto"}
         NumPy: forward sensitivity equations and dual numbers. Julia: OrdinaryDiffEq (Tsit5) with
         ForwardDiff or Zygote through the solve and the estimator, for approaches "none" and "c"
@@ -160,7 +161,7 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
         state = fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=neighbours)
     elif refit:
         state = fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=neighbours,
-                          init=state["init"], gumbel=state.get("gumbel"))
+                          init=state["init"], gumbel=state.get("gumbel"), polish=True)
     xyz, g1, g2, w = cluster_objects_dual(cat, approach, state, mode)
     xi = soft_xi_plus(xyz, g1, g2, w, bins, alpha, kind)
     return GradientResult(bins, dl.value(xi).copy(), dl.tangent(xi).copy(), approach, float(G),
