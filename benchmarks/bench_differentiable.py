@@ -8,7 +8,7 @@ over threads) and wall time, the ratio of CPU times against the value pass, and 
 peak of the call (NumPy reports its buffers to tracemalloc) beside the size of one (N, N) float
 array. The machine may be shared: compare the CPU-time ratios.
 
-    python benchmarks/bench_differentiable.py [--sizes 25000 100000] [--seeds 0] [--width 10]
+    python benchmarks/bench_differentiable.py [--sizes 25000 100000] [--seeds 0] [--width 10] [--P 1 4 16]
 """
 import argparse
 import time
@@ -37,7 +37,7 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--width", type=float, default=10.0, help="side of the square field (degrees)")
     ap.add_argument("--alpha", type=float, default=1.0)
-    ap.add_argument("--P", type=int, nargs="+", default=[1, 4, 16])
+    ap.add_argument("--P", type=int, nargs="*", default=[1, 4, 16], help="JVP widths (none: no JVP)")
     args = ap.parse_args()
     bins = cc.Bins(1.0, 45.0, 8)
     print(f"bins {bins}, sigmoid alpha = {args.alpha}/arcmin, field {args.width} x {args.width} deg, "
@@ -57,6 +57,7 @@ def main():
             g2, c, w, m = timed(lambda: soft_shear_shear_vjp(cat, bins, cp, cm, alpha=args.alpha, value=res))
             rows.append(("VJP given the value (reverse only)", c, w, m))
             same = all(np.array_equal(g[k], g2[k]) for k in g)
+            rel = float("nan")
             for P in args.P:
                 T = {k: rng.normal(size=(n, P)) for k in ("ra", "dec", "g1", "g2", "w")}
                 r, c, w, m = timed(lambda: soft_shear_shear(cat, bins, args.alpha, tangents=T))
