@@ -14,7 +14,8 @@ d(position)/dG; every later step carries (value, tangent) pairs (:class:`.dual.D
   membership, cluster weights the column sums of U, cluster positions the fuzzy c-means centres.
   ``mode="one_step"`` (the paper's shortcut): centres converged at the base point, then one more
   update (eq. 18 then eq. 17 then eq. 18) is differentiated; ``mode="full"``: the derivative
-  through every iteration from the (fixed) k-means++ start. With ``neighbours=k`` the fit is
+  through every iteration from the (fixed) k-means++ start; ``mode="implicit"``: the derivative
+  of the converged fixed point (implicit function theorem), i.e. of re-fitting the clustering. With ``neighbours=k`` the fit is
   sparse fuzzy c-means and both modes run on each object's k nearest centres only (the fit's
   neighbour sets held fixed; O(N k) memory, see :mod:`.approaches`);
 - ``"a"``: Gumbel-softmax relaxation of eq. 19: A = softmax((log U + g) / tau), g seeded Gumbel
