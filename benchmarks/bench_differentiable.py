@@ -56,7 +56,7 @@ def main():
             rows.append(("VJP (value + reverse)", c, w, m))
             g2, c, w, m = timed(lambda: soft_shear_shear_vjp(cat, bins, cp, cm, alpha=args.alpha, value=res))
             rows.append(("VJP given the value (reverse only)", c, w, m))
-            same = all(np.array_equal(g[k], g2[k]) for k in g)
+            same = max(float(np.max(np.abs(g[k] - g2[k])) / np.max(np.abs(g[k]))) for k in g)
             rel = float("nan")
             for P in args.P:
                 T = {k: rng.normal(size=(n, P)) for k in ("ra", "dec", "g1", "g2", "w")}
@@ -70,7 +70,7 @@ def main():
                 print(f"| {n:,} | {seed} | {name} | {c:.1f} | {w:.1f} | {c / c_val:.2f} | {m / 1e6:.0f} | {nn:,.0f} |",
                       flush=True)
             print(f"<v, J t> identity at N = {n:,}, seed {seed}: largest relative difference {rel:.1e}; "
-                  f"VJP with and without value= identical: {same}", flush=True)
+                  f"VJP with and without value=: largest relative difference {same:.1e}", flush=True)
 
 
 if __name__ == "__main__":
