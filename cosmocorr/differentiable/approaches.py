@@ -2,13 +2,23 @@
 
 - ``"none"``: no clustering, every object enters (the exact reference);
 - ``"c"``: hard argmax assignment fitted at the base point and held fixed (straight-through);
-- ``"b"``: weighted averages (eqs. 20-21) from the memberships, one step (``mode="one_step"``) or
-  through every fuzzy c-means iteration (``"full"``); dense (N, c) memberships, or sparse ones
-  (``neighbours=k``: each object's k nearest centres, see below);
+- ``"b"``: weighted averages (eqs. 20-21) from the memberships, one step (``mode="one_step"``),
+  through every fuzzy c-means iteration (``"full"``), or at the converged fixed point by the
+  implicit function theorem (``"implicit"``, below); dense (N, c) memberships, or sparse ones
+  (``neighbours=k``: each object's k nearest centres, see below; not with ``"implicit"``);
 - ``"a"``: Gumbel-softmax relaxation of eq. 19 with fixed noise.
 
 :func:`fit_state` fits the clustering at the base point (seeded); :func:`cluster_objects_dual`
 builds the objects (positions, shears, weights) as Duals so that tangents flow through them.
+
+Implicit approach b (``mode="implicit"``): the converged centres V* are a fixed point of one fuzzy
+c-means iteration, V* = Phi(V*, theta) with Phi eq. 18 then eq. 17. The centres are first driven to
+that fixed point at the current catalog (Newton steps on V - Phi(V) = 0 from the state's centres,
+:func:`fixed_point_centres`), then dV*/dtheta = (I - dPhi/dV)^(-1) dPhi/dtheta is solved by GMRES
+(scipy.sparse.linalg) whose matrix-vector products are JVPs of one iteration (:class:`Dual` with a
+tangent on V). The cluster objects are the centres V* with that tangent, and eqs. 20-21 from the
+memberships U(V*) (eq. 18), whose tangent follows both the objects and the moving centres: the
+derivative of the re-fitted clustering, as long as the fit stays in the same basin.
 
 Sparse approach b (``fit_state(..., neighbours=k)``): the fit is sparse fuzzy c-means
 (:mod:`cosmocorr.clustering.sparse_fcm`) and the state keeps its final neighbour sets S_n (the k
@@ -25,15 +35,17 @@ clusters are in approach c). With k = c it is the dense approach b.
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse.linalg import LinearOperator, gmres
 
 from ..clustering import fuzzy_c_means, kmeans_plus_plus
 from ..sky.geometry import unit_vectors
 from . import dual as dl
 from .dual import Dual
 
-__all__ = ["APPROACHES", "fit_state", "cluster_objects_dual"]
+__all__ = ["APPROACHES", "MODES", "fit_state", "cluster_objects_dual", "fixed_point_centres", "implicit_centres"]
 
 APPROACHES = ("none", "a", "b", "c")
+MODES = ("one_step", "full", "implicit")
 
 
 def _normalise_columns(m):
@@ -127,9 +139,16 @@ def _cluster_from_weights(xyz, g, A):
     return g1, g2, colsum
 
 
-def fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=None):
+def fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=None, init=None, gumbel=None,
+              polish=False):
     """Fit the clustering at the base point (k-means++ start, then fuzzy c-means, eqs. 15-18, to
     tol 1e-8) and return the state that :func:`cluster_objects_dual` holds fixed.
+
+    ``init`` (c, 2 degrees) and ``gumbel`` (approach a's noise) re-fit from a previous state's start
+    (``refit`` of :func:`.gradient.xi_plus_gradient`: the clustering re-fitted at another theta).
+    ``polish`` (dense memberships): drive the fitted centres to the fixed point of eqs. 17-18 to
+    1e-14 (:func:`fixed_point_centres`), so that re-fits at nearby theta differ by the change of
+    the fixed point, not by the fit's tolerance.
 
     ``neighbours=k`` (approach "b" only; checked by :func:`.gradient.xi_plus_gradient`): sparse
     fuzzy c-means with memberships on each object's k nearest centres; the state then holds
@@ -137,12 +156,17 @@ def fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=None):
     """
     xyz = dl.value(cat.xyz)
     rng = np.random.default_rng(np.random.SeedSequence(seed).spawn(2)[1])
-    init = kmeans_plus_plus(cat.ra, cat.dec, n_clusters, seed=rng.integers(2**63))
+    kpp_seed = rng.integers(2**63)
+    if init is None:
+        init = kmeans_plus_plus(cat.ra, cat.dec, n_clusters, seed=kpp_seed)
     fit = fuzzy_c_means(cat.ra, cat.dec, n_clusters, fuzziness=fuzziness, init=init, tol=1e-8, max_iter=500,
                         neighbours=neighbours)
     state = {"approach": approach, "n_clusters": n_clusters, "fuzziness": fuzziness, "init": init,
              "centres": fit.centers_xyz, "n_iter": fit.n_iter, "neighbours": neighbours}
-    if neighbours is None:
+    if neighbours is None and polish:
+        state["centres"] = fixed_point_centres(xyz, fit.centers_xyz, fuzziness)
+        state["labels"] = np.argmax(dl.value(_memberships(_distances(xyz, state["centres"]), fuzziness)), axis=1)
+    elif neighbours is None:
         state["labels"] = np.argmax(fit.membership, axis=1)
     else:
         U = fit.membership.tocsr()
@@ -152,7 +176,8 @@ def fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=None):
         state["neighbour_sets"] = sets
         state["labels"] = sets[np.arange(sets.shape[0]), np.argmax(U.data.reshape(sets.shape), axis=1)]
     if approach == "a":
-        state["gumbel"] = -np.log(-np.log(rng.uniform(1e-12, 1.0, (xyz.shape[1], n_clusters))))
+        state["gumbel"] = (-np.log(-np.log(rng.uniform(1e-12, 1.0, (xyz.shape[1], n_clusters))))
+                           if gumbel is None else gumbel)
         state["tau"] = tau
     return state
 
@@ -172,6 +197,12 @@ def cluster_objects_dual(cat, approach, state, mode):
         return pos, g1, g2, w
     if approach == "b" and state.get("neighbour_sets") is not None:
         return _sparse_b(xyz, g, state, mode)
+    if approach == "b" and mode == "implicit":
+        V = fixed_point_centres(dl.value(xyz), state["centres"], m)
+        centres = implicit_centres(xyz, V, m)
+        U = _memberships(_distances(xyz, centres), m)
+        g1, g2, w = _cluster_from_weights(xyz, g, U)
+        return centres, g1, g2, w
     if approach == "b" and mode == "full":
         centres = unit_vectors(state["init"][:, 0], state["init"][:, 1])
         for _ in range(state["n_iter"]):
@@ -215,3 +246,56 @@ def _sparse_b(xyz, g, state, mode):
     U = _memberships(_distances_at(xyz, centres, sets), m)              # ... and eq. 18
     g1, g2, w = _cluster_from_sparse(g, U, sets, c)
     return centres, g1, g2, w
+
+
+def _fcm_step(xyz, V, m):
+    """One fuzzy c-means iteration Phi(V): eq. 18 at centres V (3, c), then eq. 17; Dual-aware."""
+    return _centres_from(xyz, _memberships(_distances(xyz, V), m), m)
+
+
+def _solve_fixed_point_system(xyz, V, m, rhs):
+    """Solve (I - dPhi/dV) x = rhs at centres V (3, c) by GMRES; the products with dPhi/dV are JVPs
+    of one iteration (Dual tangent on V, objects ``xyz`` plain arrays)."""
+    size = V.size
+
+    def matvec(x):
+        x = np.asarray(x, dtype=float).reshape(V.shape)
+        return (x - dl.tangent(_fcm_step(xyz, Dual(V, x), m))).ravel()
+
+    rhs = np.asarray(rhs, dtype=float).ravel()
+    scale = np.abs(rhs).max()
+    if scale == 0:
+        return np.zeros(V.shape)
+    x, info = gmres(LinearOperator((size, size), matvec=matvec), rhs / scale, rtol=1e-12, atol=0.0,
+                    restart=min(size, 200), maxiter=20)
+    if info != 0:
+        raise RuntimeError(f"GMRES for the fuzzy c-means fixed point did not converge (info={info}): "
+                           "I - dPhi/dV is (nearly) singular, the fit is not at an isolated fixed point")
+    return x.reshape(V.shape) * scale
+
+
+def fixed_point_centres(xyz, V0, m, tol=1e-14, max_steps=30):
+    """Centres V (3, c) with V = Phi(V) (eqs. 17-18 at convergence) to ``tol``, by Newton steps
+    V <- V + (I - dPhi/dV)^(-1) (Phi(V) - V) from ``V0`` (a converged or nearly converged fit);
+    ``xyz`` (3, N) plain unit vectors."""
+    V = np.array(V0, dtype=float)
+    for _ in range(max_steps):
+        r = dl.value(_fcm_step(xyz, V, m)) - V
+        if np.abs(r).max() < tol:
+            return V
+        V = V + _solve_fixed_point_system(xyz, V, m, r)
+        V /= np.linalg.norm(V, axis=0, keepdims=True)
+    r = np.abs(dl.value(_fcm_step(xyz, V, m)) - V).max()
+    if r > 1e3 * tol:
+        raise RuntimeError(f"fuzzy c-means fixed point not reached by Newton steps (residual {r:.1e})")
+    return V
+
+
+def implicit_centres(xyz, V, m):
+    """The fixed-point centres V (3, c) as a Dual whose tangent is dV/dtheta by the implicit
+    function theorem, (I - dPhi/dV) dV = dPhi/dtheta t, with ``xyz`` a Dual (objects and their
+    tangents t)."""
+    if not isinstance(xyz, Dual):
+        return Dual(V, np.zeros_like(V))
+    b = dl.tangent(_fcm_step(xyz, V, m))
+    return Dual(V, _solve_fixed_point_system(dl.value(xyz), V, m, b))

@@ -3,7 +3,9 @@
 The catalog comes from the gravity forward model (:mod:`.gravity`) with its tangents
 d(position)/dG; every later step carries (value, tangent) pairs (:class:`.dual.Dual`):
 
-- ``"none"``: no clustering, soft bins over all object pairs — the exact reference;
+- ``"none"``: no clustering, soft bins over all object pairs — the exact reference, computed by
+  :func:`.object_derivatives.soft_shear_shear` with the catalog's d(ra, dec)/dG as tangents (the
+  forward model is one user of the per-object JVP);
 - ``"c"``: hard argmax assignment fitted once at the base point and held fixed (straight-through):
   each cluster object sits at the (renormalised) mean unit vector of its members with their mean
   ellipticity and their count as weight; its tangent is the mean of its members' tangents,
@@ -12,7 +14,8 @@ d(position)/dG; every later step carries (value, tangent) pairs (:class:`.dual.D
   membership, cluster weights the column sums of U, cluster positions the fuzzy c-means centres.
   ``mode="one_step"`` (the paper's shortcut): centres converged at the base point, then one more
   update (eq. 18 then eq. 17 then eq. 18) is differentiated; ``mode="full"``: the derivative
-  through every iteration from the (fixed) k-means++ start. With ``neighbours=k`` the fit is
+  through every iteration from the (fixed) k-means++ start; ``mode="implicit"``: the derivative
+  of the converged fixed point (implicit function theorem), i.e. of re-fitting the clustering. With ``neighbours=k`` the fit is
   sparse fuzzy c-means and both modes run on each object's k nearest centres only (the fit's
   neighbour sets held fixed; O(N k) memory, see :mod:`.approaches`);
 - ``"a"``: Gumbel-softmax relaxation of eq. 19: A = softmax((log U + g) / tau), g seeded Gumbel
@@ -35,8 +38,9 @@ from ..backends import get_backend, get_kernels, resolve_backend
 from ..clustering.sparse_fcm import check_neighbours
 from ..sky.bins import Bins
 from . import dual as dl
-from .approaches import APPROACHES, cluster_objects_dual, fit_state
+from .approaches import APPROACHES, MODES, cluster_objects_dual, fit_state
 from .gravity import ellipticities, initial_conditions, simulate_catalog
+from .object_derivatives import soft_shear_shear
 from .soft_estimator import soft_xi_plus
 
 __all__ = ["GradientResult", "xi_plus_gradient", "fit_G"]
@@ -57,7 +61,7 @@ class GradientResult:
 
 def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=20, seed=0, alpha=1.0,
                      kind="sigmoid", fuzziness=2.0, tau=0.5, mode="one_step", rtol=1e-10, atol=1e-12,
-                     state=None, backend=None, t_max=None, ad="forward", neighbours=None):
+                     state=None, backend=None, t_max=None, ad="forward", neighbours=None, refit=False):
     """xi+ per bin and its forward-mode derivative d xi+/d G (paper sec. 6, fig. 10).
 
     Parameters
@@ -76,8 +80,12 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
         the same initial conditions at every G.
     alpha : float
         Soft-bin sharpness (1/arcmin for "sigmoid", 1/arcmin^2 for "gaussian").
-    mode : {"one_step", "full"}
-        Approach b only: the paper's shortcut or the derivative through every FCM iteration.
+    mode : {"one_step", "full", "implicit"}
+        Approach b only: the paper's shortcut (one more iteration at the converged centres,
+        differentiated with the fit held fixed), the derivative through every FCM iteration from
+        the fixed k-means++ start, or ``"implicit"``: the derivative of the converged fixed point
+        (implicit function theorem on eqs. 17-18, GMRES on JVPs of one iteration), i.e. of the
+        re-fitted clustering (dense memberships only). See :mod:`.approaches`.
     neighbours : int, optional
         Approach b only: sparse memberships on each object's ``neighbours`` nearest centres
         (1 <= k <= n_clusters; :func:`cosmocorr.fuzzy_c_means` with ``neighbours=k``). The fit's
@@ -87,6 +95,11 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
     state : dict, optional
         Clustering state from a previous result (``res.state``) to evaluate the same function
         (with the same ``neighbours``).
+    refit : bool
+        With ``state``: re-fit the clustering at this G from the state's k-means++ start (and
+        Gumbel noise), as a user re-running the pipeline would, the dense fit polished to its
+        fixed point (1e-14); central differences of such results are the "re-fit" differences
+        that ``mode="implicit"`` equals where the fit is smooth.
     backend : {"numpy", "julia", "auto"}
         NumPy: forward sensitivity equations and dual numbers. Julia: OrdinaryDiffEq (Tsit5) with
         ForwardDiff or Zygote through the solve and the estimator, for approaches "none" and "c"
@@ -102,7 +115,10 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
     GradientResult
     """
     check_choice(approach, "approach", APPROACHES)
-    check_choice(mode, "mode", ("one_step", "full"))
+    check_choice(mode, "mode", MODES)
+    if mode == "implicit" and (approach != "b" or neighbours is not None):
+        raise ValueError("mode='implicit' is implemented for approach 'b' with dense memberships "
+                         f"(neighbours=None), got approach={approach!r}, neighbours={neighbours}")
     check_choice(kind, "kind", ("sigmoid", "gaussian"))
     G = check_real(G, "G", low=0.0, low_open=True)
     n_galaxies = check_positive_int(n_galaxies, "n_galaxies", minimum=2)
@@ -140,8 +156,14 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
         return _julia_gradient(G, n_galaxies, bins, approach, n_clusters, seed, alpha, kind, fuzziness, tau,
                                rtol, atol, state, t_max, ad)
     cat = simulate_catalog(G, n_galaxies, seed=seed, rtol=rtol, atol=atol, t_max=t_max)
-    if state is None and approach != "none":
+    if approach == "none":     # the exact reference: the per-object JVP of the soft estimator
+        res = soft_shear_shear(cat.catalog(), bins, alpha, kind, tangents=cat.tangents())
+        return GradientResult(bins, res.xip, res.dxip[:, 0].copy(), approach, float(G), n_galaxies, {})
+    if state is None:
         state = fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=neighbours)
+    elif refit:
+        state = fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=neighbours,
+                          init=state["init"], gumbel=state.get("gumbel"), polish=True)
     xyz, g1, g2, w = cluster_objects_dual(cat, approach, state, mode)
     xi = soft_xi_plus(xyz, g1, g2, w, bins, alpha, kind)
     return GradientResult(bins, dl.value(xi).copy(), dl.tangent(xi).copy(), approach, float(G),

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from .._validate import check_positive_int, check_real, check_seed
+from ..sky.catalog import Catalog
 from ..sky.geometry import vectors_to_radec
 from .dual import Dual
 
@@ -140,6 +141,19 @@ class GravityCatalog:
     g: np.ndarray
     positions: np.ndarray
     dpositions_dG: np.ndarray
+
+    def catalog(self):
+        """The observed galaxies as a :class:`~cosmocorr.Catalog` (ra, dec, g1, g2; unit weights)."""
+        return Catalog(self.ra, self.dec, self.g.real, self.g.imag)
+
+    def tangents(self):
+        """d ra / d G and d dec / d G (degrees per unit G) as (N, 1) arrays, the ``tangents`` of
+        :func:`cosmocorr.differentiable.soft_shear_shear`: from the unit-vector tangents du,
+        d dec = du_z / cos(dec), d ra = (x du_y - y du_x) / (x^2 + y^2)."""
+        (x, y, z), (dx, dy, dz) = self.xyz.v, self.xyz.d
+        rho2 = x * x + y * y
+        return {"ra": (np.degrees((x * dy - y * dx) / rho2))[:, None],
+                "dec": (np.degrees(dz / np.sqrt(rho2)))[:, None]}
 
 
 def simulate_catalog(G=1.0, n_galaxies=200, seed=0, M=1.0, softening=0.01, rtol=1e-10, atol=1e-12,

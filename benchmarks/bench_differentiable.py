@@ -1,0 +1,77 @@
+"""Benchmark: per-object derivatives of the soft xi+- (issue 25) against the value pass, same process.
+
+For each N: the value pass (``soft_shear_shear`` without tangents), the VJP (``soft_shear_shear_vjp``:
+a value pass plus one reverse pass; and given the value pass's result, ``value=``, the reverse
+pass alone, as in a reverse-mode AD rule that keeps the forward result) and the JVP with P = 1, 4, 16 tangents (every object's ra, dec,
+g1, g2, w moved along P random directions). Each line prints CPU time (time.process_time, summed
+over threads) and wall time, the ratio of CPU times against the value pass, and the tracemalloc
+peak of the call (NumPy reports its buffers to tracemalloc) beside the size of one (N, N) float
+array. The machine may be shared: compare the CPU-time ratios.
+
+    python benchmarks/bench_differentiable.py [--sizes 25000 100000] [--seeds 0] [--width 10] [--P 1 4 16]
+"""
+import argparse
+import time
+import tracemalloc
+
+import numpy as np
+
+import cosmocorr as cc
+from cosmocorr.differentiable import soft_shear_shear, soft_shear_shear_vjp
+from cosmocorr.sky.synthetic import synthetic_shear_catalog
+
+
+def timed(fn):
+    tracemalloc.start()
+    c0, w0 = time.process_time(), time.perf_counter()
+    out = fn()
+    c1, w1 = time.process_time(), time.perf_counter()
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    return out, c1 - c0, w1 - w0, peak
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[25_000, 100_000])
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0])
+    ap.add_argument("--width", type=float, default=10.0, help="side of the square field (degrees)")
+    ap.add_argument("--alpha", type=float, default=1.0)
+    ap.add_argument("--P", type=int, nargs="*", default=[1, 4, 16], help="JVP widths (none: no JVP)")
+    args = ap.parse_args()
+    bins = cc.Bins(1.0, 45.0, 8)
+    print(f"bins {bins}, sigmoid alpha = {args.alpha}/arcmin, field {args.width} x {args.width} deg, "
+          f"threads: cosmocorr default")
+    print("| N | seed | pass | CPU (s) | wall (s) | CPU / value CPU | peak memory (MB) | (N, N) float64 (MB) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n in args.sizes:
+        for seed in args.seeds:
+            cat = synthetic_shear_catalog(n, seed=seed, width_deg=args.width, weighted=True)
+            nn = 8 * n * n / 1e6
+            rng = np.random.default_rng(seed)
+            res, c_val, w_val, m = timed(lambda: soft_shear_shear(cat, bins, args.alpha))
+            rows = [("value", c_val, w_val, m)]
+            cp, cm = rng.normal(size=bins.nbins), rng.normal(size=bins.nbins)
+            g, c, w, m = timed(lambda: soft_shear_shear_vjp(cat, bins, cp, cm, alpha=args.alpha))
+            rows.append(("VJP (value + reverse)", c, w, m))
+            g2, c, w, m = timed(lambda: soft_shear_shear_vjp(cat, bins, cp, cm, alpha=args.alpha, value=res))
+            rows.append(("VJP given the value (reverse only)", c, w, m))
+            same = max(float(np.max(np.abs(g[k] - g2[k])) / np.max(np.abs(g[k]))) for k in g)
+            rel = float("nan")
+            for P in args.P:
+                T = {k: rng.normal(size=(n, P)) for k in ("ra", "dec", "g1", "g2", "w")}
+                r, c, w, m = timed(lambda: soft_shear_shear(cat, bins, args.alpha, tangents=T))
+                rows.append((f"JVP P={P}", c, w, m))
+                if P == args.P[0]:   # the two passes agree: <v, J t> = <J^T v, t>
+                    lhs = sum(g[k] @ T[k] for k in T)
+                    rhs = cp @ r.dxip + cm @ r.dxim
+                    rel = np.max(np.abs(lhs - rhs) / np.abs(rhs))
+            for name, c, w, m in rows:
+                print(f"| {n:,} | {seed} | {name} | {c:.1f} | {w:.1f} | {c / c_val:.2f} | {m / 1e6:.0f} | {nn:,.0f} |",
+                      flush=True)
+            print(f"<v, J t> identity at N = {n:,}, seed {seed}: largest relative difference {rel:.1e}; "
+                  f"VJP with and without value=: largest relative difference {same:.1e}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
