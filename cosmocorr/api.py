@@ -58,8 +58,8 @@ def _executor_args(fn):
 
 
 _EXECUTOR_DOC = """
-    Parallel execution (all estimators)
-    -----------------------------------
+    Other Parameters
+    ----------------
     client : dask.distributed.Client, optional
         Run on a Dask cluster: exact all-pairs sums as tiles of the pair matrix
         (:mod:`cosmocorr.backends.distributed`), Algorithm 1 work as tasks. Default: the client of

@@ -543,6 +543,7 @@ def _add_output(p, default_out):
 
 
 def build_parser():
+    """The ``cosmocorr`` argument parser with its subcommands (demo, rho, gg, nn, julia)."""
     p = _Parser(prog="cosmocorr", description=__doc__, formatter_class=_Formatter)
     p.add_argument("--version", action="version", version=f"cosmocorr {__import__('cosmocorr').__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)

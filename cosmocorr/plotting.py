@@ -8,7 +8,7 @@ The style, used by every figure of the package, the command line and the example
 - error bars are never clipped. On a ``"symlog"`` axis (the default of the multi-panel figures)
   the signed value is drawn with its full symmetric error bar; the axis is linear around zero
   (``linthresh``) and logarithmic beyond, so bars that cross zero are drawn as they are. On a
-  ``"log"`` axis (|value|, the paper's figure 8) a bar that reaches zero or below is drawn up to
+  ``"log"`` axis (``|value|``, the paper's figure 8) a bar that reaches zero or below is drawn up to
   its upper end and continued downwards by an arrow ("extends to zero"): it does not stretch
   the axis;
 - axes are labelled with units (separations in arcmin; correlations are dimensionless), each
@@ -80,7 +80,7 @@ def plot_rho(ax, theta, values, yerr=None, label=None, color=None, marker="o", o
     offset : float
         Multiplies theta, to shift overlapping series sideways.
     scale : {"log", "symlog", "linear"}
-        ``"log"``: |value| on a log axis (paper fig. 8); a bar reaching zero is drawn to its upper
+        ``"log"``: ``|value|`` on a log axis (paper fig. 8); a bar reaching zero is drawn to its upper
         end plus a downward arrow, never clipped. ``"symlog"``/``"linear"``: the signed value with
         its whole bar (``linthresh`` sets the symlog linear range; default
         :func:`auto_linthresh`).
@@ -238,7 +238,7 @@ def plot_rho_statistics(result, errors=None, naive=None, axes=None, title=None, 
     ``errors`` maps rho name -> per-bin sigma (default: the result's ``xip_std`` for Algorithm 1
     results, else ``sqrt(varxip)`` when present); ``naive``: another result drawn for comparison.
     ``sharey``: one y-range for all panels. ``scale``: ``"symlog"`` (default; signed values, whole
-    error bars), ``"log"`` (|value|, paper style) or ``"linear"``. Returns the figure.
+    error bars), ``"log"`` (``|value|``, paper style) or ``"linear"``. Returns the figure.
     """
     def theta_of(res):
         return {n: np.where(np.isfinite(res[n].meanr), res[n].meanr, res.bins.rnom) for n in RHO_NAMES}

@@ -51,12 +51,14 @@ _VALID_CPW = {
 
 
 def check_var_method(var_method, name="var_method"):
+    """``var_method`` checked against :data:`VAR_METHODS`; ValueError/TypeError naming it otherwise."""
     if not isinstance(var_method, str):
         raise TypeError(f"{name} must be a string, one of {VAR_METHODS}; got {type(var_method).__name__}")
     return check_choice(var_method, name, VAR_METHODS)
 
 
 def check_cross_patch_weight(cross_patch_weight, method="jackknife"):
+    """``cross_patch_weight`` checked against the names valid for ``method``; ValueError naming it otherwise."""
     if not isinstance(cross_patch_weight, str):
         raise TypeError(f"cross_patch_weight must be a string, one of {CROSS_PATCH_WEIGHTS}; "
                         f"got {type(cross_patch_weight).__name__}")

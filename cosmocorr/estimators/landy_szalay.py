@@ -76,15 +76,18 @@ class LandySzalayResult(ResultIO):
 
     @property
     def rnom(self):
+        """Nominal bin centres (arcmin), TreeCorr's ``rnom``."""
         return self.bins.rnom
 
     @property
     def npairs(self):
+        """Number of data-data pairs per bin (TreeCorr's ``npairs``)."""
         return self.dd_npairs
 
     # --- covariance interface (cosmocorr.estimators.covariance) ---------------------------
     @property
     def patch_sums(self):
+        """The data-data patch-pair sums the covariances reweight (None without patches)."""
         return self.dd_patch
 
     def _patch_ok(self):

@@ -70,10 +70,12 @@ class RhoResult(ResultIO):
 
     @property
     def meanr(self):
+        """Weighted mean separation per bin (arcmin), that of rho1."""
         return self.rho["rho1"].meanr
 
     @property
     def rnom(self):
+        """Nominal bin centres (arcmin), TreeCorr's ``rnom``."""
         return self.bins.rnom
 
     # to_dict / to_json / write / read / to_table: cosmocorr.io.ResultIO (complete and lossless)

@@ -76,6 +76,7 @@ class ShearShearResult(ResultIO):
 
     @property
     def rnom(self):
+        """Nominal bin centres (arcmin), TreeCorr's ``rnom``."""
         return self.bins.rnom
 
     # --- covariance interface (cosmocorr.estimators.covariance) ---------------------------

@@ -115,4 +115,6 @@ class Bins:
         return f"Bins(min_sep={self.min_sep!r}, max_sep={self.max_sep!r}, nbins={self.nbins}, spacing={self.spacing!r})"
 
     def to_dict(self):
+        """The bin settings as a dict (``min_sep``, ``max_sep``, ``nbins``, ``spacing``), as stored in result
+        files."""
         return {"min_sep": self.min_sep, "max_sep": self.max_sep, "nbins": self.nbins, "spacing": self.spacing}

@@ -20,7 +20,7 @@ class Catalog:
     Parameters
     ----------
     ra, dec : array_like, Quantity or SkyCoord
-        Positions, in ``ra_units``/``dec_units`` (default degrees); |dec| <= 90 deg. An astropy
+        Positions, in ``ra_units``/``dec_units`` (default degrees); ``|dec|`` <= 90 deg. An astropy
         Quantity is converted by its own unit (an error if it is not an angle); a SkyCoord as
         ``ra`` with ``dec=None`` gives both (ICRS).
     g1, g2 : array_like, optional
@@ -132,6 +132,7 @@ class Catalog:
 
     @property
     def nobj(self):
+        """Number of objects kept."""
         return self.ra.size
 
     def __len__(self):
@@ -139,14 +140,17 @@ class Catalog:
 
     @property
     def sumw(self):
+        """Sum of the weights."""
         return float(np.sum(self.w))
 
     @property
     def has_shear(self):
+        """Whether the catalog has shears."""
         return self.g1 is not None
 
     @property
     def g(self):
+        """Complex shear ``g1 + 1j * g2`` (None without shears)."""
         return None if self.g1 is None else self.g1 + 1j * self.g2
 
     @property
@@ -157,6 +161,7 @@ class Catalog:
         return self._xyz
 
     def require_shear(self, name="catalog"):
+        """Raise a ValueError naming ``name`` unless the catalog has shears."""
         if not self.has_shear:
             raise ValueError(f"{name} has no shear: give g1 and g2 when building the Catalog")
 

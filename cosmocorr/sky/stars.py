@@ -60,14 +60,17 @@ class StarCatalog:
 
     @property
     def ra(self):
+        """Right ascensions (degrees)."""
         return self.catalog.ra
 
     @property
     def dec(self):
+        """Declinations (degrees)."""
         return self.catalog.dec
 
     @property
     def w(self):
+        """Weights."""
         return self.catalog.w
 
     def __len__(self):
@@ -75,22 +78,27 @@ class StarCatalog:
 
     @property
     def e(self):
+        """Star ellipticity g1_star + 1j g2_star."""
         return self.g1_star + 1j * self.g2_star
 
     @property
     def e_model(self):
+        """PSF-model ellipticity g1_model + 1j g2_model."""
         return self.g1_model + 1j * self.g2_model
 
     @property
     def de(self):
+        """Ellipticity residual e_star - e_model (complex)."""
         return self.e - self.e_model
 
     @property
     def dT_over_T(self):
+        """(T_star - T_model) / T_star, the size residual of the rho statistics."""
         return (self.T_star - self.T_model) / self.T_star
 
     @property
     def edt(self):
+        """e_star (T_star - T_model) / T_star, the third field of rho3-rho5 (eqs. 4-6)."""
         return self.e * self.dT_over_T
 
     def fields(self):
@@ -98,6 +106,7 @@ class StarCatalog:
         return {"e": self.e, "de": self.de, "edt": self.edt}
 
     def subset(self, index):
+        """A new StarCatalog with the stars selected by ``index`` (mask or integer array)."""
         index = np.asarray(index)
         new = StarCatalog(
             self.ra[index], self.dec[index], self.g1_star[index], self.g2_star[index], self.T_star[index],

@@ -19,10 +19,12 @@ _FACTORS = {"deg": 1.0, "rad": 180.0 / np.pi, "hourangle": 15.0, "arcmin": 1.0 /
 
 
 def is_quantity(x):
+    """Whether ``x`` is an astropy Quantity (checked without importing astropy)."""
     return type(x).__module__.startswith("astropy") and hasattr(x, "unit") and hasattr(x, "to_value")
 
 
 def is_skycoord(x):
+    """Whether ``x`` is an astropy SkyCoord (checked without importing astropy)."""
     return type(x).__name__ == "SkyCoord" and type(x).__module__.startswith("astropy")
 
 

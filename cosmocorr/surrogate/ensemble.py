@@ -73,6 +73,7 @@ class EmceeResult(ChainSummary):
 
     @classmethod
     def load(cls, path):
+        """Read an EmceeResult written by ``save`` (.npz)."""
         from .hmc import _open_npz
 
         with _open_npz(path) as z:

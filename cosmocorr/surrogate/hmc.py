@@ -56,10 +56,12 @@ class DualAveraging:
         self.restart(eps0)
 
     def restart(self, eps0):
+        """Start a new adaptation window from step size ``eps0``."""
         self.mu = np.log(10 * eps0)
         self.hbar, self.log_eps_bar, self.m = 0.0, 0.0, 0
 
     def update(self, accept_stat):
+        """One dual-averaging update from the acceptance statistic; returns the next step size."""
         self.m += 1
         m = self.m
         accept_stat = min(1.0, accept_stat)
@@ -71,6 +73,7 @@ class DualAveraging:
 
     @property
     def final(self):
+        """The adapted step size (exp of the averaged log step)."""
         return float(np.exp(self.log_eps_bar))
 
 

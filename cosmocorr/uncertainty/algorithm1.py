@@ -1,10 +1,11 @@
 """The probabilistic estimator: paper Algorithm 1, repeated over sampled assignments.
 
-1. k-means++ centres, 2. fuzzy c-means centres v and memberships U (fitted once),
-3. assign each object to a cluster, M_i ~ Categorical(U_i) (eq. 19) — or greedily by argmax,
+1. k-means++ centres;
+2. fuzzy c-means centres v and memberships U (fitted once);
+3. assign each object to a cluster, M_i ~ Categorical(U_i) (eq. 19) — or greedily by argmax;
 4. one new object per non-empty cluster, at its centre, carrying the (weighted) average of its
-   members' quantities and the sum of their weights,
-5.-9. the usual hard-binned pair estimator between the cluster objects.
+   members' quantities and the sum of their weights;
+5. (to 9.) the usual hard-binned pair estimator between the cluster objects.
 
 Steps 3-9 are repeated ``n_samples`` times; the spread of the results is the epistemic
 (clustering) uncertainty (sec. 2.3). Results keep the naive result's attributes (``xip`` etc.
@@ -106,10 +107,12 @@ class ClusteredShearShearResult(ShearShearResult):
 
     @property
     def centers(self):
+        """Cluster centres (c, 2), degrees, of the fit used."""
         return self.clustering.centers
 
     @property
     def membership(self):
+        """Memberships U (N, c) of the fit used."""
         return self.clustering.membership
 
 
