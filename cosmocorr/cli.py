@@ -45,6 +45,41 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 # ----------------------------------------------------------------------------- helpers
 
 
+class _BadValue(argparse.ArgumentTypeError, ValueError):
+    """A command-line value out of range (argparse reports it as an error, exit code 2)."""
+
+
+def _int_at_least(minimum, meaning):
+    """An argparse type: an integer >= ``minimum`` (``meaning`` says why, in the error)."""
+    def parse(text):
+        if isinstance(text, float) and not text.is_integer():
+            raise _BadValue(f"{text!r} is not an integer")
+        try:
+            value = int(text)
+        except (TypeError, ValueError):
+            raise _BadValue(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise _BadValue(f"must be >= {minimum} ({meaning}), got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise _BadValue(f"{text!r} is not a number") from None
+    if not (np.isfinite(value) and value > 0):
+        raise _BadValue(f"must be a positive number, got {text}")
+    return value
+
+
+_positive_float.__name__ = "positive number"
+_SEED = _int_at_least(0, "seeds are non-negative integers, as numpy.random.default_rng takes")
+
+
 def _columns(text, argname, n=3, what="g1,g2,sigma"):
     parts = [p.strip() for p in str(text).split(",")]
     if len(parts) != n or not all(parts):
@@ -211,6 +246,9 @@ def cmd_rho(args):
         raise CLIError("--n-bootstrap (the epistemic vs aleatoric study) needs --n-clusters")
     if args.aleatoric is not None and not study:
         raise CLIError("--aleatoric needs --n-bootstrap and --n-clusters (the uncertainty study)")
+    if args.naive and args.n_clusters is None:
+        raise CLIError("--naive overlays the exact all-pairs estimate on an Algorithm 1 run: give --n-clusters "
+                       "too (without it the exact estimate is what is computed)")
     _outputs(args)
     backend = _backend(args)
     seed = _resolve_seed(args, args.n_clusters is not None or args.npatch is not None)
@@ -491,7 +529,7 @@ def _add_input(p, shear):
     g.add_argument("--dec-units", default=None, help="unit of Dec without a TUNIT (default: the column's unit, else deg)")
     g.add_argument("--weight", default=None, help="weight column (default: all weights 1)")
     g.add_argument("--flag", default=None, help="integer flag column; objects with a flag bit outside --ok-flag are dropped")
-    g.add_argument("--ok-flag", type=int, default=0, help="flag bits that are acceptable")
+    g.add_argument("--ok-flag", type=_int_at_least(0, "flag bits"), default=0, help="flag bits that are acceptable")
     g.add_argument("--drop-masked", action="store_true",
                    help="drop rows with masked (missing) values instead of stopping with an error")
     if shear:
@@ -503,7 +541,7 @@ def _add_input(p, shear):
 
 def _add_binning(p):
     g = p.add_argument_group("separation bins (arcmin)")
-    g.add_argument("--nbins", type=int, default=8, help="number of bins")
+    g.add_argument("--nbins", type=_int_at_least(1, "a binning needs a bin"), default=8, help="number of bins")
     g.add_argument("--min-sep", type=float, default=0.0, help="smallest separation, arcmin")
     g.add_argument("--max-sep", type=float, default=45.0, help="largest separation, arcmin")
     g.add_argument("--spacing", default="linear", choices=["linear", "log"], help="bin spacing")
@@ -513,15 +551,15 @@ def _add_method(p):
     g = p.add_argument_group("estimator (paper Algorithm 1) and errors")
     g.add_argument("--backend", default=None, choices=["numpy", "julia", "auto"],
                    help="pair-sum backend (default: COSMOCORR_BACKEND, else auto)")
-    g.add_argument("--n-clusters", type=int, default=None,
+    g.add_argument("--n-clusters", type=_int_at_least(2, "one cluster leaves no pair"), default=None,
                    help="run Algorithm 1 with this many fuzzy c-means clusters (default: exact all-pairs estimator)")
-    g.add_argument("--n-samples", type=int, default=10, help="sampled cluster assignments (Algorithm 1)")
+    g.add_argument("--n-samples", type=_int_at_least(1, "at least one sampled assignment"), default=10, help="sampled cluster assignments (Algorithm 1)")
     g.add_argument("--assignment", default="sample", choices=["sample", "greedy"],
                    help="sampled (eq. 19) or greedy argmax assignment")
     g.add_argument("--fuzziness", type=float, default=2.0, help="fuzzy c-means exponent m")
-    g.add_argument("--seed", type=int, default=None,
+    g.add_argument("--seed", type=_SEED, default=None,
                    help="seed of every random step (default: drawn at random and recorded in the outputs)")
-    g.add_argument("--npatch", type=int, default=None, help="number of k-means patches for jackknife/bootstrap errors")
+    g.add_argument("--npatch", type=_int_at_least(2, "a jackknife needs two patches"), default=None, help="number of k-means patches for jackknife/bootstrap errors")
     g.add_argument("--var-method", default=None,
                    help="variance method: shot, jackknife, sample, bootstrap, marked_bootstrap (TreeCorr's names)")
     g.add_argument("--progress", action="store_true", help="show progress bars")
@@ -530,7 +568,7 @@ def _add_method(p):
 def _add_output(p, default_out):
     g = p.add_argument_group("outputs")
     g.add_argument("--out", default=default_out, help="figure: .png, .pdf or .svg; '' for none")
-    g.add_argument("--dpi", type=float, default=200, help="figure resolution (PNG)")
+    g.add_argument("--dpi", type=_positive_float, default=200, help="figure resolution (PNG)")
     g.add_argument("--scale", default="symlog", choices=["symlog", "log", "linear"],
                    help="y axis: symlog (signed, whole error bars), log (|value|, paper style) or linear")
     g.add_argument("--json", default=None, help="write the result as JSON (with provenance)")
@@ -553,11 +591,11 @@ def build_parser():
                        description="rho1..rho5 of a seeded synthetic star catalog in 8 linear bins 0-45 arcmin; "
                                    "writes rho_demo.png and rho_demo.json to --outdir.", formatter_class=_Formatter)
     d.add_argument("--outdir", default="cosmocorr_demo", help="where to write rho_demo.png and rho_demo.json")
-    d.add_argument("--n-stars", type=int, default=610, help="number of synthetic stars")
-    d.add_argument("--seed", type=int, default=0, help="seed of the synthetic catalog")
+    d.add_argument("--n-stars", type=_int_at_least(2, "a correlation needs a pair of stars"), default=610, help="number of synthetic stars")
+    d.add_argument("--seed", type=_SEED, default=0, help="seed of the synthetic catalog")
     d.add_argument("--backend", default=None, choices=["numpy", "julia", "auto"],
                    help="pair-sum backend (default: COSMOCORR_BACKEND, else auto)")
-    d.add_argument("--dpi", type=float, default=200, help="figure resolution")
+    d.add_argument("--dpi", type=_positive_float, default=200, help="figure resolution")
     d.add_argument("--overwrite", action="store_true", help="replace existing outputs in --outdir")
     d.add_argument("--config", default=None, help="TOML (or YAML) file of options")
     d.set_defaults(func=cmd_demo)
@@ -575,7 +613,7 @@ def build_parser():
     _add_binning(r)
     _add_method(r)
     g = r.add_argument_group("uncertainty study (paper sec. 2.3, figs. 8, 14-17)")
-    g.add_argument("--n-bootstrap", type=int, default=None,
+    g.add_argument("--n-bootstrap", type=_int_at_least(2, "a spread needs two resamples"), default=None,
                    help="resamples for sigma_aleatoric; with --n-clusters runs the epistemic vs aleatoric study")
     g.add_argument("--aleatoric", default=None,
                    help="aleatoric method (bootstrap, subset, ...; see cosmocorr.clustering_uncertainty)")
@@ -605,7 +643,7 @@ def build_parser():
     g.add_argument("--randoms", default=None, help="random catalog file (same --ra/--dec column names)")
     g.add_argument("--randoms-hdu", type=_hdu, default=None, help="HDU of the random catalog")
     g.add_argument("--randoms-weight", default=None, help="weight column of the randoms")
-    g.add_argument("--n-randoms", type=int, default=None, help="generate this many uniform randoms instead")
+    g.add_argument("--n-randoms", type=_int_at_least(2, "randoms need a pair"), default=None, help="generate this many uniform randoms instead")
     _add_binning(nn)
     _add_method(nn)
     _add_output(nn, "omega.png")

@@ -190,7 +190,7 @@ def test_errors_are_one_line(tmp_path, cosmos_fits, capsys):
         (["rho", str(tmp_path / "none.fits"), "--out", ""], "not found"),
         (["rho", str(cosmos_fits), "--min-sep", "50", "--out", ""], "min_sep"),
         (["rho", str(cosmos_fits), "--hdu", "NOPE", "--out", ""], "no HDU named 'NOPE'"),
-        (["rho", str(cosmos_fits), "--nbins", "x"], "invalid int value"),
+        (["rho", str(cosmos_fits), "--nbins", "x"], "is not an integer"),
         (["rho", str(cosmos_fits), "--n-bootstrap", "3", "--out", ""], "needs --n-clusters"),
         (["rho", str(cosmos_fits), "--ra-units", "m", "--out", ""], "not an angle"),
         (["frobnicate"], "invalid choice"),

@@ -18,9 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 from scipy.special import expit
-from threadpoolctl import threadpool_limits
 
-from .._parallel import thread_map
+from .._parallel import single_threaded_blas, thread_map
 from ..sky.geometry import ARCMIN
 from . import dual as dl
 from .dual import Dual
@@ -263,7 +262,7 @@ def soft_xi_plus(xyz, g1, g2, w, bins, alpha, kind="sigmoid", chunk=32_768):
 
     # per row block, summed in a fixed order: the result does not depend on the thread count;
     # BLAS (the per-bin dot products) single-threaded inside the tiles
-    with threadpool_limits(1, user_api="blas"):
+    with single_threaded_blas():
         parts = thread_map(block, row_blocks, limit_blas=False)
     tot = np.zeros((4, nb))
     for p in parts:

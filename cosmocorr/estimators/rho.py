@@ -25,7 +25,7 @@ from ..backends import get_kernels
 from ..io import ResultIO
 from ..sky.bins import Bins
 from ..sky.stars import StarCatalog
-from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
+from .covariance import LazyShotCov, check_cross_patch_weight, check_var_method, estimate_multi_cov
 from .pair_sums import field_variance, logr_sums, naive_pair_sums, patch_pair_sums, patches_in_use
 from .pair_sums import sum_both_orders as _sum_both_orders
 from .shear_shear import ShearShearResult
@@ -54,8 +54,13 @@ class RhoResult(ResultIO):
     bins: Bins
     rho: dict
     extra: dict = field(default_factory=dict, repr=False)
-    cov: np.ndarray = field(default=None, repr=False)
+    cov: np.ndarray = field(default=LazyShotCov("cov"), repr=False)
     var_method: str = "shot"
+
+    def _shot_variances(self):
+        """The diagonal of the joint shot-noise ``cov``: each rho's varxip then varxim."""
+        parts = [r._shot_variances() for r in self.rho.values()]
+        return None if any(p is None for p in parts) else np.concatenate(parts)
 
     def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
         """Joint covariance of rho1..rho5 (xi+ then xi- of each) by ``method``."""
@@ -154,7 +159,7 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
         for name, (a, b) in RHO_FIELDS.items():
             rho[name] = ShearShearResult.from_sums(bins, sums[name], varg1=var[a], varg2=var[b], **opts)
     out = RhoResult(bins, rho, var_method=var_method)
-    out.cov = (np.diag(out.estimate_cov("shot")) if var_method == "shot" else
+    out.cov = (None if var_method == "shot" else   # shot: diagonal, built from the variances when read
                out.estimate_cov(var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
                                 seed=seed))
     return out

@@ -11,6 +11,10 @@ from .._validate import check_choice, check_positive_int
 __all__ = ["Bins"]
 
 
+#: the most bins a binning may have (the pair kernels hold per-row sums for every bin: ~1 GB at 1e5)
+MAX_NBINS = 100_000
+
+
 class Bins:
     """Separation bins in arcminutes, following TreeCorr's edge conventions.
 
@@ -46,6 +50,9 @@ class Bins:
             if not np.isfinite(v):
                 raise ValueError(f"{name} must be finite, got {v}")
         self.nbins = check_positive_int(nbins, "nbins")
+        if self.nbins > MAX_NBINS:
+            raise ValueError(f"nbins={self.nbins} exceeds {MAX_NBINS:,}: the pair kernels keep per-row partial sums "
+                             "for every bin (~1 GB at 100,000 bins), so more bins cannot work; use fewer bins")
         self.spacing = check_choice(spacing, "spacing", ("linear", "log"))
         self.min_sep = float(min_sep)
         self.max_sep = float(max_sep)

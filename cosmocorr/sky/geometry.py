@@ -102,6 +102,7 @@ def vectors_to_radec(xyz):
     """(3, c) unit vectors -> (c, 2) array of (ra, dec) in degrees, ra in [0, 360)."""
     x, y, z = xyz
     ra = np.degrees(np.arctan2(y, x)) % 360.0
+    ra[ra >= 360.0] = 0.0  # a tiny negative angle wraps to 360.0 exactly in floating point
     dec = np.degrees(np.arctan2(z, np.hypot(x, y)))
     return np.column_stack([ra, dec])
 

@@ -31,6 +31,9 @@ class StarCatalog:
         As for :class:`Catalog` (TreeCorr's option): stars with ``w == 0`` are dropped unless True.
     patch, npatch, patch_centers, patch_seed : optional
         Patches for jackknife / bootstrap covariances, as for :class:`Catalog`.
+    drop_masked : bool
+        Masked arrays have their masks honoured as for :class:`Catalog`: a masked entry is a
+        ValueError naming the argument unless True (rows dropped, with a warning).
 
     Attributes
     ----------
@@ -41,7 +44,14 @@ class StarCatalog:
     """
 
     def __init__(self, ra, dec, g1_star, g2_star, T_star, g1_model, g2_model, T_model, w=None, *,
-                 keep_zero_weight=False, patch=None, npatch=None, patch_centers=None, patch_seed=None):
+                 keep_zero_weight=False, patch=None, npatch=None, patch_centers=None, patch_seed=None,
+                 drop_masked=False):
+        from .tables import unmask_arrays
+
+        given = unmask_arrays({"ra": ra, "dec": dec, "g1_star": g1_star, "g2_star": g2_star, "T_star": T_star,
+                               "g1_model": g1_model, "g2_model": g2_model, "T_model": T_model, "w": w,
+                               "patch": patch}, drop_masked)
+        ra, dec, g1_star, g2_star, T_star, g1_model, g2_model, T_model, w, patch = given.values()
         # astropy Quantities are converted by their own unit (plain numbers are degrees)
         ra, dec = check_sky_coords(to_degrees(ra, None, "ra"), to_degrees(dec, None, "dec"))
         arrays = {}
