@@ -12,6 +12,7 @@ import inspect
 
 from . import estimators
 from ._parallel import check_num_threads, using_executor, using_threads
+from ._progress import reporting
 from ._validate import check_bool, check_choice, check_positive_int, check_real, check_seed
 from .estimators.pair_sums import check_catalog
 from .estimators.rho import check_stars
@@ -91,8 +92,11 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     bins : Bins, optional
         Or give ``min_sep``, ``max_sep`` (arcmin), ``nbins`` and ``spacing``.
     backend : {"numpy", "julia", "auto"}, optional
-    n_clusters, assignment, n_samples, seed, fuzziness, progress :
+    n_clusters, assignment, n_samples, seed, fuzziness :
         Algorithm 1's settings (used only with ``n_clusters``).
+    progress : bool
+        A tqdm bar: row blocks of pair tiles done (exact estimator), or sampled assignments
+        (Algorithm 1).
     var_method, cross_patch_weight, num_bootstrap :
         Error bars of the exact estimator (TreeCorr's meanings): ``varxip``, ``varxim`` and
         ``cov`` (xi+ then xi-) by ``"shot"`` (default), ``"jackknife"``, ``"sample"``,
@@ -110,9 +114,11 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     ShearShearResult or ClusteredShearShearResult
     """
     if n_clusters is None:
-        return estimators.shear_shear(cat1, cat2, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
-                                      spacing=spacing, backend=backend, var_method=var_method,
-                                      cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
+        with reporting(check_bool(progress, "progress"), "shear_shear: row blocks of pair tiles"):
+            return estimators.shear_shear(cat1, cat2, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
+                                          spacing=spacing, backend=backend, var_method=var_method,
+                                          cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
+                                          seed=seed)
     _check_clustered_var_method(var_method)
     _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progress)
     check_catalog(cat1, "cat1").require_shear("cat1")
@@ -133,14 +139,36 @@ def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=
     """Landy-Szalay omega(theta) (paper eq. 1): exact, or by Algorithm 1 with ``n_clusters``
     (data and randoms each clustered; :func:`cosmocorr.uncertainty.clustered_landy_szalay`).
 
+    Parameters
+    ----------
+    data, randoms : Catalog
+        Positions (and weights) of the data and of a random catalog covering the same area.
+    bins : Bins, optional
+        Or give ``min_sep``, ``max_sep`` (arcmin), ``nbins`` and ``spacing`` (``"log"`` when not
+        given, as TreeCorr; ``"linear"`` is needed when ``min_sep`` is 0).
+    backend : {"numpy", "julia", "auto"}, optional
+        Where the pair sums run (:mod:`cosmocorr.backends`).
+    n_clusters, assignment, n_samples, seed, fuzziness :
+        Algorithm 1's settings, used only with ``n_clusters`` (as :func:`shear_shear`).
+    progress : bool
+        A tqdm bar: row blocks of pair tiles done (exact estimator), or sampled assignments
+        (Algorithm 1).
+    var_method, cross_patch_weight, num_bootstrap :
+        Error bars of the exact estimator (``varxi``, ``cov``), TreeCorr's meanings; the patch
+        methods need catalogs with patches (give the randoms ``patch_centers=data.patch_centers``).
+    tol, max_iter, accelerate, init, weight_factor :
+        Fuzzy c-means settings of Algorithm 1 (:func:`cosmocorr.fuzzy_c_means`).
+
     Returns
     -------
     LandySzalayResult or ClusteredLandySzalayResult
     """
     if n_clusters is None:
-        return estimators.landy_szalay(data, randoms, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
-                                       spacing=spacing, backend=backend, var_method=var_method,
-                                       cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
+        with reporting(check_bool(progress, "progress"), "landy_szalay: row blocks of pair tiles (DD, DR, RR)"):
+            return estimators.landy_szalay(data, randoms, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
+                                           spacing=spacing, backend=backend, var_method=var_method,
+                                           cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
+                                           seed=seed)
     _check_clustered_var_method(var_method)
     _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progress)
     check_catalog(data, "data")
@@ -160,16 +188,37 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
     """rho1..rho5 (paper eqs. 2-6): exact, or by Algorithm 1 on the stars with ``n_clusters``
     (:func:`cosmocorr.uncertainty.clustered_rho_statistics`).
 
+    Parameters
+    ----------
+    stars : StarCatalog
+        Stars with observed and PSF-model ellipticities and sizes.
+    bins : Bins, optional
+        Or give ``min_sep``, ``max_sep`` (arcmin), ``nbins`` and ``spacing`` (``"log"`` when not
+        given, as TreeCorr; the paper's rho plots use ``Bins(0, 45, 8, "linear")``).
+    backend : {"numpy", "julia", "auto"}, optional
+        Where the pair sums run (:mod:`cosmocorr.backends`).
+    n_clusters, assignment, n_samples, seed, fuzziness :
+        Algorithm 1's settings, used only with ``n_clusters`` (as :func:`shear_shear`).
+    progress : bool
+        A tqdm bar: row blocks of pair tiles done (exact estimator, all five rho in one pass), or
+        sampled assignments (Algorithm 1).
+    var_method, cross_patch_weight, num_bootstrap :
+        Error bars of every rho (``varxip``, ``varxim``, ``cov``) and of all five together
+        (``RhoResult.cov``), TreeCorr's meanings; the patch methods need stars with patches.
+    tol, max_iter, accelerate, init, weight_factor :
+        Fuzzy c-means settings of Algorithm 1 (:func:`cosmocorr.fuzzy_c_means`).
+
     Returns
     -------
     RhoResult
         ``result["rho1"].xip`` etc.; empty bins hold NaN.
     """
     if n_clusters is None:
-        return estimators.rho_statistics(stars, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
-                                         spacing=spacing, backend=backend, var_method=var_method,
-                                         cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
-                                         seed=seed)
+        with reporting(check_bool(progress, "progress"), "rho_statistics: row blocks of pair tiles"):
+            return estimators.rho_statistics(stars, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
+                                             spacing=spacing, backend=backend, var_method=var_method,
+                                             cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
+                                             seed=seed)
     _check_clustered_var_method(var_method)
     _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progress)
     check_stars(stars)

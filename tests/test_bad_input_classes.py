@@ -178,11 +178,11 @@ def test_closed_or_wrong_dask_client_raises():
     cluster = client.cluster
     client.close()
     with pytest.raises(ValueError, match="client: the Dask client is 'closed'"):
-        cc.shear_shear(cat, min_sep=1, max_sep=30, nbins=4, client=client)
+        cc.shear_shear(cat, min_sep=1, max_sep=30, nbins=4, spacing="linear", client=client)
     with pytest.raises(ValueError, match="closed"):
         cc.set_executor(client)
     with pytest.raises(TypeError, match=r"Client\(cluster\), not the cluster"):
-        cc.shear_shear(cat, min_sep=1, max_sep=30, nbins=4, client=cluster)
+        cc.shear_shear(cat, min_sep=1, max_sep=30, nbins=4, spacing="linear", client=cluster)
     cluster.close()
 
 

@@ -43,6 +43,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._parallel import n_threads, thread_map
+from .._progress import current_progress
 from ..sky.geometry import ARCMIN
 from .numpy_fcm import fcm_iterate
 
@@ -402,6 +403,9 @@ def _run(rows, cols, binning, combos, auto, orient, tile_shape, logr=False):
             tot["cv"][c] += (ar @ vr - ai @ vi) + 1j * (ar @ vi + ai @ vr)
             tot["cw"][c] += (ar @ wr_ - ai @ wi) + 1j * (ar @ wi + ai @ wr_)
 
+    reporter = current_progress()  # read here: pool threads do not see the caller's context
+    reporter.add_total(nrb)
+
     def worker(blocks):
         bufs = [np.empty(m_max) for _ in range(9)]
         ibuf = np.empty(2 * m_max, dtype=np.intp)
@@ -412,6 +416,7 @@ def _run(rows, cols, binning, combos, auto, orient, tile_shape, logr=False):
         with np.errstate(invalid="ignore", divide="ignore"):
             for ib in blocks:
                 row_block(ib, bufs, ibuf, bbuf, S, tot)
+                reporter.update(1)
         return tot
 
     # threads only when there is enough work to pay for them (small calls: patches, clusters)

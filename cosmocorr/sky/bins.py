@@ -76,8 +76,11 @@ class Bins:
 
     @classmethod
     def coerce(cls, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None):
-        """Return ``bins`` if it is a :class:`Bins`, else build one from the keywords
-        (``spacing`` None means "linear").
+        """Return ``bins`` if it is a :class:`Bins`, else build one from the keywords.
+
+        ``spacing`` is required with ``min_sep``/``max_sep``/``nbins``: TreeCorr's same keywords
+        give log bins by default and cosmocorr's used to give linear ones, so a silent default
+        would be a trap either way; without it the error names both choices.
 
         Giving ``bins`` together with any of ``min_sep``, ``max_sep``, ``nbins`` or ``spacing``
         is a ValueError naming them: one of the two would otherwise be silently ignored.
@@ -93,7 +96,11 @@ class Bins:
             raise TypeError(f"bins must be a cosmocorr.Bins, got {type(bins).__name__}")
         if min_sep is None or max_sep is None or nbins is None:
             raise TypeError("give either bins=Bins(...) or all of min_sep, max_sep and nbins")
-        return cls(min_sep, max_sep, nbins, "linear" if spacing is None else spacing)
+        if spacing is None:
+            raise ValueError(f"spacing: give spacing='log' (TreeCorr's default bin_type) or spacing='linear' with "
+                             f"min_sep={min_sep}, max_sep={max_sep}, nbins={nbins}; it has no default (TreeCorr "
+                             "defaults to log bins, cosmocorr 0.1.0 to linear), or pass bins=Bins(...)")
+        return cls(min_sep, max_sep, nbins, spacing)
 
     def index(self, r):
         """Bin index of each separation ``r`` (arcmin).

@@ -248,6 +248,7 @@ def select_columns(table, columns, *, units=None, drop_masked=False, flag=None, 
              UserWarning)
     rows = np.flatnonzero(keep)
     out = {"_rows": rows}
+    unitless = []
     for arg, real in picked.items():
         column = table[real]
         if is_skycoord(column):
@@ -284,6 +285,24 @@ def select_columns(table, columns, *, units=None, drop_masked=False, flag=None, 
                 out[arg] = np.asarray(to_degrees(data.astype(float), given, arg), dtype=float)
             else:
                 out[arg] = data.astype(float)
+                unitless.append(arg)
         else:
             out[arg] = data.astype(float)
+    _warn_if_radians(out, unitless, source)
     return out
+
+
+def _warn_if_radians(out, unitless, source):
+    """Positions read as degrees for want of any unit, although every value would also be a valid
+    angle in radians (|ra| <= 2 pi, |dec| <= pi/2): TreeCorr refuses to guess here; cosmocorr
+    reads degrees (its documented default) and says so, once per catalog."""
+    if not {"ra", "dec"} <= set(unitless) or out["ra"].size < 2:
+        return
+    ra, dec = out["ra"], out["dec"]
+    if np.all(np.abs(ra) <= 2 * np.pi) and np.all(np.abs(dec) <= np.pi / 2):
+        from .._warnings import emit_warning
+
+        emit_warning(f"{source}: ra and dec have no unit (no TUNIT, no ra_units/dec_units) and read as degrees, "
+                     "but every value would also be a valid angle in radians (|ra| <= 2 pi, |dec| <= pi/2); "
+                     "pass ra_units='rad', dec_units='rad' if they are radians, or ra_units='deg', dec_units='deg' "
+                     "to confirm degrees", UserWarning)
