@@ -117,13 +117,20 @@ _limit_state = [0, None]  # [depth, threadpoolctl limiter]
 
 @contextlib.contextmanager
 def single_threaded_blas():
-    """BLAS (and OpenMP) thread pools limited to one thread within the block.
+    """BLAS (and OpenMP) thread pools limited to one thread within the block, when called from
+    the main thread.
 
-    threadpoolctl's limit is process-wide, so nested or concurrent blocks (two threads each
-    running fuzzy c-means) share one limit: the first to enter sets it, the last to leave
-    restores the original. Plain ``threadpool_limits`` blocks interleaved across threads would
-    restore in the wrong order and could leave the process at one BLAS thread.
+    threadpoolctl's limit is process-wide, and OpenBLAS ignores a request to *raise* its thread
+    count made from any thread but the main one once its pool runs: a limit set and restored
+    around work started from user threads (two threads each running fuzzy c-means) could leave
+    the whole process at one BLAS thread. So only the main thread limits (nested blocks share one
+    limit, reference-counted, set and restored by the main thread); work started from other
+    threads runs without touching the limit (at worst BLAS and cosmocorr's threads oversubscribe
+    the cores for its duration; the process's setting is never lost).
     """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
     with _limit_lock:
         if _limit_state[0] == 0:
             _limit_state[1] = threadpool_limits(1)
@@ -249,7 +256,7 @@ def with_executor(fn):
 def _single_threaded(fn, args):
     """Run ``fn(*args)`` in one thread (cosmocorr's and BLAS's), locally: on a Dask worker a task
     never submits tasks of its own."""
-    with using_threads(1), using_executor(False), single_threaded_blas():
+    with using_threads(1), using_executor(False), threadpool_limits(1):  # a worker process: stays at 1
         return fn(*args)
 
 

@@ -317,3 +317,45 @@ def test_warnings_are_printed_once():
             "cc.fuzzy_c_means(rng.uniform(0, 1, 40), rng.uniform(0, 1, 40), 3, seed=0, max_iter=1)")
     err = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stderr
     assert err.count("fuzzy c-means stopped at max_iter=1") == 1, err
+
+
+def test_interleaved_blas_limits_restore_the_original():
+    """The order that left BLAS at one thread: A limits, B limits, A restores, B restores, in two
+    user threads. OpenBLAS ignores a raise of its thread count from a non-main thread, so work
+    started from user threads leaves the limit alone; the main thread limits and restores."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+
+    from cosmocorr._parallel import single_threaded_blas
+
+    def blas():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    with threadpool_limits(2, user_api="blas"):
+        before = blas()
+        if not before or max(before) < 2:
+            pytest.skip("no multi-threaded BLAS to limit")
+        a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
+
+        def a():
+            with single_threaded_blas():
+                a_in.set()
+                b_in.wait(10)
+            a_out.set()
+
+        def b():
+            a_in.wait(10)
+            with single_threaded_blas():
+                b_in.set()
+                a_out.wait(10)
+
+        ts = [threading.Thread(target=a), threading.Thread(target=b)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join(20)
+        assert blas() == before
+        with single_threaded_blas():  # the main thread: limited inside (nested blocks too), restored after
+            with single_threaded_blas():
+                assert blas() == [1] * len(before)
+            assert blas() == [1] * len(before)
+        assert blas() == before
