@@ -95,11 +95,13 @@ def part2(seeds):
     stars = cc.StarCatalog.from_fits(fits)
     bins = cc.Bins(0.0, 45.0, 8)
     names = [f"rho{k}" for k in range(1, 6)]
-    paper = {}
+    paper, paper_sigma = {}, {}
     if paper_json.exists():
         d = json.loads(paper_json.read_text())
         for k in names:
             paper[k] = float(np.median(np.asarray(d[f"{k}_sample"]["stds"]) / np.asarray(d[f"{k}_bootstrap"]["stds"])))
+            paper_sigma[k] = np.asarray(d[f"{k}_sample"]["stds"], dtype=float)
+    absolute = {k: [] for k in names}  # our sigma_epistemic / the paper's std over sampled assignments
     logging.getLogger("cosmocorr").setLevel(logging.ERROR)   # unconverged fits are counted below instead
     methods = (("bootstrap", {}), ("subset", {"n_remove": 50}), ("delete_d_jackknife", {"n_remove": 50}),
                ("patch_jackknife", {"npatch": 20}))
@@ -114,26 +116,34 @@ def part2(seeds):
                 u = cc.clustering_uncertainty(stars, bins, 50, n_samples=10, n_bootstrap=10, seed=seed, aleatoric=al, **kw)
             unconverged += u.n_unconverged
             for k in names:
+                if al == "bootstrap" and k in paper_sigma and paper_sigma[k].size == u.sigma_epistemic[k].size:
+                    absolute[k].append(float(np.nanmedian(u.sigma_epistemic[k] / paper_sigma[k])))
                 r = u.ratio(k)
                 per_seed[k].append(np.nanmedian(r))
                 pooled[k].append(r)
         rows[al] = {k: (float(np.nanmedian(np.concatenate(pooled[k]))), min(per_seed[k]), max(per_seed[k]))
                     for k in names}
+        rows[al]["unconverged"] = unconverged
         print(f"({al}: {time.perf_counter() - t:.1f} s for {len(seeds)} seeds; {unconverged} fuzzy c-means fits "
               f"stopped at max_iter)")
     print(f"\n## Median sigma_epistemic / sigma_aleatoric on COSMOS-Web (610 stars, 50 clusters, 10 + 10 draws, "
           f"8 bins 0-45'; seeds {', '.join(map(str, seeds))}; per-seed range in brackets)")
-    head = "| aleatoric method | calibrated? | " + " | ".join(names) + " |"
-    print(head + "\n|" + " --- |" * (len(names) + 2))
+    head = "| aleatoric method | calibrated? | " + " | ".join(names) + " | fits stopped at max_iter |"
+    print(head + "\n|" + " --- |" * (len(names) + 3))
     calib = {"bootstrap": "shot noise only", "subset": "no (unscaled)", "delete_d_jackknife": "yes (objects)",
              "patch_jackknife": "yes (incl. sample variance)"}
     label = {"bootstrap": "object bootstrap, fitted once", "subset": "paper: 50 of 610 removed, re-clustered",
              "delete_d_jackknife": "delete-50 jackknife, re-clustered", "patch_jackknife": "patch jackknife (20 patches)"}
     for al, _ in methods:
         cells = [f"{rows[al][k][0]:.2f} [{rows[al][k][1]:.2f}-{rows[al][k][2]:.2f}]" for k in names]
-        print(f"| {label[al]} | {calib[al]} | " + " | ".join(cells) + " |")
+        print(f"| {label[al]} | {calib[al]} | " + " | ".join(cells) + f" | {rows[al]['unconverged']} |")
     if paper:
-        print("| paper (ShOpt PSF): std(sample) / std(bootstrap) | - | " + " | ".join(f"{paper[k]:.2f}" for k in names) + " |")
+        print("| paper (ShOpt PSF): std(sample) / std(bootstrap) | - | " + " | ".join(f"{paper[k]:.2f}" for k in names)
+              + " | - |")
+    if all(absolute[k] for k in names):
+        print("\nAbsolute scale: median over bins of our sigma_epistemic / the paper's std over sampled "
+              "assignments (per-seed range in brackets): " + ", ".join(
+                  f"{k} {np.median(absolute[k]):.2f} [{min(absolute[k]):.2f}-{max(absolute[k]):.2f}]" for k in names))
 
 
 def main():

@@ -1,7 +1,7 @@
 """cosmocorr: correlation functions on the sky with soft clustering, clustering uncertainty,
 differentiable estimators and surrogates (Berman, Pandya, McCleary et al. 2025, arXiv:2504.06174).
 
-The package is layered (see the README's "Layout"); data flows one way, catalog -> optional
+The package is layered (see docs/layout.md); data flows one way, catalog -> optional
 cluster reduction -> pair sums on a backend -> result:
 
 - :mod:`cosmocorr.sky`: geometry, bins, catalogs;

@@ -33,6 +33,7 @@ import contextlib
 import contextvars
 import numbers
 import os
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 
@@ -110,6 +111,40 @@ def using_threads(num_threads):
         _threads_override.reset(token)
 
 
+_limit_lock = threading.Lock()
+_limit_state = [0, None]  # [depth, threadpoolctl limiter]
+
+
+@contextlib.contextmanager
+def single_threaded_blas():
+    """BLAS (and OpenMP) thread pools limited to one thread within the block, when called from
+    the main thread.
+
+    threadpoolctl's limit is process-wide, and OpenBLAS ignores a request to *raise* its thread
+    count made from any thread but the main one once its pool runs: a limit set and restored
+    around work started from user threads (two threads each running fuzzy c-means) could leave
+    the whole process at one BLAS thread. So only the main thread limits (nested blocks share one
+    limit, reference-counted, set and restored by the main thread); work started from other
+    threads runs without touching the limit (at worst BLAS and cosmocorr's threads oversubscribe
+    the cores for its duration; the process's setting is never lost).
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    with _limit_lock:
+        if _limit_state[0] == 0:
+            _limit_state[1] = threadpool_limits(1)
+        _limit_state[0] += 1
+    try:
+        yield
+    finally:
+        with _limit_lock:
+            _limit_state[0] -= 1
+            if _limit_state[0] == 0:
+                _limit_state[1].restore_original_limits()
+                _limit_state[1] = None
+
+
 def thread_map(fn, items, limit_blas=True, num_threads=None):
     """``list(map(fn, items))`` over threads (order kept); serial when one thread suffices.
 
@@ -122,7 +157,7 @@ def thread_map(fn, items, limit_blas=True, num_threads=None):
     with ThreadPoolExecutor(workers) as pool:
         if not limit_blas:
             return list(pool.map(fn, items))
-        with threadpool_limits(1, user_api="blas"):
+        with single_threaded_blas():
             return list(pool.map(fn, items))
 
 
@@ -131,14 +166,28 @@ def _is_client(obj):
     return all(hasattr(obj, a) for a in ("map", "submit", "gather", "scatter"))
 
 
+def check_client(client, name="client"):
+    """``client`` if it is a running ``dask.distributed.Client``: TypeError naming ``name`` for any
+    other object (a cluster, an executor, an address string), ValueError for a closed client,
+    so that work meant for a cluster never silently runs elsewhere or fails deep inside Dask."""
+    if not _is_client(client):
+        hint = " (pass Client(cluster), not the cluster)" if hasattr(client, "scheduler_address") else ""
+        raise TypeError(f"{name} must be a dask.distributed.Client, got {type(client).__name__}{hint}")
+    status = getattr(client, "status", "running")
+    if status not in ("running", "connecting", "newly-created"):
+        raise ValueError(f"{name}: the Dask client is {status!r}; give a running client (or client=False "
+                         "for local threads)")
+    return client
+
+
 def set_executor(client):
     """Send cosmocorr's independent tasks to a ``dask.distributed.Client`` (or ``None``: local threads).
 
     Returns the previous setting. ``set_executor(None)`` also ignores ``COSMOCORR_SCHEDULER``.
     """
     global _executor
-    if client is not None and not _is_client(client):
-        raise TypeError(f"client must be a dask.distributed.Client or None, got {type(client).__name__}")
+    if client is not None:
+        check_client(client)
     previous = None if _executor is _UNSET else _executor
     _executor = client
     return previous
@@ -160,11 +209,9 @@ def resolve_client(client=None):
     if client is False:
         return None
     if client is not None:
-        if not _is_client(client):
-            raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
-        return client
+        return check_client(client)
     if _executor is not _UNSET:
-        return _executor
+        return None if _executor is None else check_client(_executor, "client (set_executor)")
     address = os.environ.get(SCHEDULER_ENV)
     if not address:
         return None
@@ -185,8 +232,8 @@ def using_executor(client):
     if client is None:
         yield
         return
-    if client is not False and not _is_client(client):
-        raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
+    if client is not False:
+        check_client(client)
     token = _client_override.set(client)
     try:
         yield
@@ -209,7 +256,7 @@ def with_executor(fn):
 def _single_threaded(fn, args):
     """Run ``fn(*args)`` in one thread (cosmocorr's and BLAS's), locally: on a Dask worker a task
     never submits tasks of its own."""
-    with using_threads(1), using_executor(False), threadpool_limits(1):
+    with using_threads(1), using_executor(False), threadpool_limits(1):  # a worker process: stays at 1
         return fn(*args)
 
 

@@ -6,7 +6,11 @@ drawn (``tqdm.auto``: a widget in Jupyter notebooks, a text bar on standard erro
 """
 from __future__ import annotations
 
-__all__ = ["progress_range", "progress_iter", "progress_bar"]
+import contextlib
+import contextvars
+import threading
+
+__all__ = ["progress_range", "progress_iter", "progress_bar", "reporting", "current_progress"]
 
 
 def _tqdm():
@@ -85,3 +89,57 @@ class _Bar:
     def close(self):
         if self._bar is not None:
             self._bar.close()
+
+
+class _Growing:
+    """A bar whose total grows as work is discovered (each kernel call adds its row blocks) and
+    that threads may advance at once."""
+
+    def __init__(self, bar):
+        self.bar = bar
+        self.lock = threading.Lock()
+
+    def add_total(self, n):
+        with self.lock:
+            self.bar.total = (self.bar.total or 0) + int(n)
+            self.bar.refresh()
+
+    def update(self, n=1):
+        with self.lock:
+            self.bar.update(n)
+
+
+class _Silent:
+    def add_total(self, n):
+        pass
+
+    def update(self, n=1):
+        pass
+
+
+_SILENT = _Silent()
+_current = contextvars.ContextVar("cosmocorr_progress", default=None)
+
+
+@contextlib.contextmanager
+def reporting(progress, desc):
+    """Within the block, :func:`current_progress` is a bar (when ``progress``) that the pair
+    kernels advance by one per row block of tiles they finish; its total grows as each kernel
+    call announces its row blocks. How ``progress=True`` reaches the exact estimators."""
+    if not progress:
+        yield _SILENT
+        return
+    bar = progress_bar(0, desc, progress)
+    reporter = _Growing(bar)
+    token = _current.set(reporter)
+    try:
+        yield reporter
+    finally:
+        _current.reset(token)
+        bar.close()
+
+
+def current_progress():
+    """The reporter set by :func:`reporting` (a silent one outside it). Read it in the calling
+    thread: context variables do not reach pool threads by themselves."""
+    return _current.get() or _SILENT

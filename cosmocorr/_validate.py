@@ -64,7 +64,7 @@ def as_float_array(x, name, *, ndim=1, allow_empty=False, finite=True, dtype=flo
 def check_sky_coords(ra, dec, *, ra_name="ra", dec_name="dec", allow_empty=False):
     """Validate right ascension and declination in degrees; return float arrays.
 
-    RA may take any finite value (it is used modulo 360); |dec| must not exceed 90.
+    RA may take any finite value (it is used modulo 360); ``|dec|`` must not exceed 90.
     """
     ra = as_float_array(ra, ra_name, allow_empty=allow_empty)
     dec = as_float_array(dec, dec_name, allow_empty=allow_empty)

@@ -12,6 +12,9 @@ import warnings
 __all__ = ["ConvergenceWarning", "CosmocorrWarning", "emit_warning"]
 
 _log = logging.getLogger("cosmocorr")
+# A library's logger prints nothing unless the application configures logging: without this
+# handler Python's last-resort handler would print every warning a second time on stderr.
+_log.addHandler(logging.NullHandler())
 
 
 class CosmocorrWarning(UserWarning):

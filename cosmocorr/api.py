@@ -12,6 +12,7 @@ import inspect
 
 from . import estimators
 from ._parallel import check_num_threads, using_executor, using_threads
+from ._progress import reporting
 from ._validate import check_bool, check_choice, check_positive_int, check_real, check_seed
 from .estimators.pair_sums import check_catalog
 from .estimators.rho import check_stars
@@ -72,8 +73,8 @@ def _executor_args(fn):
 
 
 _EXECUTOR_DOC = """
-    Parallel execution (all estimators)
-    -----------------------------------
+    Other Parameters
+    ----------------
     client : dask.distributed.Client, optional
         Run on a Dask cluster: exact all-pairs sums as tiles of the pair matrix
         (:mod:`cosmocorr.backends.distributed`), Algorithm 1 work as tasks. Default: the client of
@@ -106,8 +107,11 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     bins : Bins, optional
         Or give ``min_sep``, ``max_sep`` (arcmin), ``nbins`` and ``spacing``.
     backend : {"numpy", "julia", "auto"}, optional
-    n_clusters, assignment, n_samples, seed, fuzziness, progress :
+    n_clusters, assignment, n_samples, seed, fuzziness :
         Algorithm 1's settings (used only with ``n_clusters``).
+    progress : bool
+        A tqdm bar: row blocks of pair tiles done (exact estimator), or sampled assignments
+        (Algorithm 1).
     var_method, cross_patch_weight, num_bootstrap :
         Error bars of the exact estimator (TreeCorr's meanings): ``varxip``, ``varxim`` and
         ``cov`` (xi+ then xi-) by ``"shot"`` (default), ``"jackknife"``, ``"sample"``,
@@ -132,10 +136,12 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     ShearShearResult or ClusteredShearShearResult
     """
     if n_clusters is None:
-        return estimators.shear_shear(cat1, cat2, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
-                                      spacing=spacing, backend=backend, var_method=var_method,
-                                      cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
-                                      method=method, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
+        with reporting(check_bool(progress, "progress"), "shear_shear: row blocks of pair tiles"):
+            return estimators.shear_shear(cat1, cat2, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
+                                          spacing=spacing, backend=backend, var_method=var_method,
+                                          cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
+                                          seed=seed, method=method, bin_slop=bin_slop, angle_slop=angle_slop,
+                                          approx_tol=approx_tol)
     _check_exact_for_algorithm1(method, bin_slop, angle_slop, approx_tol)
     _check_clustered_var_method(var_method)
     _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progress)
@@ -165,16 +171,38 @@ def landy_szalay(data, randoms, bins=None, *, data2=None, randoms2=None, estimat
     ``estimator`` the natural or Davis-Peebles estimator instead, and ``randoms`` may be a list of
     catalogs (see :func:`cosmocorr.estimators.landy_szalay`; exact estimator only).
 
+    Parameters
+    ----------
+    data, randoms : Catalog
+        Positions (and weights) of the data and of a random catalog covering the same area.
+    bins : Bins, optional
+        Or give ``min_sep``, ``max_sep`` (arcmin), ``nbins`` and ``spacing`` (``"log"`` when not
+        given, as TreeCorr; ``"linear"`` is needed when ``min_sep`` is 0).
+    backend : {"numpy", "julia", "auto"}, optional
+        Where the pair sums run (:mod:`cosmocorr.backends`).
+    n_clusters, assignment, n_samples, seed, fuzziness :
+        Algorithm 1's settings, used only with ``n_clusters`` (as :func:`shear_shear`).
+    progress : bool
+        A tqdm bar: row blocks of pair tiles done (exact estimator), or sampled assignments
+        (Algorithm 1).
+    var_method, cross_patch_weight, num_bootstrap :
+        Error bars of the exact estimator (``varxi``, ``cov``), TreeCorr's meanings; the patch
+        methods need catalogs with patches (give the randoms ``patch_centers=data.patch_centers``).
+    tol, max_iter, accelerate, init, weight_factor :
+        Fuzzy c-means settings of Algorithm 1 (:func:`cosmocorr.fuzzy_c_means`).
+
     Returns
     -------
     LandySzalayResult or ClusteredLandySzalayResult
     """
     if n_clusters is None:
-        return estimators.landy_szalay(data, randoms, bins, data2=data2, randoms2=randoms2, estimator=estimator,
-                                       min_sep=min_sep, max_sep=max_sep, nbins=nbins,
-                                       spacing=spacing, backend=backend, var_method=var_method,
-                                       cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
-                                      method=method, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
+        with reporting(check_bool(progress, "progress"), "landy_szalay: row blocks of pair tiles (DD, DR, RR)"):
+            return estimators.landy_szalay(data, randoms, bins, data2=data2, randoms2=randoms2, estimator=estimator,
+                                           min_sep=min_sep, max_sep=max_sep, nbins=nbins,
+                                           spacing=spacing, backend=backend, var_method=var_method,
+                                           cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
+                                           seed=seed, method=method, bin_slop=bin_slop, angle_slop=angle_slop,
+                                           approx_tol=approx_tol)
     _check_exact_for_algorithm1(method, bin_slop, angle_slop, approx_tol)
     if data2 is not None or randoms2 is not None or estimator != "landy_szalay" or isinstance(randoms, (list, tuple)):
         raise ValueError("n_clusters: Algorithm 1 is defined here for the auto Landy-Szalay estimator of one data "
@@ -202,17 +230,38 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
     ``bin_slop``, ``angle_slop``) takes the six from TreeCorr's tree (without ``n_clusters``),
     as :func:`shear_shear`.
 
+    Parameters
+    ----------
+    stars : StarCatalog
+        Stars with observed and PSF-model ellipticities and sizes.
+    bins : Bins, optional
+        Or give ``min_sep``, ``max_sep`` (arcmin), ``nbins`` and ``spacing`` (``"log"`` when not
+        given, as TreeCorr; the paper's rho plots use ``Bins(0, 45, 8, "linear")``).
+    backend : {"numpy", "julia", "auto"}, optional
+        Where the pair sums run (:mod:`cosmocorr.backends`).
+    n_clusters, assignment, n_samples, seed, fuzziness :
+        Algorithm 1's settings, used only with ``n_clusters`` (as :func:`shear_shear`).
+    progress : bool
+        A tqdm bar: row blocks of pair tiles done (exact estimator, all five rho in one pass), or
+        sampled assignments (Algorithm 1).
+    var_method, cross_patch_weight, num_bootstrap :
+        Error bars of every rho (``varxip``, ``varxim``, ``cov``) and of all five together
+        (``RhoResult.cov``), TreeCorr's meanings; the patch methods need stars with patches.
+    tol, max_iter, accelerate, init, weight_factor :
+        Fuzzy c-means settings of Algorithm 1 (:func:`cosmocorr.fuzzy_c_means`).
+
     Returns
     -------
     RhoResult
         ``result["rho1"].xip`` etc.; empty bins hold NaN.
     """
     if n_clusters is None:
-        return estimators.rho_statistics(stars, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
-                                         spacing=spacing, backend=backend, var_method=var_method,
-                                         cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
-                                         seed=seed, method=method, bin_slop=bin_slop, angle_slop=angle_slop,
-                                         approx_tol=approx_tol)
+        with reporting(check_bool(progress, "progress"), "rho_statistics: row blocks of pair tiles"):
+            return estimators.rho_statistics(stars, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
+                                             spacing=spacing, backend=backend, var_method=var_method,
+                                             cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
+                                             seed=seed, method=method, bin_slop=bin_slop, angle_slop=angle_slop,
+                                             approx_tol=approx_tol)
     _check_exact_for_algorithm1(method, bin_slop, angle_slop, approx_tol)
     _check_clustered_var_method(var_method)
     _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progress)

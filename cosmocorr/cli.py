@@ -45,6 +45,41 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
 # ----------------------------------------------------------------------------- helpers
 
 
+class _BadValue(argparse.ArgumentTypeError, ValueError):
+    """A command-line value out of range (argparse reports it as an error, exit code 2)."""
+
+
+def _int_at_least(minimum, meaning):
+    """An argparse type: an integer >= ``minimum`` (``meaning`` says why, in the error)."""
+    def parse(text):
+        if isinstance(text, float) and not text.is_integer():
+            raise _BadValue(f"{text!r} is not an integer")
+        try:
+            value = int(text)
+        except (TypeError, ValueError):
+            raise _BadValue(f"{text!r} is not an integer") from None
+        if value < minimum:
+            raise _BadValue(f"must be >= {minimum} ({meaning}), got {value}")
+        return value
+
+    parse.__name__ = f"integer >= {minimum}"
+    return parse
+
+
+def _positive_float(text):
+    try:
+        value = float(text)
+    except (TypeError, ValueError):
+        raise _BadValue(f"{text!r} is not a number") from None
+    if not (np.isfinite(value) and value > 0):
+        raise _BadValue(f"must be a positive number, got {text}")
+    return value
+
+
+_positive_float.__name__ = "positive number"
+_SEED = _int_at_least(0, "seeds are non-negative integers, as numpy.random.default_rng takes")
+
+
 def _columns(text, argname, n=3, what="g1,g2,sigma"):
     parts = [p.strip() for p in str(text).split(",")]
     if len(parts) != n or not all(parts):
@@ -81,7 +116,25 @@ def _resolve_seed(args, needed):
     return int(np.random.SeedSequence().generate_state(1, np.uint64)[0] >> 1)
 
 
+def _free_name(*paths):
+    """``paths`` themselves if none exists, else the same names with the first suffix ``-2``, ``-3``,
+    ... that is free for all of them: default outputs are versioned, never replaced."""
+    paths = [Path(p) for p in paths]
+    k = 1
+    while True:
+        cand = paths if k == 1 else [p.with_name(f"{p.stem}-{k}{p.suffix}") for p in paths]
+        if not any(c.exists() for c in cand):
+            return cand
+        k += 1
+
+
 def _outputs(args, figure_default=True):
+    """Check the outputs before any work. Files the user named (--out, --json, --fits-out,
+    --ascii-out) are never replaced without --overwrite; the default figure name is versioned
+    (xi.png, then xi-2.png, ...) so that re-running a command works."""
+    if getattr(args, "out", None) is None and getattr(args, "_default_out", None):
+        default = Path(args._default_out)
+        args.out = str(default if args.overwrite else _free_name(default)[0])
     outs = [p for p in (getattr(args, "out", None), args.json, args.fits_out, args.ascii_out) if p]
     for p in outs:
         path = Path(p)
@@ -106,6 +159,11 @@ def _backend(args):
 def _bins(args):
     from .sky import Bins
 
+    missing = [f"--{k.replace('_', '-')}" for k in ("min_sep", "max_sep", "nbins", "spacing")
+               if getattr(args, k) is None]
+    if missing:
+        raise CLIError(f"cosmocorr {args.command}: give {', '.join(missing)} (no default binning, as TreeCorr; e.g. "
+                       "--min-sep 1 --max-sep 100 --nbins 10 --spacing log)")
     return Bins(args.min_sep, args.max_sep, args.nbins, args.spacing)
 
 
@@ -143,30 +201,35 @@ def _theta(meanr, rnom):
     return np.where(np.isfinite(meanr), meanr, rnom)
 
 
+def _error_label(result):
+    """What the error bars of ``result`` are (table header, figure legend)."""
+    from .plotting import error_description
+
+    return error_description(result) or "none"
+
+
 def _print_rho(result):
+    """rho1..rho5 per bin, each with its sigma (the error bars the figure draws)."""
     names = list(result)
     theta = _theta(result["rho1"].meanr, result.bins.rnom)
-    cols = ["theta"] + [f"{n}" for n in names]
-    has_std = getattr(result["rho1"], "xip_std", None) is not None
-    if has_std:
-        cols = ["theta"] + [c for n in names for c in (n, f"{n}_std")]
+    cols = ["theta"] + [c for n in names for c in (n, f"sigma_{n}")]
     rows = []
     for k in range(result.bins.nbins):
         vals = [float(theta[k])]
         for n in names:
-            vals.append(float(result[n].xip[k]))
-            if has_std:
-                vals.append(float(result[n].xip_std[k]))
+            sig = _sigma(result[n], "xip")
+            vals += [float(result[n].xip[k]), float("nan") if sig is None else float(sig[k])]
         rows.append(vals)
+    print(f"rho(theta) = xi+ of each pair of fields; sigma: {_error_label(result)}")
     _print_rows(cols, rows)
 
 
 def _method_kwargs(args, func, seed):
     """Algorithm 1 / covariance keywords for an api estimator."""
-    kw = {"backend": args.backend}
+    kw = {"backend": args.backend, "progress": args.progress}
     if args.n_clusters is not None:
         kw.update(n_clusters=args.n_clusters, n_samples=args.n_samples, assignment=args.assignment, seed=seed,
-                  fuzziness=args.fuzziness, progress=args.progress)
+                  fuzziness=args.fuzziness)
     if args.var_method is not None:
         _need(func, "var_method", "--var-method")
         kw["var_method"] = args.var_method
@@ -231,6 +294,9 @@ def cmd_rho(args):
                        "uncertainty study runs Algorithm 1, which correlates its clusters exactly")
     if args.aleatoric is not None and not study:
         raise CLIError("--aleatoric needs --n-bootstrap and --n-clusters (the uncertainty study)")
+    if args.naive and args.n_clusters is None:
+        raise CLIError("--naive overlays the exact all-pairs estimate on an Algorithm 1 run: give --n-clusters "
+                       "too (without it the exact estimate is what is computed)")
     _outputs(args)
     backend = _backend(args)
     seed = _resolve_seed(args, args.n_clusters is not None or args.npatch is not None)
@@ -269,10 +335,11 @@ def cmd_rho(args):
 
             th = _theta(u.meanr, bins.rnom)
             series = [
-                {"label": f"Algorithm 1 mean $\\pm\\ \\sigma_{{epistemic}}$ ({args.n_clusters} clusters)",
-                 "values": u.mean, "errors": u.sigma_epistemic, "marker": "o", "color": "C0"},
-                {"label": f"resampled mean $\\pm\\ \\sigma_{{aleatoric}}$ ({args.aleatoric or u.method})",
-                 "values": u.bootstrap_mean, "errors": u.sigma_aleatoric, "marker": "D", "color": "C1"},
+                {"label": f"Algorithm 1 mean ({args.n_clusters} clusters)", "values": u.mean,
+                 "errors": u.sigma_epistemic, "marker": "o", "color": "C0",
+                 "error_label": f"sigma_epistemic, {args.n_samples} sampled assignments"},
+                {"label": "resampled mean", "values": u.bootstrap_mean, "errors": u.sigma_aleatoric, "marker": "D",
+                 "color": "C1", "error_label": f"sigma_aleatoric, {args.n_bootstrap} x {args.aleatoric or u.method}"},
                 {"label": "naive (all pairs)", "values": u.naive, "marker": "s", "color": "k"},
             ]
             fig = plot_rho_panels(th, series, names=u.names, sharey=args.sharey, scale=args.scale,
@@ -321,6 +388,7 @@ def cmd_gg(args):
     rows = [[float(theta[k]), float(result.xip[k]), float(err_p[k]) if err_p is not None else float("nan"),
              float(result.xim[k]), float(err_m[k]) if err_m is not None else float("nan"), float(result.npairs[k])]
             for k in range(bins.nbins)]
+    print(f"sigma: {_error_label(result)}")
     _print_rows(["theta", "xip", "sigma_xip", "xim", "sigma_xim", "npairs"], rows)
     columns = {"ra": args.ra, "dec": args.dec, "g1": args.g1, "g2": args.g2, "w": args.weight}
     prov = _provenance(args, backend, [args.catalog], columns, seed, estimator, _settings(args))
@@ -329,7 +397,7 @@ def cmd_gg(args):
         from .plotting import plot_xi
 
         fig = plot_xi(theta, result.xip, result.xim, err_p, err_m, scale=args.scale, title=Path(args.catalog).name,
-                      label=estimator.split(": ")[1], xscale=_xscale(args))
+                      label=estimator.split(": ")[1], xscale=_xscale(args), error_label=_error_label(result))
         _save(fig, args)
     _write_results(result, args, prov)
     return 0
@@ -479,6 +547,7 @@ def cmd_nn(args):
     err = _sigma(result, "xi")
     rows = [[float(theta[k]), float(result.xi[k]), float(err[k]) if err is not None else float("nan"),
              float(result.dd_npairs[k]), float(result.rr_npairs[k])] for k in range(bins.nbins)]
+    print(f"sigma: {_error_label(result)}")
     _print_rows(["theta", "xi", "sigma_xi", "DD npairs", "RR npairs"], rows)
     columns = {"ra": args.ra, "dec": args.dec, "w": args.weight, "randoms_w": args.randoms_weight}
     prov = _provenance(args, backend, inputs, columns, seed, estimator,
@@ -487,14 +556,15 @@ def cmd_nn(args):
         _mpl()
         import matplotlib.pyplot as plt
 
-        from .plotting import THETA_LABEL, auto_linthresh, plot_rho, set_xscale, sign_legend_handles
+        from .plotting import THETA_LABEL, auto_linthresh, plot_rho, set_xscale, sign_legend_handles, y_label
 
         fig, ax = plt.subplots(figsize=(5.2, 4.2), constrained_layout=True)
-        line = plot_rho(ax, theta, result.xi, yerr=err, label=estimator.split(": ")[1], scale=args.scale,
+        label = estimator.split(": ")[1] + ("" if err is None else f" (error bars: {_error_label(result)})")
+        line = plot_rho(ax, theta, result.xi, yerr=err, label=label, scale=args.scale,
                         linthresh=auto_linthresh(result.xi) if args.scale == "symlog" else None)
         ax.set_xlabel(THETA_LABEL)
         set_xscale(ax, _xscale(args))
-        ax.set_ylabel(r"$\omega(\theta)$ (dimensionless)" if args.scale != "log" else r"$|\omega(\theta)|$")
+        ax.set_ylabel(y_label(r"\omega", args.scale))
         ax.set_title(f"Landy-Szalay: {Path(args.catalog).name}")
         ax.grid(True, alpha=0.25)
         ax.legend(handles=[line] + sign_legend_handles(), fontsize="small")
@@ -588,9 +658,8 @@ def cmd_demo(args):
     outdir = Path(args.outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     png, js = outdir / "rho_demo.png", outdir / "rho_demo.json"
-    for p in (png, js):
-        if p.exists() and not args.overwrite:
-            raise CLIError(f"output {p} exists; pass --overwrite to replace it (or choose another --outdir)")
+    if not args.overwrite:  # a second run writes rho_demo-2.png/.json, ... (the names are not the user's)
+        png, js = _free_name(png, js)
     backend = _backend(args)
     stars = synthetic_star_catalog(n_stars=args.n_stars, seed=args.seed)
     bins = Bins(0.0, 45.0, 8, "linear")
@@ -671,7 +740,7 @@ def _add_input(p, shear):
     g.add_argument("--dec-units", default=None, help="unit of Dec without a TUNIT (default: the column's unit, else deg)")
     g.add_argument("--weight", default=None, help="weight column (default: all weights 1)")
     g.add_argument("--flag", default=None, help="integer flag column; objects with a flag bit outside --ok-flag are dropped")
-    g.add_argument("--ok-flag", type=int, default=0, help="flag bits that are acceptable")
+    g.add_argument("--ok-flag", type=_int_at_least(0, "flag bits"), default=0, help="flag bits that are acceptable")
     g.add_argument("--drop-masked", action="store_true",
                    help="drop rows with masked (missing) values instead of stopping with an error")
     if shear:
@@ -681,27 +750,33 @@ def _add_input(p, shear):
         p.set_defaults(flip_g1=False, flip_g2=False)
 
 
-def _add_binning(p):
-    g = p.add_argument_group("separation bins (arcmin)")
-    g.add_argument("--nbins", type=int, default=8, help="number of bins")
-    g.add_argument("--min-sep", type=float, default=0.0, help="smallest separation, arcmin")
-    g.add_argument("--max-sep", type=float, default=45.0, help="largest separation, arcmin")
-    g.add_argument("--spacing", default="linear", choices=["linear", "log"], help="bin spacing")
+def _add_binning(p, paper_defaults):
+    """Bins: ``rho`` defaults to the rho paper's 8 linear bins 0-45'; ``gg``/``nn`` have no default
+    binning (as TreeCorr: give --min-sep, --max-sep, --nbins and --spacing)."""
+    d = dict(nbins=8, min_sep=0.0, max_sep=45.0, spacing="linear") if paper_defaults else {}
+    what = "" if paper_defaults else " (required)"
+    g = p.add_argument_group("separation bins (arcmin)" + ("" if paper_defaults else "; no default, as TreeCorr"))
+    g.add_argument("--nbins", type=_int_at_least(1, "a binning needs a bin"), default=d.get("nbins"),
+                   help="number of bins" + what)
+    g.add_argument("--min-sep", type=float, default=d.get("min_sep"), help="smallest separation, arcmin" + what)
+    g.add_argument("--max-sep", type=float, default=d.get("max_sep"), help="largest separation, arcmin" + what)
+    g.add_argument("--spacing", default=d.get("spacing"), choices=["linear", "log"],
+                   help="bin spacing" + (what or "") + (" (TreeCorr's default is log)" if not paper_defaults else ""))
 
 
 def _add_method(p):
     g = p.add_argument_group("estimator (paper Algorithm 1) and errors")
     g.add_argument("--backend", default=None, choices=["numpy", "julia", "auto"],
                    help="pair-sum backend (default: COSMOCORR_BACKEND, else auto)")
-    g.add_argument("--n-clusters", type=int, default=None,
+    g.add_argument("--n-clusters", type=_int_at_least(2, "one cluster leaves no pair"), default=None,
                    help="run Algorithm 1 with this many fuzzy c-means clusters (default: exact all-pairs estimator)")
-    g.add_argument("--n-samples", type=int, default=10, help="sampled cluster assignments (Algorithm 1)")
+    g.add_argument("--n-samples", type=_int_at_least(1, "at least one sampled assignment"), default=10, help="sampled cluster assignments (Algorithm 1)")
     g.add_argument("--assignment", default="sample", choices=["sample", "greedy"],
                    help="sampled (eq. 19) or greedy argmax assignment")
     g.add_argument("--fuzziness", type=float, default=2.0, help="fuzzy c-means exponent m")
-    g.add_argument("--seed", type=int, default=None,
+    g.add_argument("--seed", type=_SEED, default=None,
                    help="seed of every random step (default: drawn at random and recorded in the outputs)")
-    g.add_argument("--npatch", type=int, default=None, help="number of k-means patches for jackknife/bootstrap errors")
+    g.add_argument("--npatch", type=_int_at_least(2, "a jackknife needs two patches"), default=None, help="number of k-means patches for jackknife/bootstrap errors")
     g.add_argument("--var-method", default=None,
                    help="variance method: shot, jackknife, sample, bootstrap, marked_bootstrap (TreeCorr's names)")
     g.add_argument("--progress", action="store_true", help="show progress bars")
@@ -728,10 +803,14 @@ _slop.__name__ = "slop"   # argparse and --config name the type in their message
 
 def _add_output(p, default_out):
     g = p.add_argument_group("outputs")
-    g.add_argument("--out", default=default_out, help="figure: .png, .pdf or .svg; '' for none")
-    g.add_argument("--dpi", type=float, default=200, help="figure resolution (PNG)")
-    g.add_argument("--scale", default="symlog", choices=["symlog", "log", "linear"],
-                   help="y axis: symlog (signed, whole error bars), log (|value|, paper style) or linear")
+    g.add_argument("--out", default=None,
+                   help=f"figure: .png, .pdf or .svg; '' for none (default: {default_out}, or {Path(default_out).stem}-2"
+                        f"{Path(default_out).suffix}, ... when it exists)")
+    p.set_defaults(_default_out=default_out)
+    g.add_argument("--dpi", type=_positive_float, default=200, help="figure resolution (PNG)")
+    g.add_argument("--scale", default="theta", choices=["theta", "symlog", "log", "linear"],
+                   help="y axis: theta (theta x value on a linear axis: the same sigma looks the same everywhere), "
+                        "symlog (signed values), log (|value|, paper style) or linear")
     g.add_argument("--json", default=None, help="write the result as JSON (with provenance)")
     g.add_argument("--fits-out", default=None, help="write the result as FITS (TreeCorr's columns and header)")
     g.add_argument("--ascii-out", default=None, help="write the result as ASCII (TreeCorr's layout)")
@@ -742,6 +821,7 @@ def _add_output(p, default_out):
 
 
 def build_parser():
+    """The ``cosmocorr`` argument parser with its subcommands (demo, rho, gg, nn, julia)."""
     p = _Parser(prog="cosmocorr", description=__doc__, formatter_class=_Formatter)
     p.add_argument("--version", action="version", version=f"cosmocorr {__import__('cosmocorr').__version__}")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -751,12 +831,13 @@ def build_parser():
                        description="rho1..rho5 of a seeded synthetic star catalog in 8 linear bins 0-45 arcmin; "
                                    "writes rho_demo.png and rho_demo.json to --outdir.", formatter_class=_Formatter)
     d.add_argument("--outdir", default="cosmocorr_demo", help="where to write rho_demo.png and rho_demo.json")
-    d.add_argument("--n-stars", type=int, default=610, help="number of synthetic stars")
-    d.add_argument("--seed", type=int, default=0, help="seed of the synthetic catalog")
+    d.add_argument("--n-stars", type=_int_at_least(2, "a correlation needs a pair of stars"), default=610, help="number of synthetic stars")
+    d.add_argument("--seed", type=_SEED, default=0, help="seed of the synthetic catalog")
     d.add_argument("--backend", default=None, choices=["numpy", "julia", "auto"],
                    help="pair-sum backend (default: COSMOCORR_BACKEND, else auto)")
-    d.add_argument("--dpi", type=float, default=200, help="figure resolution")
-    d.add_argument("--overwrite", action="store_true", help="replace existing outputs in --outdir")
+    d.add_argument("--dpi", type=_positive_float, default=200, help="figure resolution")
+    d.add_argument("--overwrite", action="store_true",
+                   help="replace rho_demo.png/.json in --outdir (default: write rho_demo-2.png/.json, ... beside them)")
     d.add_argument("--config", default=None, help="TOML (or YAML) file of options")
     d.set_defaults(func=cmd_demo)
 
@@ -770,10 +851,10 @@ def build_parser():
                    help="g1,g2,size of the stars (size: sigma, or T with --sizes T)")
     g.add_argument("--model-columns", default="g1_psfex,g2_psfex,sig_psfex", help="g1,g2,size of the PSF model")
     g.add_argument("--sizes", default="sigma", choices=["sigma", "T"], help="size columns hold sigma or T = 2 sigma^2")
-    _add_binning(r)
+    _add_binning(r, paper_defaults=True)
     _add_method(r)
     g = r.add_argument_group("uncertainty study (paper sec. 2.3, figs. 8, 14-17)")
-    g.add_argument("--n-bootstrap", type=int, default=None,
+    g.add_argument("--n-bootstrap", type=_int_at_least(2, "a spread needs two resamples"), default=None,
                    help="resamples for sigma_aleatoric; with --n-clusters runs the epistemic vs aleatoric study")
     g.add_argument("--aleatoric", default=None,
                    help="aleatoric method (bootstrap, subset, ...; see cosmocorr.clustering_uncertainty)")
@@ -789,7 +870,7 @@ def build_parser():
     g = gg.add_argument_group("shear columns")
     g.add_argument("--g1", default="g1", help="g1 column")
     g.add_argument("--g2", default="g2", help="g2 column")
-    _add_binning(gg)
+    _add_binning(gg, paper_defaults=False)
     _add_method(gg)
     _add_output(gg, "xi.png")
     gg.set_defaults(func=cmd_gg)
@@ -803,12 +884,12 @@ def build_parser():
     g.add_argument("--randoms", default=None, help="random catalog file (same --ra/--dec column names)")
     g.add_argument("--randoms-hdu", type=_hdu, default=None, help="HDU of the random catalog")
     g.add_argument("--randoms-weight", default=None, help="weight column of the randoms")
-    g.add_argument("--n-randoms", type=int, default=None, help="generate this many uniform randoms instead")
+    g.add_argument("--n-randoms", type=_int_at_least(2, "randoms need a pair"), default=None, help="generate this many uniform randoms instead")
     g.add_argument("--catalog2", default=None, help="second sample: the cross-correlation (D1D2-D1R2-R1D2+R1R2)/R1R2")
     g.add_argument("--randoms2", default=None, help="randoms of --catalog2 (default: the same randoms)")
     g.add_argument("--estimator", default="landy_szalay", choices=["landy_szalay", "natural", "davis_peebles"],
                    help="DD-2DR+RR over RR, DD/RR-1 or DD/DR-1")
-    _add_binning(nn)
+    _add_binning(nn, paper_defaults=False)
     _add_method(nn)
     _add_output(nn, "omega.png")
     nn.set_defaults(func=cmd_nn)

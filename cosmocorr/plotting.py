@@ -5,12 +5,15 @@ The style, used by every figure of the package, the command line and the example
 
 - every series has one marker shape; **filled markers are positive values, open markers
   negative ones** (unfillable shapes such as ``"x"`` are replaced by a fillable one, ``"X"``);
-- error bars are never clipped. On a ``"symlog"`` axis (the default of the multi-panel figures)
-  the signed value is drawn with its full symmetric error bar; the axis is linear around zero
-  (``linthresh``) and logarithmic beyond, so bars that cross zero are drawn as they are. On a
-  ``"log"`` axis (|value|, the paper's figure 8) a bar that reaches zero or below is drawn up to
-  its upper end and continued downwards by an arrow ("extends to zero"): it does not stretch
-  the axis;
+- the default y axis (``scale="theta"``) is theta x value on a linear axis: the same sigma
+  looks the same at every separation and near zero, and the signed values keep their whole
+  error bars. ``"symlog"`` (signed values; linear within ``linthresh`` of zero, logarithmic
+  beyond), ``"log"`` (``|value|``, the paper's figure 8) and ``"linear"`` are available;
+- error bars are never clipped. On a ``"log"`` axis a bar that reaches zero or below is drawn
+  up to its upper end and continued downwards as a dashed segment ("the interval includes
+  zero"; no arrow head, which would read as an upper limit); it does not stretch the axis;
+- the legend says what the error bars are (``error_label``: shot noise, jackknife with K
+  patches, the spread over sampled assignments, ...);
 - axes are labelled with units (separations in arcmin; correlations are dimensionless), each
   figure has a legend naming every series and what open/filled markers mean, and panels can
   share one y-range (``sharey=True``);
@@ -24,18 +27,51 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["plot_rho", "plot_rho_statistics", "plot_rho_panels", "plot_xi", "save_figure", "sign_legend_handles",
-           "plot_field_correlation", "FIELD_LABELS",
-           "auto_linthresh", "set_xscale", "RHO_NAMES", "RHO_LABELS", "THETA_LABEL", "DEFAULT_DPI", "plot_psf_leakage",
-           "plot_projected_ia"]
+           "plot_field_correlation", "FIELD_LABELS", "plot_psf_leakage", "plot_projected_ia",
+           "auto_linthresh", "set_xscale", "error_description", "y_label", "RHO_NAMES", "RHO_LABELS", "THETA_LABEL",
+           "DEFAULT_DPI", "SCALES"]
 
 RHO_NAMES = ("rho1", "rho2", "rho3", "rho4", "rho5")
 RHO_LABELS = {k: rf"$\rho_{k[-1]}$" for k in RHO_NAMES}
 THETA_LABEL = r"$\theta$ [arcmin]"
 DEFAULT_DPI = 200
-SCALES = ("symlog", "log", "linear")
+SCALES = ("theta", "symlog", "log", "linear")
 #: unfillable markers and the fillable shape drawn instead (open/filled must be visible)
 _FILLABLE = {"x": "X", "+": "P", "1": "v", "2": "^", "3": "<", "4": ">", "|": "d", "_": "s", ".": "o", ",": "o"}
 SERIES_MARKERS = ("o", "s", "D", "^", "v", "P", "X")
+
+
+def error_description(result):
+    """What a result's error bars are, in words for a legend (duck-typed: no cosmocorr import).
+
+    ``std over n sampled assignments (epistemic)`` for Algorithm 1 results (``xip_std``), else
+    from ``var_method``: ``shot noise``, ``jackknife, K patches``, ...; None without errors.
+    """
+    r = result["rho1"] if hasattr(result, "rho") else result
+    samples = getattr(r, "xip_samples", getattr(r, "xi_samples", None))
+    if getattr(r, "xip_std", None) is not None or getattr(r, "xi_std", None) is not None:
+        n = 0 if samples is None else len(samples)
+        return f"std over {n} sampled assignments (epistemic)" if n else "std over sampled assignments (epistemic)"
+    if all(getattr(r, k, None) is None for k in ("varxip", "varxi")):
+        return None
+    method = getattr(r, "var_method", "shot") or "shot"
+    if method == "shot":
+        return "shot noise"
+    npatch = getattr(r, "npatch", None)
+    return f"{method.replace('_', ' ')}, {npatch} patches" if npatch else method.replace("_", " ")
+
+
+def y_label(symbol, scale):
+    """The y-axis label of ``symbol`` (a LaTeX name such as ``\\rho``) for ``scale``."""
+    if scale == "theta":
+        return rf"$\theta\,{symbol}(\theta)$ [arcmin]"
+    if scale == "log":
+        return rf"$|{symbol}(\theta)|$ (dimensionless)"
+    return rf"${symbol}(\theta)$ (dimensionless)"
+
+
+def _with_errors(label, error_label):
+    return label if not error_label else f"{label} (error bars: {error_label})"
 
 
 def _fillable(marker):
@@ -66,7 +102,7 @@ def _errors(yerr, ok):
     return lo, hi
 
 
-def plot_rho(ax, theta, values, yerr=None, label=None, color=None, marker="o", offset=1.0, scale="log",
+def plot_rho(ax, theta, values, yerr=None, label=None, color=None, marker="o", offset=1.0, scale="theta",
              linthresh=None, markersize=5, **kwargs):
     """One series of a correlation function against theta, negative values as open markers.
 
@@ -81,10 +117,11 @@ def plot_rho(ax, theta, values, yerr=None, label=None, color=None, marker="o", o
         The series' legend label, colour and marker shape (positive: filled, negative: open).
     offset : float
         Multiplies theta, to shift overlapping series sideways.
-    scale : {"log", "symlog", "linear"}
-        ``"log"``: |value| on a log axis (paper fig. 8); a bar reaching zero is drawn to its upper
-        end plus a downward arrow, never clipped. ``"symlog"``/``"linear"``: the signed value with
-        its whole bar (``linthresh`` sets the symlog linear range; default
+    scale : {"theta", "log", "symlog", "linear"}
+        ``"theta"`` (default): theta x value on a linear axis, with theta x its whole bar.
+        ``"log"``: ``|value|`` on a log axis (paper fig. 8); a bar reaching zero is drawn to its
+        upper end and continued downwards dashed, never clipped. ``"symlog"``/``"linear"``: the
+        signed value with its whole bar (``linthresh`` sets the symlog linear range; default
         :func:`auto_linthresh`).
 
     Returns
@@ -93,7 +130,8 @@ def plot_rho(ax, theta, values, yerr=None, label=None, color=None, marker="o", o
     """
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
-    theta = np.asarray(theta, dtype=float) * offset
+    theta0 = np.asarray(theta, dtype=float)
+    theta = theta0 * offset
     values = np.asarray(values, dtype=float)
     if theta.shape != values.shape:
         raise ValueError(f"theta and values must have the same shape, got {theta.shape} and {values.shape}")
@@ -102,6 +140,10 @@ def plot_rho(ax, theta, values, yerr=None, label=None, color=None, marker="o", o
     pos = ok & (values >= 0)
     neg = ok & (values < 0)
     err = _errors(yerr, ok)
+    if scale == "theta":  # theta x value and theta x its error, on a linear axis
+        values = theta0 * values
+        if err is not None:
+            err = (theta0[ok] * err[0], theta0[ok] * err[1])
     signed = scale != "log"
     y = values if signed else np.abs(values)
     (line,) = ax.plot(theta[pos], y[pos], linestyle="none", marker=marker, color=color, label=label,
@@ -126,9 +168,10 @@ def plot_rho(ax, theta, values, yerr=None, label=None, color=None, marker="o", o
             if np.any(crosses):
                 ax.errorbar(t[crosses], vabs[crosses], yerr=[np.zeros(crosses.sum()), upper[crosses]], fmt="none",
                             ecolor=color, alpha=0.7, capsize=2, elinewidth=1, zorder=2)
-                # arrow of half a decade below the point: "the error bar extends to zero"
-                ax.errorbar(t[crosses], vabs[crosses], yerr=vabs[crosses] * 0.7, uplims=True, fmt="none",
-                            ecolor=color, alpha=0.7, elinewidth=1, zorder=2)
+                # dashed below the point, no arrow head: "the interval includes zero" (an arrow
+                # would read as an upper limit); 0.9 |v| long, so it does not stretch the axis
+                ax.vlines(t[crosses], vabs[crosses] * 0.1, vabs[crosses], colors=color, linestyles="dashed",
+                          alpha=0.7, linewidth=1, zorder=2)
     if scale == "log":
         ax.set_yscale("log")
     elif scale == "symlog":
@@ -136,7 +179,7 @@ def plot_rho(ax, theta, values, yerr=None, label=None, color=None, marker="o", o
             linthresh = auto_linthresh(values, None if err is None else np.concatenate(err))
         ax.set_yscale("symlog", linthresh=linthresh)
         ax.axhline(0.0, color="0.6", linewidth=0.6, zorder=1)
-    else:
+    else:  # "theta" and "linear"
         ax.axhline(0.0, color="0.6", linewidth=0.6, zorder=1)
     return line
 
@@ -167,7 +210,7 @@ def sign_legend_handles(color="0.3", marker="o"):
 
 
 def plot_rho_panels(theta, series, names=RHO_NAMES, labels=None, axes=None, title=None, sharey=False,
-                    scale="symlog", linthresh=None, xlim=None, ncols=None, xscale="linear"):
+                    scale="theta", linthresh=None, xlim=None, ncols=None, xscale="linear", symbol=r"\rho"):
     """Panels of several statistics (rho1..rho5), each showing every series.
 
     Parameters
@@ -176,10 +219,14 @@ def plot_rho_panels(theta, series, names=RHO_NAMES, labels=None, axes=None, titl
         Separations (arcmin), one array for all or a dict name -> array.
     series : list of dict
         Each ``{"label": str, "values": {name: array}, "errors": {name: array} (optional),
-        "marker": str (optional), "color": str (optional), "theta": dict or array (optional)}``.
+        "error_label": str (optional: what the errors are, shown in the legend), "marker": str
+        (optional), "color": str (optional), "theta": dict or array (optional)}``.
     sharey : bool
         One y-range for all panels (and one ``linthresh`` on symlog axes).
-    scale : {"symlog", "log", "linear"}
+    scale : {"theta", "symlog", "log", "linear"}
+        See :func:`plot_rho`; default theta x value on a linear axis.
+    symbol : str
+        LaTeX name of the statistic for the y label (``\\rho``, ``\\xi_+``, ``\\omega``).
     xscale : {"linear", "log"}
         The separation axis (``"log"`` for logarithmic bins).
 
@@ -209,7 +256,9 @@ def plot_rho_panels(theta, series, names=RHO_NAMES, labels=None, axes=None, titl
         for ax, name in zip(flat, names):
             th = th_all[name] if isinstance(th_all, dict) else th_all
             err = (s.get("errors") or {}).get(name)
-            line = plot_rho(ax, th, s["values"][name], yerr=err, label=s["label"], color=color, marker=marker,
+            line = plot_rho(ax, th, s["values"][name], yerr=err,
+                            label=_with_errors(s["label"], s.get("error_label") if s.get("errors") else None),
+                            color=color, marker=marker,
                             offset=1.0 + 0.025 * i, scale=scale,
                             linthresh=linthresh if linthresh is not None else None)
         handles.append(line)
@@ -222,9 +271,8 @@ def plot_rho_panels(theta, series, names=RHO_NAMES, labels=None, axes=None, titl
         ax.grid(True, which="major", alpha=0.25)
     for ax in flat[len(names):]:
         ax.set_visible(False)
-    ylab = r"$|\rho(\theta)|$" if scale == "log" else r"$\rho(\theta)$"
     for ax in np.atleast_2d(axes)[:, 0]:
-        ax.set_ylabel(ylab + " (dimensionless)")
+        ax.set_ylabel(y_label(symbol, scale))
     fig.legend(handles=handles + sign_legend_handles(), loc=_legend_loc(fig),
                ncol=min(len(handles) + 2, 6), fontsize="small", frameon=False)
     if title:
@@ -232,15 +280,17 @@ def plot_rho_panels(theta, series, names=RHO_NAMES, labels=None, axes=None, titl
     return fig
 
 
-def plot_rho_statistics(result, errors=None, naive=None, axes=None, title=None, sharey=False, scale="symlog",
-                        label="estimate", naive_label="naive (all pairs)"):
+def plot_rho_statistics(result, errors=None, naive=None, axes=None, title=None, sharey=False, scale="theta",
+                        label="estimate", naive_label="naive (all pairs)", error_label=None):
     """Five panels (rho1..rho5) of a RhoResult-like object (``result["rho1"].xip``, ``.meanr``,
     ``result.bins``).
 
     ``errors`` maps rho name -> per-bin sigma (default: the result's ``xip_std`` for Algorithm 1
     results, else ``sqrt(varxip)`` when present); ``naive``: another result drawn for comparison.
-    ``sharey``: one y-range for all panels. ``scale``: ``"symlog"`` (default; signed values, whole
-    error bars), ``"log"`` (|value|, paper style) or ``"linear"``. Returns the figure.
+    ``sharey``: one y-range for all panels. ``scale``: ``"theta"`` (default: theta x rho on a
+    linear axis), ``"symlog"`` (signed values, whole error bars), ``"log"`` (``|value|``, paper
+    style) or ``"linear"``. ``error_label``: what the errors are, for the legend (default:
+    :func:`error_description` of the result). Returns the figure.
     """
     def theta_of(res):
         return {n: np.where(np.isfinite(res[n].meanr), res[n].meanr, res.bins.rnom) for n in RHO_NAMES}
@@ -256,7 +306,8 @@ def plot_rho_statistics(result, errors=None, naive=None, axes=None, title=None, 
         return out or None
 
     series = [{"label": label, "values": {n: result[n].xip for n in RHO_NAMES}, "theta": theta_of(result),
-               "errors": default_errors(result) if errors is None else errors, "marker": "o", "color": "C0"}]
+               "errors": default_errors(result) if errors is None else errors, "marker": "o", "color": "C0",
+               "error_label": error_description(result) if error_label is None else error_label}]
     if naive is not None:
         series.append({"label": naive_label, "values": {n: naive[n].xip for n in RHO_NAMES}, "theta": theta_of(naive),
                        "marker": "s", "color": "k"})
@@ -266,7 +317,7 @@ def plot_rho_statistics(result, errors=None, naive=None, axes=None, title=None, 
 
 
 def plot_xi(theta, xip, xim, xip_err=None, xim_err=None, label="cosmocorr", axes=None, title=None,
-            scale="symlog", sharey=True, theta_m=None, xscale="linear"):
+            scale="theta", sharey=True, theta_m=None, xscale="linear", error_label=None):
     """xi+ and xi- (two panels) with error bars; negative values open, bars never clipped.
 
     Parameters
@@ -276,7 +327,11 @@ def plot_xi(theta, xip, xim, xip_err=None, xim_err=None, label="cosmocorr", axes
     xip, xim : array_like
     xip_err, xim_err : array_like, optional
         1-sigma errors (e.g. ``sqrt(varxip)``), symmetric (n,) or (2, n).
-    scale : {"symlog", "log", "linear"}
+    scale : {"theta", "symlog", "log", "linear"}
+        See :func:`plot_rho`; default theta x xi on a linear axis.
+    error_label : str, optional
+        What the errors are (``"shot noise"``, ``"jackknife, 20 patches"``), shown in the legend.
+
     Returns
     -------
     matplotlib Figure
@@ -289,14 +344,15 @@ def plot_xi(theta, xip, xim, xip_err=None, xim_err=None, label="cosmocorr", axes
         fig = axes[0].figure
     linthresh = auto_linthresh(xip, xim) if scale == "symlog" else None
     th_m = theta if theta_m is None else theta_m
-    lp = plot_rho(axes[0], theta, xip, yerr=xip_err, label=label, color="C0", marker="o", scale=scale,
-                  linthresh=linthresh)
+    lp = plot_rho(axes[0], theta, xip, yerr=xip_err, label=_with_errors(label, error_label if xip_err is not None
+                                                                        else None),
+                  color="C0", marker="o", scale=scale, linthresh=linthresh)
     plot_rho(axes[1], th_m, xim, yerr=xim_err, label=label, color="C0", marker="o", scale=scale, linthresh=linthresh)
-    for ax, name in zip(axes, (r"$\xi_+$", r"$\xi_-$")):
+    for ax, name, sym in zip(axes, (r"$\xi_+$", r"$\xi_-$"), (r"\xi_+", r"\xi_-")):
         ax.set_title(name)
         ax.set_xlabel(THETA_LABEL)
         set_xscale(ax, xscale)
-        ax.set_ylabel(("|" + name + "|" if scale == "log" else name) + r"$(\theta)$ (dimensionless)")
+        ax.set_ylabel(y_label(sym, scale))
         ax.grid(True, alpha=0.25)
     fig.legend(handles=[lp] + sign_legend_handles(), loc=_legend_loc(fig), ncol=3, fontsize="small",
                frameon=False)

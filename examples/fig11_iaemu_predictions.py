@@ -32,12 +32,14 @@ def main():
     pred = model.predict(np.array(args.x), n_passes=args.passes, seed=0)
     units = "physical units" if pred.physical_units else "standardised units (no scalers supplied)"
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2), constrained_layout=True)
-    b = np.arange(1, 21)
+    from cosmocorr.ia import DEFAULT_RBINS
+
+    b = np.sqrt(DEFAULT_RBINS[1:] * DEFAULT_RBINS[:-1])   # IAEmu's 20 log bins, 0.1-15.8 Mpc/h: centres
     for j, (ax, name) in enumerate(zip(axes, OUTPUT_NAMES)):
         m, a, e = pred.mean[0, j], pred.aleatoric_std[0, j], pred.epistemic_std[0, j]
         ax.errorbar(b, m, yerr=a, fmt="o", ms=3, capsize=2, label="aleatoric")
-        ax.errorbar(b + 0.25, m, yerr=e, fmt="none", ecolor="C3", capsize=2, label="epistemic (MC dropout)")
-        ax.set_xlabel("radial bin"); ax.set_title(name)
+        ax.errorbar(b * 1.03, m, yerr=e, fmt="none", ecolor="C3", capsize=2, label="epistemic (MC dropout)")
+        ax.set_xscale("log"); ax.set_xlabel(r"$r$ [Mpc/$h$]"); ax.set_title(name)
         ax.set_ylabel(f"{name} ({units.split(' (')[0]})")
         print(f"{name:>6}: median aleatoric std {np.median(a):.3g}, median epistemic std {np.median(e):.3g}")
     axes[0].legend()

@@ -40,7 +40,10 @@ def test_invalid_bins(args, exc, match):
 
 
 def test_coerce():
-    assert Bins.coerce(min_sep=1, max_sep=2, nbins=3) == Bins(1, 2, 3)
+    assert Bins.coerce(min_sep=1, max_sep=2, nbins=3, spacing="linear") == Bins(1, 2, 3)
+    # no spacing: TreeCorr's keywords default to log bins, cosmocorr 0.1.0's to linear; refused (issue 27)
+    with pytest.raises(ValueError, match="spacing: give spacing='log' .* or spacing='linear'"):
+        Bins.coerce(min_sep=1, max_sep=2, nbins=3)
     with pytest.raises(TypeError, match="bins"):
         Bins.coerce((1, 2, 3))
     with pytest.raises(TypeError, match="min_sep"):

@@ -38,10 +38,19 @@ def test_demo_writes_figure_and_json(tmp_path, capsys):
     np.testing.assert_allclose(d["rho1"]["xip"], _tc_xip(s.ra, s.dec, s.de), rtol=1e-5, atol=1e-12)
     assert d["provenance"]["version"] == cc.__version__ and d["provenance"]["backend"] in ("numpy", "julia")
     assert d["units"]["meanr"] == "arcmin" and d["bins"]["nbins"] == 8
-    assert "rho5" in capsys.readouterr().out
-    # outputs are kept unless --overwrite
-    _one_line_error(capsys, main(["demo", "--outdir", str(tmp_path)]), "--overwrite")
+    out = capsys.readouterr().out
+    # the table shows each rho with the sigma the figure draws (shot noise, TreeCorr's varxip)
+    header = next(line for line in out.splitlines() if "sigma_rho1" in line).split()
+    row = out.splitlines()[out.splitlines().index(next(ln for ln in out.splitlines() if "sigma_rho1" in ln)) + 1]
+    sig = float(row.split()[header.index("sigma_rho1")])
+    np.testing.assert_allclose(sig, np.sqrt(d["rho1"]["sigma_xip"][0] ** 2), rtol=1e-4)
+    assert "sigma: shot noise" in out
+    # a second run keeps the first outputs and writes versioned ones (issue 27); --overwrite replaces
+    first = (tmp_path / "rho_demo.json").read_bytes()
+    assert main(["demo", "--outdir", str(tmp_path)]) == 0
+    assert (tmp_path / "rho_demo.json").read_bytes() == first and (tmp_path / "rho_demo-2.json").exists()
     assert main(["demo", "--outdir", str(tmp_path), "--overwrite"]) == 0
+    assert not (tmp_path / "rho_demo-3.json").exists()
 
 
 def test_rho_command_on_cosmos_web(cosmos_fits, tmp_path):
@@ -149,7 +158,7 @@ def test_gg_command_against_treecorr(tmp_path, capsys):
     t = _shear_fits(tmp_path / "shear.fits")
     out = tmp_path / "gg.fits"
     assert main(["gg", str(tmp_path / "shear.fits"), "--g1", "e1", "--g2", "e2", "--min-sep", "1", "--max-sep", "40",
-                 "--nbins", "5", "--fits-out", str(out), "--out", str(tmp_path / "xi.png")]) == 0
+                 "--nbins", "5", "--spacing", "linear", "--fits-out", str(out), "--out", str(tmp_path / "xi.png")]) == 0
     tc = treecorr.GGCorrelation(min_sep=1, max_sep=40, nbins=5, bin_type="Linear", sep_units="arcmin", brute=True,
                                 metric="Arc")
     tc.process(treecorr.Catalog(ra=t["RA"], dec=t["DEC"], g1=t["e1"], g2=t["e2"], ra_units="deg", dec_units="deg"))
@@ -165,7 +174,7 @@ def test_nn_command_randoms_file_and_generated(tmp_path, capsys):
     Table({"ra": rng.uniform(0, 1, 400), "dec": rng.uniform(0, 1, 400)}).write(tmp_path / "r.csv")
     out = tmp_path / "nn.dat"
     assert main(["nn", str(tmp_path / "d.csv"), "--randoms", str(tmp_path / "r.csv"), "--min-sep", "1",
-                 "--max-sep", "40", "--nbins", "4", "--ascii-out", str(out), "--out", str(tmp_path / "w.png")]) == 0
+                 "--max-sep", "40", "--nbins", "4", "--spacing", "linear", "--ascii-out", str(out), "--out", str(tmp_path / "w.png")]) == 0
     d, r = Table.read(tmp_path / "d.csv"), Table.read(tmp_path / "r.csv")
     kw = dict(min_sep=1, max_sep=40, nbins=4, bin_type="Linear", sep_units="arcmin", brute=True, metric="Arc")
     mk = lambda t: treecorr.Catalog(ra=t["ra"], dec=t["dec"], ra_units="deg", dec_units="deg")
@@ -176,7 +185,7 @@ def test_nn_command_randoms_file_and_generated(tmp_path, capsys):
     # generated randoms: seeded, reproducible, recorded
     for name in ("g1.json", "g2.json"):
         assert main(["nn", str(tmp_path / "d.csv"), "--n-randoms", "500", "--seed", "9", "--min-sep", "1",
-                     "--max-sep", "40", "--nbins", "4", "--json", str(tmp_path / name), "--out", ""]) == 0
+                     "--max-sep", "40", "--nbins", "4", "--spacing", "linear", "--json", str(tmp_path / name), "--out", ""]) == 0
     g1, g2 = (json.loads((tmp_path / n).read_text()) for n in ("g1.json", "g2.json"))
     assert g1["main"]["xi"] == g2["main"]["xi"] and g1["provenance"]["seed"] == 9
     capsys.readouterr()
@@ -190,7 +199,7 @@ def test_errors_are_one_line(tmp_path, cosmos_fits, capsys):
         (["rho", str(tmp_path / "none.fits"), "--out", ""], "not found"),
         (["rho", str(cosmos_fits), "--min-sep", "50", "--out", ""], "min_sep"),
         (["rho", str(cosmos_fits), "--hdu", "NOPE", "--out", ""], "no HDU named 'NOPE'"),
-        (["rho", str(cosmos_fits), "--nbins", "x"], "invalid int value"),
+        (["rho", str(cosmos_fits), "--nbins", "x"], "is not an integer"),
         (["rho", str(cosmos_fits), "--n-bootstrap", "3", "--out", ""], "needs --n-clusters"),
         (["rho", str(cosmos_fits), "--ra-units", "m", "--out", ""], "not an angle"),
         (["frobnicate"], "invalid choice"),

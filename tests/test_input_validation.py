@@ -37,7 +37,7 @@ def test_zero_weight_objects_are_dropped_like_treecorr():
     cat = cc.Catalog(ra, dec, g1, g2, w)
     assert cat.nobj == tcat.nobj == np.count_nonzero(w) and cat.nobj_dropped == np.count_nonzero(w == 0)
     np.testing.assert_array_equal(cat.kept_index, np.flatnonzero(w))
-    r = cc.shear_shear(cat, min_sep=1.0, max_sep=60.0, nbins=5)
+    r = cc.shear_shear(cat, min_sep=1.0, max_sep=60.0, nbins=5, spacing="linear")
     np.testing.assert_array_equal(r.npairs, gg.npairs)       # before the fix: about 4x TreeCorr's
     np.testing.assert_allclose(r.xip, gg.xip, rtol=1e-5, atol=1e-6 * 0.08)   # TreeCorr's float32 shears
     np.testing.assert_allclose(r.weight, gg.weight, rtol=1e-8)
@@ -47,7 +47,7 @@ def test_keep_zero_weight_counts_their_pairs_without_weight():
     ra, dec, g1, g2, w = _sky(300, 2)
     cat = cc.Catalog(ra, dec, g1, g2, w, keep_zero_weight=True)
     assert cat.nobj == 300 and cat.nobj_dropped == 0
-    r = cc.shear_shear(cat, min_sep=1.0, max_sep=60.0, nbins=5)
+    r = cc.shear_shear(cat, min_sep=1.0, max_sep=60.0, nbins=5, spacing="linear")
     # npairs: every pair of the 300 positions (TreeCorr without weights counts them all) ...
     _, unweighted = _tc_gg(ra, dec, g1, g2, None)
     np.testing.assert_array_equal(r.npairs, unweighted.npairs)
@@ -63,7 +63,7 @@ def test_zero_weights_in_landy_szalay_and_rho_match_the_catalog_without_them():
     rng = np.random.default_rng(4)
     rra, rdec = rng.uniform(150, 151, 500), rng.uniform(2, 3, 500)
     data = cc.Catalog(ra, dec, w=w)
-    ls = cc.landy_szalay(data, cc.Catalog(rra, rdec), min_sep=1.0, max_sep=40.0, nbins=4)
+    ls = cc.landy_szalay(data, cc.Catalog(rra, rdec), min_sep=1.0, max_sep=40.0, nbins=4, spacing="linear")
     d = treecorr.Catalog(ra=ra, dec=dec, w=w, ra_units="deg", dec_units="deg")
     rr = treecorr.Catalog(ra=rra, dec=rdec, ra_units="deg", dec_units="deg")
     kw = dict(min_sep=1.0, max_sep=40.0, nbins=4, bin_type="Linear", sep_units="arcmin", brute=True, metric="Arc")
@@ -77,7 +77,7 @@ def test_zero_weights_in_landy_szalay_and_rho_match_the_catalog_without_them():
     keep = ws > 0
     without = s.subset(keep)
     assert len(with_zero) == np.count_nonzero(keep)
-    a, b = cc.rho_statistics(with_zero, min_sep=1, max_sep=30, nbins=3), cc.rho_statistics(without, min_sep=1, max_sep=30, nbins=3)
+    a, b = cc.rho_statistics(with_zero, min_sep=1, max_sep=30, nbins=3, spacing="linear"), cc.rho_statistics(without, min_sep=1, max_sep=30, nbins=3, spacing="linear")
     for k in a:
         np.testing.assert_array_equal(a[k].npairs, b[k].npairs)
         np.testing.assert_allclose(a[k].xip, b[k].xip, rtol=1e-12)

@@ -49,7 +49,7 @@ def shear_cat():
 
 @pytest.fixture(scope="module")
 def gg(shear_cat):
-    return cc.shear_shear(shear_cat, min_sep=0.5, max_sep=60.0, nbins=6)
+    return cc.shear_shear(shear_cat, min_sep=0.5, max_sep=60.0, nbins=6, spacing="linear")
 
 
 @pytest.mark.parametrize("ext", FORMATS)
@@ -86,7 +86,7 @@ def test_landy_szalay_round_trip_and_treecorr(tmp_path, ext):
     rng = np.random.default_rng(8)
     data = cc.Catalog(rng.uniform(0, 1, 300), rng.uniform(0, 1, 300))
     rand = cc.Catalog(rng.uniform(0, 1, 600), rng.uniform(0, 1, 600))
-    ls = cc.landy_szalay(data, rand, min_sep=1.0, max_sep=40.0, nbins=5)
+    ls = cc.landy_szalay(data, rand, min_sep=1.0, max_sep=40.0, nbins=5, spacing="linear")
     path = ls.write(tmp_path / f"ls.{ext}")
     assert_same(ls, cc.LandySzalayResult.read(path))
     tc = treecorr.NNCorrelation.from_file(str(path))
@@ -98,7 +98,7 @@ def test_landy_szalay_round_trip_and_treecorr(tmp_path, ext):
 
 def test_clustered_rho_round_trip_keeps_samples_and_clustering(tmp_path):
     stars = synthetic_star_catalog(200, seed=3)
-    rho = cc.rho_statistics(stars, min_sep=0.0, max_sep=45.0, nbins=6, n_clusters=15, n_samples=3, seed=2)
+    rho = cc.rho_statistics(stars, min_sep=0.0, max_sep=45.0, nbins=6, spacing="linear", n_clusters=15, n_samples=3, seed=2)
     for ext in FORMATS:
         back = cc.RhoResult.read(rho.write(tmp_path / f"rho.{ext}"))
         assert_same(rho, back)
@@ -169,5 +169,5 @@ def test_to_table(gg):
     np.testing.assert_array_equal(t["xip"], gg.xip)
     np.testing.assert_allclose(t["sigma_xip"] ** 2, gg.varxip, rtol=1e-15)
     stars = synthetic_star_catalog(100, seed=1)
-    rt = cc.rho_statistics(stars, min_sep=1.0, max_sep=30.0, nbins=4).to_table()
+    rt = cc.rho_statistics(stars, min_sep=1.0, max_sep=30.0, nbins=4, spacing="linear").to_table()
     assert "rho3_xip" in rt.colnames and rt["r_nom"].unit == "arcmin"

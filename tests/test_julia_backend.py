@@ -57,10 +57,10 @@ def test_asking_for_julia_gives_one_clear_error(monkeypatch):
         cosmocorr.set_backend("julia")
     cat = synthetic_shear_catalog(20, seed=0)
     with pytest.raises(julia.JuliaNotAvailableError, match="Julia backend not available"):
-        cosmocorr.shear_shear(cat, min_sep=1, max_sep=10, nbins=2, backend="julia")
+        cosmocorr.shear_shear(cat, min_sep=1, max_sep=10, nbins=2, spacing="linear", backend="julia")
     monkeypatch.setenv("COSMOCORR_BACKEND", "julia")
     with pytest.raises(julia.JuliaNotAvailableError):
-        cosmocorr.shear_shear(cat, min_sep=1, max_sep=10, nbins=2)
+        cosmocorr.shear_shear(cat, min_sep=1, max_sep=10, nbins=2, spacing="linear")
     assert "juliacall" not in sys.modules
 
 

@@ -71,13 +71,15 @@ def test_log_axis_bar_through_zero_does_not_stretch_the_axis():
 
 
 def test_rho_panels_shared_range_and_legend(tmp_path):
-    res = rho_statistics(synthetic_star_catalog(150, seed=2), min_sep=0, max_sep=45, nbins=8)
+    res = rho_statistics(synthetic_star_catalog(150, seed=2), min_sep=0, max_sep=45, nbins=8, spacing="linear")
     fig = plot_rho_statistics(res, naive=res, sharey=True)
     axes = fig.axes
     assert len(axes) == 5
     assert len({ax.get_ylim() for ax in axes}) == 1
     labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "estimate" in labels and "naive (all pairs)" in labels and any("open" in s for s in labels)
+    # the legend says what the error bars are (issue 27); the naive series has none
+    assert "estimate (error bars: shot noise)" in labels and "naive (all pairs)" in labels
+    assert any("open" in s for s in labels)
     assert all("arcmin" in ax.get_xlabel() for ax in axes)
     save_figure(fig, tmp_path / "rho.png", dpi=60)
     plt.close(fig)
@@ -96,7 +98,7 @@ def test_plot_panels_series_and_plot_xi():
     plt.close(fig)
     fig = plot_xi(th, vals["xip"], -vals["xip"], np.full(6, 1e-5), np.full(6, 1e-5))
     assert [ax.get_title() for ax in fig.axes] == [r"$\xi_+$", r"$\xi_-$"]
-    assert "dimensionless" in fig.axes[0].get_ylabel() and "arcmin" in fig.axes[1].get_xlabel()
+    assert "theta" in fig.axes[0].get_ylabel() and "arcmin" in fig.axes[1].get_xlabel()  # theta x xi (default)
     plt.close(fig)
 
 
@@ -110,4 +112,41 @@ def test_save_figure_formats(tmp_path):
         save_figure(fig, tmp_path / "f.pdf", overwrite=False)
     with pytest.raises(ValueError, match="format"):
         save_figure(fig, tmp_path / "f.docx")
+    plt.close(fig)
+
+
+def test_default_scale_is_theta_times_value_on_a_linear_axis():
+    fig, ax = plt.subplots()
+    plot_rho(ax, THETA, VALS, yerr=ERR)
+    filled, hollow = _markers(ax)
+    ok = np.isfinite(VALS)
+    pos, neg = ok & (VALS >= 0), ok & (VALS < 0)
+    np.testing.assert_allclose(filled[0].get_ydata(), THETA[pos] * VALS[pos], rtol=1e-12)
+    np.testing.assert_allclose(hollow[0].get_ydata(), THETA[neg] * VALS[neg], rtol=1e-12)
+    segs = {x: (lo, hi) for x, lo, hi in _bar_segments(ax)}
+    for x, v, e in zip(THETA, VALS, ERR):
+        if np.isfinite(v):  # theta x the whole bar
+            np.testing.assert_allclose(segs[x], (x * (v - e), x * (v + e)), rtol=1e-12)
+    assert ax.get_yscale() == "linear"
+    plt.close(fig)
+
+
+def test_log_axis_has_no_arrow_heads():
+    fig, ax = plt.subplots()
+    plot_rho(ax, THETA, VALS, yerr=ERR, scale="log")
+    # an arrow (errorbar uplims) would be a caret marker; a bar through zero continues dashed instead
+    assert not [ln for ln in ax.get_lines() if ln.get_marker() in ("^", "v", 2, 3, 6, 7, 10, 11)]
+    dashed = [c for c in ax.collections if any(ls[1] is not None for ls in c.get_linestyles())]
+    assert dashed and np.allclose([s[0][0] for c in dashed for s in c.get_segments()], [4.0])
+    plt.close(fig)
+
+
+def test_y_labels_are_physical():
+    res = rho_statistics(synthetic_star_catalog(80, seed=3), min_sep=1, max_sep=45, nbins=4, spacing="linear")
+    fig = plot_rho_statistics(res)
+    assert fig.axes[0].get_ylabel() == r"$\theta\,\rho(\theta)$ [arcmin]"
+    plt.close(fig)
+    fig = plot_xi(THETA, VALS, VALS, ERR, ERR, scale="log", error_label="jackknife, 20 patches")
+    assert fig.axes[0].get_ylabel() == r"$|\xi_+(\theta)|$ (dimensionless)"
+    assert "cosmocorr (error bars: jackknife, 20 patches)" in [t.get_text() for t in fig.legends[0].get_texts()]
     plt.close(fig)

@@ -41,7 +41,7 @@ def test_one_cluster_per_object_equals_naive_rho_and_landy_szalay():
 
 def test_single_cluster_has_no_pairs():
     cat = synthetic_shear_catalog(40, seed=1)
-    r = cc.shear_shear(cat, min_sep=0, max_sep=60, nbins=3, n_clusters=1, n_samples=2, seed=0)
+    r = cc.shear_shear(cat, min_sep=0, max_sep=60, nbins=3, spacing="linear", n_clusters=1, n_samples=2, seed=0)
     assert np.all(r.npairs == 0) and np.all(np.isnan(r.xip))
 
 
@@ -83,8 +83,8 @@ def test_epistemic_sigma_shrinks_as_fuzziness_goes_to_one():
 def test_bad_arguments():
     cat = synthetic_shear_catalog(30, seed=1)
     with pytest.raises(ValueError, match="assignment"):
-        cc.shear_shear(cat, min_sep=0, max_sep=10, nbins=2, n_clusters=5, assignment="best")
+        cc.shear_shear(cat, min_sep=0, max_sep=10, nbins=2, spacing="linear", n_clusters=5, assignment="best")
     with pytest.raises(ValueError, match="too many clusters"):
-        cc.shear_shear(cat, min_sep=0, max_sep=10, nbins=2, n_clusters=31)
+        cc.shear_shear(cat, min_sep=0, max_sep=10, nbins=2, spacing="linear", n_clusters=31)
     with pytest.raises(ValueError, match="n_samples"):
-        cc.shear_shear(cat, min_sep=0, max_sep=10, nbins=2, n_clusters=5, n_samples=0)
+        cc.shear_shear(cat, min_sep=0, max_sep=10, nbins=2, spacing="linear", n_clusters=5, n_samples=0)

@@ -1,8 +1,9 @@
-"""The README's tour runs verbatim: its python blocks, in order, in a fresh directory.
+"""Every ``python`` block of the README runs verbatim, in order, in a fresh directory; so do the
+blocks of the guides in docs/ that continue the tour.
 
 The data comes from the one documented setting, COSMOCORR_SHARED_DATA (tests/conftest.py), and
-the test skips when the COSMOS-Web catalog is not there. The results are checked against
-TreeCorr / astropy, so that a tour that runs but computes nonsense fails too.
+the tests skip when the COSMOS-Web catalog is not there. Results are checked against TreeCorr /
+astropy, so that a tour that runs but computes nonsense fails too.
 """
 import os
 import re
@@ -10,47 +11,61 @@ import re
 import numpy as np
 import pytest
 
-from conftest import COSMOS_FITS, DATA, ROOT
+from conftest import COSMOS_FITS, DATA, IAEMU_DIR, ROOT
 
-#: the README sections whose python blocks make up the tour (the surrogate and differentiable
-#: sections run minutes-long samplers and are exercised by their own tests); the IA block (a
-#: training set and a surrogate fit, ~25 s) runs in its own test, marked slow
-TOUR_SECTIONS = ("API tour", "Catalogs in, results out", "Soft clustering and clustering uncertainty")
-IA_SECTION = ("Galaxy intrinsic alignment",)
-
-
-def tour_blocks(text, sections=TOUR_SECTIONS):
-    blocks = []
-    for section in re.split(r"\n(?=## )", text):
-        title = section.split("\n", 1)[0].lstrip("# ").strip()
-        if title.startswith(sections):
-            blocks += [(title, b) for b in re.findall(r"```python\n(.*?)```", section, flags=re.S)]
-    return blocks
+#: guides whose python blocks continue the README's tour (run after it, each in a copy of its
+#: namespace); the slow ones run a sampler, a training set or the survey-scale clustering
+GUIDES = {"conventions_and_errors.md": False, "catalogs_and_results.md": False, "clustering_uncertainty.md": False,
+          "differentiable_estimators.md": True, "surrogates.md": True, "intrinsic_alignment.md": True,
+          "sparse_fcm_and_dask.md": True}
+#: a block that starts with this comment needs infrastructure the tests cannot have (a SLURM cluster)
+NOT_RUN = "not run by the tests"
 
 
-def test_tour_sections_exist():
-    blocks = tour_blocks((ROOT / "README.md").read_text(), TOUR_SECTIONS + IA_SECTION)
-    titles = {t for t, _ in blocks}
-    for s in TOUR_SECTIONS + IA_SECTION:
-        assert any(t.startswith(s) for t in titles), f"README has no python block in section {s!r}"
+def python_blocks(path):
+    """The ``python`` fenced blocks of a Markdown file, in order."""
+    return re.findall(r"^```python\n(.*?)^```", path.read_text(), flags=re.S | re.M)
 
 
-def test_readme_tour_runs_verbatim(tmp_path, monkeypatch):
+def _prepare(tmp_path, monkeypatch):
     if not COSMOS_FITS.exists():
         pytest.skip(f"reference data not found at {COSMOS_FITS} (set COSMOCORR_SHARED_DATA)")
     import matplotlib
 
     matplotlib.use("Agg")
+    monkeypatch.setenv("COSMOCORR_SHARED_DATA", str(DATA))
+    monkeypatch.chdir(tmp_path)
+
+
+def _run(blocks, ns, where):
     import matplotlib.pyplot as plt
+
+    for i, code in enumerate(blocks):
+        if NOT_RUN in code.split("\n", 1)[0]:
+            continue
+        main = "__main__" in code  # a block written as a script (a Dask client under the __main__ guard)
+        ns["__name__"] = "__main__" if main else "readme_tour"
+        exec(compile(code, f"{where} [python block {i + 1}]", "exec"), ns)
+        plt.close("all")
+    return ns
+
+
+def _readme_namespace():
+    return _run(python_blocks(ROOT / "README.md"), {}, "README.md")
+
+
+def test_readme_has_python_blocks_and_guides_exist():
+    assert len(python_blocks(ROOT / "README.md")) >= 1
+    for page in GUIDES:
+        assert python_blocks(ROOT / "docs" / page), f"docs/{page} has no python block"
+
+
+def test_readme_runs_verbatim(tmp_path, monkeypatch):
+    _prepare(tmp_path, monkeypatch)
     import treecorr
     from astropy.io import fits
 
-    monkeypatch.setenv("COSMOCORR_SHARED_DATA", str(DATA))
-    monkeypatch.chdir(tmp_path)
-    ns = {"__name__": "readme_tour"}
-    for title, code in tour_blocks((ROOT / "README.md").read_text()):
-        exec(compile(code, f"README.md [{title}]", "exec"), ns)
-        plt.close("all")
+    ns = _readme_namespace()
     # the tour computed the real thing: xi+ of delta e on COSMOS-Web equals TreeCorr's brute force
     with fits.open(COSMOS_FITS) as h:
         t = h[1].data
@@ -59,23 +74,37 @@ def test_readme_tour_runs_verbatim(tmp_path, monkeypatch):
     ref = treecorr.GGCorrelation(min_sep=0.0, max_sep=45.0, nbins=8, bin_type="Linear", sep_units="arcmin",
                                  brute=True, metric="Arc")
     ref.process(tc)
-    # (later blocks reuse the name gg; the tour's exact result is the one it wrote and read back)
-    np.testing.assert_allclose(ns["gg_back"].xip, ref.xip, rtol=1e-6, atol=1e-11)
-    np.testing.assert_allclose(ns["cat_rad"].ra, ns["cat_q"].ra, rtol=1e-14)
-    assert os.path.exists(ns["out"] / "gg.fits") and not os.listdir(tmp_path)  # nothing left in the cwd
+    np.testing.assert_allclose(ns["gg"].xip, ref.xip, rtol=1e-6, atol=1e-11)
+    np.testing.assert_allclose(ns["gg"].varxip, ref.varxip, rtol=1e-6)
+    assert np.all(np.isfinite(ns["u"].ratio("rho1")))
+    assert not os.listdir(tmp_path)  # nothing written to the working directory
+
+
+@pytest.mark.parametrize("page", [p for p, slow in GUIDES.items() if not slow])
+def test_guide_blocks_run(tmp_path, monkeypatch, page):
+    _prepare(tmp_path, monkeypatch)
+    ns = _run(python_blocks(ROOT / "docs" / page), _readme_namespace(), f"docs/{page}")
+    if page == "catalogs_and_results.md":
+        np.testing.assert_allclose(ns["gg_back"].xip, ns["gg"].xip, rtol=0, atol=0)  # written and read back
+        np.testing.assert_allclose(ns["cat_rad"].ra, ns["cat_q"].ra, rtol=1e-14)
+        assert os.path.exists(ns["out"] / "gg.fits")
+    if page == "conventions_and_errors.md":
+        # the jackknife variances are the diagonal of the covariance
+        np.testing.assert_allclose(np.diag(ns["gg_jk"].cov)[:8], ns["gg_jk"].varxip, rtol=1e-12)
 
 
 @pytest.mark.slow
-def test_readme_ia_block_runs_verbatim(tmp_path, monkeypatch):
-    import matplotlib
+@pytest.mark.parametrize("page", [p for p, slow in GUIDES.items() if slow])
+def test_slow_guide_blocks_run(tmp_path, monkeypatch, page):
+    _prepare(tmp_path, monkeypatch)
+    if page == "surrogates.md" and not (IAEMU_DIR / "iaemu.pt").exists():
+        pytest.skip(f"IAEmu checkpoint not found in {IAEMU_DIR}")
+    ns = _run(python_blocks(ROOT / "docs" / page), _readme_namespace(), f"docs/{page}")
+    if page == "intrinsic_alignment.md":
+        from cosmocorr import ia
 
-    matplotlib.use("Agg")
-    from cosmocorr import ia
-
-    monkeypatch.chdir(tmp_path)
-    ns = {"__name__": "readme_tour"}
-    for title, code in tour_blocks((ROOT / "README.md").read_text(), IA_SECTION):
-        exec(compile(code, f"README.md [{title}]", "exec"), ns)
-    # the block's omega is the estimator's on the same galaxies, and hod is defined
-    np.testing.assert_array_equal(ns["c"].omega, ia.ia_correlations(ns["positions"], ns["orientations"]).omega)
-    assert ns["hod"] is ia.HOD_SETS["logM*>=10.0"] and ns["ts"].hod == ns["hod"]
+        np.testing.assert_array_equal(ns["c"].omega, ia.ia_correlations(ns["positions"], ns["orientations"]).omega)
+    if page == "differentiable_estimators.md":
+        assert abs(ns["G"] - 1.3) < 1e-6  # the inverse problem recovers the G that made the data
+    if page == "sparse_fcm_and_dask.md":
+        np.testing.assert_allclose(ns["xi"].xip, ns["gg"].xip, rtol=1e-12, atol=1e-18)  # Dask = local

@@ -75,7 +75,7 @@ def test_zero_separation_pairs_are_excluded(cosmos_fits):
 
 def test_rho_json_and_shapes(tmp_path):
     s = synthetic_star_catalog(200, seed=1)
-    res = rho_statistics(s, min_sep=0.0, max_sep=45.0, nbins=8)
+    res = rho_statistics(s, min_sep=0.0, max_sep=45.0, nbins=8, spacing="linear")
     assert list(res) == ["rho0", "rho1", "rho2", "rho3", "rho4", "rho5"]
     for name in res:
         assert isinstance(res[name].xip, np.ndarray) and res[name].xip.shape == (8,)
@@ -87,4 +87,4 @@ def test_rho_json_and_shapes(tmp_path):
 
 def test_rho_requires_star_catalog():
     with pytest.raises(TypeError, match="stars"):
-        rho_statistics(np.zeros(3), min_sep=0, max_sep=1, nbins=1)
+        rho_statistics(np.zeros(3), min_sep=0, max_sep=1, nbins=1, spacing="linear")

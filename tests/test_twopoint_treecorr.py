@@ -88,7 +88,7 @@ def test_chunking_does_not_change_results():
 
 def test_empty_bins_are_nan():
     cat = Catalog([10.0, 10.0, 10.5], [0.0, 0.01, 0.0], g1=[0.1, 0.2, 0.3], g2=[0.0, 0.1, -0.1])
-    r = shear_shear(cat, min_sep=0.1, max_sep=100.0, nbins=5)
+    r = shear_shear(cat, min_sep=0.1, max_sep=100.0, nbins=5, spacing="linear")
     empty = r.npairs == 0
     assert empty.any() and (~empty).any()
     assert np.all(np.isnan(r.xip[empty])) and np.all(np.isnan(r.meanr[empty]))
@@ -99,13 +99,13 @@ def test_empty_bins_are_nan():
 def test_shear_shear_input_errors():
     cat = Catalog([0, 1], [0, 0])
     with pytest.raises(ValueError, match="cat1 has no shear"):
-        shear_shear(cat, min_sep=1, max_sep=2, nbins=1)
+        shear_shear(cat, min_sep=1, max_sep=2, nbins=1, spacing="linear")
     with pytest.raises(TypeError, match="cat1"):
-        shear_shear([1, 2], min_sep=1, max_sep=2, nbins=1)
+        shear_shear([1, 2], min_sep=1, max_sep=2, nbins=1, spacing="linear")
     with pytest.raises(TypeError, match="min_sep"):
         shear_shear(Catalog([0, 1], [0, 0], [0, 0], [0, 0]))
     with pytest.raises(ValueError, match="backend"):
-        shear_shear(Catalog([0, 1], [0, 0], [0, 0], [0, 0]), min_sep=1, max_sep=2, nbins=1, backend="fortran")
+        shear_shear(Catalog([0, 1], [0, 0], [0, 0], [0, 0]), min_sep=1, max_sep=2, nbins=1, spacing="linear", backend="fortran")
 
 
 def _tc_nn(bins, c1, c2=None):

@@ -91,8 +91,10 @@ def test_fits_tunit_radians_and_hdu_by_name(data, tmp_path):
         cc.Catalog.read(p, hdu="NOPE", **kw)
     with pytest.raises(ValueError, match="hdu"):
         cc.Catalog.read(p, hdu=7, **kw)
-    with pytest.raises(ValueError, match="disagrees"):
-        cc.Catalog.read(p, hdu="CAT", ra_units="deg", **kw)
+    # an explicit unit wins over the file's TUNIT, with a warning (issue 27)
+    with pytest.warns(UserWarning, match="ra_units='deg' overrides the unit 'rad'"):
+        forced = cc.Catalog.read(p, hdu="CAT", ra_units="deg", **kw)
+    np.testing.assert_array_equal(forced.ra, cols["RA"])
     bad = _fits(tmp_path / "pix.fits", dict(ra=data["ra"], dec=data["dec"]), units={"ra": "pix"})
     with pytest.raises(ValueError, match="not an angle"):
         cc.Catalog.read(bad)

@@ -658,8 +658,8 @@ def install(reverse_mode=False):
 
 # ------------------------------------------------------------------ the self-test (needs Julia)
 def _compare(reference, result, rtol, atol):
-    """Max |difference| over the arrays of two dicts, and whether every entry is within
-    atol + rtol |reference| (NaN where, and only where, the reference is NaN)."""
+    """Max ``|difference|`` over the arrays of two dicts, and whether every entry is within
+    atol + rtol ``|reference|`` (NaN where, and only where, the reference is NaN)."""
     worst, ok = 0.0, True
     for key, ref in reference.items():
         ref = np.asarray(ref, dtype=float)
@@ -742,7 +742,7 @@ def selftest(extra_cases=(), path=None, echo=print):
     ``extra_cases`` are more (name, case) pairs (``cosmocorr julia selftest`` adds the gravity
     forward model, d xi+/d G in both AD modes, from the layer that owns it). A case that raises
     counts as failed. The stamp (JSON: cosmocorr version, Julia version and executable, hashes
-    of the Manifest and of the CosmoCorr sources, per-function pass/fail and max |difference|)
+    of the Manifest and of the CosmoCorr sources, per-function pass/fail and max ``|difference|``)
     goes to :func:`stamp_path` unless ``path`` is given. Returns the stamp.
     """
     require_julia()

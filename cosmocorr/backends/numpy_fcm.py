@@ -42,7 +42,7 @@ def fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights=None, block=None, r
     """The fuzzy c-means iterations (the kernel both backends implement).
 
     From initial centre unit vectors ``cxyz`` (3, c): memberships (eq. 18), then repeat centres
-    (eq. 17) and memberships until max |U_new - U| < tol or ``max_iter``.
+    (eq. 17) and memberships until max ``|U_new - U|`` < tol or ``max_iter``.
     Returns (centres (3, c), U (N, c), n_iter, J_m history (arcmin^2), converged).
     ``relax`` > 1 starts the over-relaxed iterations of ``fuzzy_c_means(accelerate=True)``.
     ``progress``: an object with ``update(n)`` (a tqdm bar) advanced once per iteration.
@@ -115,7 +115,7 @@ def neighbour_csr(idx, U, n_clusters):
 
 
 def iterate(sweep, cxyz, current, spare, relax, tol, max_iter, progress=None):
-    """The fuzzy c-means outer loop (eqs. 17-18 until max |U_new - U| < tol), shared by the dense
+    """The fuzzy c-means outer loop (eqs. 17-18 until max ``|U_new - U|`` < tol), shared by the dense
     kernel and the sparse one (:mod:`cosmocorr.clustering.sparse_fcm`).
 
     ``sweep(centres, out, ref)`` computes the memberships for ``centres`` into the buffer ``out``

@@ -13,7 +13,7 @@ How the all-pairs sums are made fast without a compiled extension:
   skipped without looking at its pairs.
 * **Few operations per pair, in place, in cache.** A tile is computed with in-place NumPy ufuncs
   on preallocated buffers of about 16,000 pairs (they stay in the CPU cache). The separation
-  comes from the chord, r = 2 asin(|a - b| / 2), the rotation of the shears from the products
+  comes from the chord, r = 2 asin(``|a - b|`` / 2), the rotation of the shears from the products
   p = conj(u_a) u_b and q = conj(u_a) conj(u_b) of the two projection directions (one complex
   square each for xi+ and xi-), about 70 array operations per pair in all, against about 40
   operations *each with its own temporary* before.
@@ -34,7 +34,7 @@ interpreter costs about 1.5 ns per operation and element, in-place NumPy ufuncs 
 tiles about 0.5 ns; so there is no extra dependency.)
 
 Bin assignment is exactly that of :func:`bin_index` applied to the Vincenty separation
-atan2(|a x b|, a . b) (the reference formula): the chord separation agrees with it to a few
+atan2(``|a x b|``, a . b) (the reference formula): the chord separation agrees with it to a few
 1e-16 relative plus about 1e-15 rad absolute, so a pair whose fractional bin coordinate lies
 farther than a safe margin (``_Binning.margin``, ~1e-9 bin) from every bin edge lands in the
 same bin either way; the few pairs inside the margin, and every pair of a tile that may hold
@@ -47,6 +47,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._parallel import n_threads, thread_map
+from .._progress import current_progress
 from ..sky.geometry import ARCMIN
 from .numpy_fcm import fcm_iterate
 
@@ -87,7 +88,7 @@ def bin_index(r, min_sep, max_sep, nbins, log):
 def reference_separation(a, b):
     """Vincenty separation (paper eq. 16, arcmin) of unit vectors ``a``, ``b`` (3, ...), broadcast.
 
-    atan2(|a x b|, a . b): the reference formula whose bins :func:`pair_sums` reproduces.
+    atan2(``|a x b|``, a . b): the reference formula whose bins :func:`pair_sums` reproduces.
     """
     ax, ay, az = a
     bx, by, bz = b
@@ -99,7 +100,7 @@ def reference_separation(a, b):
 
 
 def chord_separation(a, b):
-    """2 asin(|a - b| / 2) in arcmin: the fast path's separation (accurate below 90 degrees)."""
+    """2 asin(``|a - b|`` / 2) in arcmin: the fast path's separation (accurate below 90 degrees)."""
     ax, ay, az = a
     bx, by, bz = b
     d2 = (ax - bx) ** 2 + (ay - by) ** 2 + (az - bz) ** 2
@@ -417,6 +418,9 @@ def _run(rows, cols, binning, combos, auto, orient, tile_shape, logr=False, col_
                 wr_, wi = Sr[q0 + 2], Sr[q0 + 3]
                 tot["cw"][c] += (ar @ wr_ - ai @ wi) + 1j * (ar @ wi + ai @ wr_)
 
+    reporter = current_progress()  # read here: pool threads do not see the caller's context
+    reporter.add_total(nrb)
+
     def worker(blocks):
         bufs = [np.empty(m_max) for _ in range(9)]
         ibuf = np.empty(2 * m_max, dtype=np.intp)
@@ -427,6 +431,7 @@ def _run(rows, cols, binning, combos, auto, orient, tile_shape, logr=False, col_
         with np.errstate(invalid="ignore", divide="ignore"):
             for ib in blocks:
                 row_block(ib, bufs, ibuf, bbuf, S, tot)
+                reporter.update(1)
         return tot
 
     # threads only when there is enough work to pay for them (small calls: patches, clusters)

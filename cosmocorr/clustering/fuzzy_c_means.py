@@ -63,7 +63,7 @@ class FuzzyCMeansResult:
     objective : ndarray
         J_m (eq. 15, arcmin^2) after the initial membership and after each iteration.
     converged : bool
-        Whether max |U_new - U_old| < tol was reached before ``max_iter``. When it was not, :func:`fuzzy_c_means`
+        Whether max ``|U_new - U_old|`` < tol was reached before ``max_iter``. When it was not, :func:`fuzzy_c_means`
         emits a :class:`cosmocorr.ConvergenceWarning`.
     fuzziness : float
     """
@@ -77,10 +77,12 @@ class FuzzyCMeansResult:
 
     @property
     def n_clusters(self):
+        """Number of clusters c."""
         return self.centers.shape[0]
 
     @property
     def centers_xyz(self):
+        """Unit vectors of the centres, shape (3, c)."""
         return unit_vectors(self.centers[:, 0], self.centers[:, 1])
 
 
@@ -98,7 +100,7 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
     fuzziness : float
         Weighting exponent m > 1 (m -> 1: hard k-means; larger: softer memberships).
     tol : float
-        Stop when max |U_new - U_old| < tol.
+        Stop when max ``|U_new - U_old|`` < tol.
     max_iter : int
         Maximum number of iterations.
     seed : int or Generator, optional
@@ -117,7 +119,7 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
         most :data:`RELAX_CAP`), kept only when J_m decreases, so J_m stays monotone and the
         fixed points are those of eqs. 17-18. An over-relaxed step changes U about the factor
         times as much as the plain step would, so once it changes U by less than the factor
-        times ``tol`` the next step is a plain one, whose max |U_new - U_old| is tested against
+        times ``tol`` the next step is a plain one, whose max ``|U_new - U_old|`` is tested against
         ``tol`` as without acceleration (a relaxed step below ``tol`` ends the run as well).
         Typically 2-3x fewer iterations; on data without clear clusters it may settle in a
         different local minimum than the plain iteration.
@@ -193,7 +195,7 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
 
 def _warn_unconverged(result, tol, max_iter):
     """A :class:`~cosmocorr.ConvergenceWarning` (through ``warnings`` and the ``cosmocorr`` logger)
-    when the iterations stopped at ``max_iter`` before max |U_new - U_old| < ``tol``; the result
+    when the iterations stopped at ``max_iter`` before max ``|U_new - U_old|`` < ``tol``; the result
     records it (``converged=False``)."""
     if not result.converged:
         emit_warning(f"fuzzy c-means stopped at max_iter={max_iter} without converging (tol={tol:g}, "

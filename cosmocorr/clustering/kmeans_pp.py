@@ -14,6 +14,7 @@ __all__ = ["kmeans_plus_plus", "check_n_clusters"]
 
 
 def check_n_clusters(n_clusters, n_objects):
+    """``n_clusters`` as an int in 1..``n_objects``; ValueError/TypeError naming it otherwise."""
     n_clusters = check_positive_int(n_clusters, "n_clusters")
     if n_clusters > n_objects:
         raise ValueError(f"n_clusters: too many clusters ({n_clusters}) for {n_objects} objects")

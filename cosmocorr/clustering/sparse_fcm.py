@@ -79,9 +79,9 @@ def _max_move(a, b):
 def _gathered_distances(p, idx, cx, cy, cz, out, t):
     """Angles (radians) from objects p (3, b) to the centres idx (k, b), into ``out`` (k, b).
 
-    2 arcsin(|a - b| / 2): the Vincenty angle (eq. 16) from the chord, accurate to rounding for
+    2 arcsin(``|a - b|`` / 2): the Vincenty angle (eq. 16) from the chord, accurate to rounding for
     the separations of nearest centres; pairs beyond 90 degrees are recomputed with
-    atan2(|a x b|, a . b), which is accurate there.
+    atan2(``|a x b|``, a . b), which is accurate there.
     """
     np.take(cx, idx, out=t, mode="clip")
     t -= p[0]
@@ -152,7 +152,7 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
     """Fuzzy c-means iterations with memberships on the ``neighbours`` nearest centres.
 
     The sparse counterpart of :func:`cosmocorr.backends.numpy_fcm.fcm_iterate` (same arguments,
-    same over-relaxation with ``relax`` > 1, same stopping rule max |U_new - U| < tol, the
+    same over-relaxation with ``relax`` > 1, same stopping rule max ``|U_new - U|`` < tol, the
     difference taken over the union of old and new neighbour sets; ``progress``, an object with
     ``update(n)``, is advanced once per iteration).
 
@@ -179,7 +179,7 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
     def sweep(centres, out, ref=None):
         """Memberships (eq. 18) for ``centres`` into layout ``out`` (checking/refreshing the
         neighbour sets of ``ref``, or querying them all when ``ref`` is None); returns the eq. 17
-        sums, J_m and max |U_out - U_ref|."""
+        sums, J_m and max ``|U_out - U_ref|``."""
         nonlocal pts_rows
         epoch = state["sweeps"]
         state["sweeps"] += 1
@@ -368,7 +368,7 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
 
 
 def _swap_change(P, new_I, old_I, new_c, old_c, p, new_U, old_U):
-    """max |U_new - U_old| over the union of the old and new neighbour sets (k, r) of rows whose
+    """max ``|U_new - U_old|`` over the union of the old and new neighbour sets (k, r) of rows whose
     set changed, each membership being eq. 18 at its own sweep's centres with that sweep's row
     normaliser (the sum over its stored set): a centre dropped from a set is compared with the
     membership eq. 18 now gives it, a centre added with the one it would have had, so a swap of
@@ -397,7 +397,7 @@ def _swap_change(P, new_I, old_I, new_c, old_c, p, new_U, old_U):
 
 
 def _union_change(new_I, new_U, old_I, old_U):
-    """max |U_new - U_old| over the union of the old and new neighbour sets of some rows (r, k)."""
+    """max ``|U_new - U_old|`` over the union of the old and new neighbour sets of some rows (r, k)."""
     match = new_I[:, :, None] == old_I[:, None, :]          # (r, k_new, k_old)
     old_at_new = (match * old_U[:, None, :]).sum(axis=2)
     change = float(np.abs(new_U - old_at_new).max()) if new_U.size else 0.0

@@ -17,10 +17,12 @@ def _d(x):
 
 
 def value(x):
+    """The value of a dual (a plain array as it is)."""
     return x.v if isinstance(x, Dual) else np.asarray(x)
 
 
 def tangent(x):
+    """The tangent of a dual (zeros for a plain array)."""
     return x.d if isinstance(x, Dual) else np.zeros_like(np.asarray(x, dtype=float))
 
 
@@ -75,16 +77,20 @@ class Dual:
 
     @property
     def shape(self):
+        """Shape of the value (and of the tangent)."""
         return self.v.shape
 
     @property
     def T(self):
+        """Transpose of value and tangent."""
         return Dual(self.v.T, self.d.T)
 
     def reshape(self, *shape):
+        """Value and tangent reshaped alike."""
         return Dual(self.v.reshape(*shape), self.d.reshape(*shape))
 
     def sum(self, axis=None, keepdims=False):
+        """Sum of value and tangent over ``axis`` (a linear map, so the tangent sums too)."""
         return Dual(self.v.sum(axis=axis, keepdims=keepdims), self.d.sum(axis=axis, keepdims=keepdims))
 
     def __matmul__(self, o):
@@ -99,6 +105,7 @@ class Dual:
 
 
 def sqrt(x):
+    """sqrt(x) of a dual or array: d sqrt(x) = dx / (2 sqrt(x))."""
     if not isinstance(x, Dual):
         return np.sqrt(x)
     s = np.sqrt(x.v)
@@ -108,6 +115,7 @@ def sqrt(x):
 
 
 def exp(x):
+    """exp(x) of a dual or array: d exp(x) = exp(x) dx."""
     if not isinstance(x, Dual):
         return np.exp(x)
     e = np.exp(x.v)
@@ -115,13 +123,14 @@ def exp(x):
 
 
 def log(x):
+    """log(x) of a dual or array: d log(x) = dx / x."""
     if not isinstance(x, Dual):
         return np.log(x)
     return Dual(np.log(x.v), x.d / x.v)
 
 
 def expit(x):
-    """The logistic sigmoid, stable for large |x|."""
+    """The logistic sigmoid, stable for large ``|x|``."""
     from scipy.special import expit as _expit
 
     if not isinstance(x, Dual):
@@ -131,6 +140,7 @@ def expit(x):
 
 
 def arctan2(y, x):
+    """atan2(y, x) of duals: d atan2 = (x dy - y dx) / (x^2 + y^2)."""
     yv, xv = value(y), value(x)
     r2 = xv * xv + yv * yv
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -139,9 +149,11 @@ def arctan2(y, x):
 
 
 def where(cond, a, b):
+    """``np.where`` on value and tangent alike (piecewise: the derivative of the branch taken)."""
     return Dual(np.where(cond, value(a), value(b)), np.where(cond, tangent(a) if isinstance(a, Dual) else 0.0,
                                                              tangent(b) if isinstance(b, Dual) else 0.0))
 
 
 def stack(items, axis=0):
+    """``np.stack`` of duals or arrays (arrays get a zero tangent)."""
     return Dual(np.stack([value(i) for i in items], axis), np.stack([tangent(i) for i in items], axis))

@@ -195,7 +195,7 @@ def fit_G(target, G_start=1.0, max_steps=20, rtol=1e-10, progress=False, **kwarg
     :func:`xi_plus_gradient` (``kwargs`` go to it; a clustering state is fitted once, at the first
     step, and kept). Steps are clipped to [G/2, 2G].
 
-    Returns (G, history) with history a list of (G, |r|) per step.
+    Returns (G, history) with history a list of (G, ``|r|``) per step.
     """
     target = as_float_array(target, "target")
     G_start = check_real(G_start, "G_start", low=0.0, low_open=True)

@@ -1,7 +1,7 @@
 """The gravity forward model of the paper's sec. 3.2 and 6, with forward sensitivities in G.
 
 N galaxies move around a central mass M at the origin, galaxy-galaxy attraction neglected:
-dx/dt = v, dv/dt = -G M x / (|x|^2 + eps^2)^(3/2), with a small Plummer softening eps (default
+dx/dt = v, dv/dt = -G M x / (``|x|^2`` + eps^2)^(3/2), with a small Plummer softening eps (default
 0.01 R) so that plunging orbits stay finite. Initial conditions are seeded and independent of
 G: radii uniform in [0.5, 1.5] R, isotropic directions, near-circular speeds sqrt(G0 M / r) with
 G0 = 1 (plus 10 % random dispersion) in a random direction perpendicular to the radius. All

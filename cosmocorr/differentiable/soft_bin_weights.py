@@ -7,7 +7,7 @@ For a bin [a, b] and sharpness alpha (in 1/arcmin; the Gaussian's alpha in 1/arc
   printed (b - a)/2 is a typo).
 
 As alpha grows the sigmoid weight tends to the bin's indicator function, so the soft estimator
-tends to the hard-binned naive estimator. Works on arrays and on :class:`~cosmocorr.dual.Dual`.
+tends to the hard-binned naive estimator. Works on arrays and on :class:`~cosmocorr.differentiable.dual.Dual`.
 """
 from __future__ import annotations
 

@@ -8,19 +8,18 @@ The pairs are taken in tiles (a block of rows against a block of columns, i < j)
 and the tangent of every per-pair quantity are written out by hand (forward mode, the exact
 derivative rules that :class:`Dual` would apply) so that a tile needs no index arrays and few
 temporaries; tiles are shared between threads. The separation is the chord form of eq. 16,
-r = 2 asin(|a - b| / 2), with dr = d|a - b|^2 / (2 |a - b| sqrt(1 - |a - b|^2 / 4)); a tile
+r = 2 asin(``|a - b|`` / 2), with dr = d``|a - b|^2`` / (2 ``|a - b|`` sqrt(1 - ``|a - b|^2`` / 4)); a tile
 holding a pair farther apart than 90 degrees (where that form loses accuracy) is computed with the
 Vincenty form on :class:`Dual` instead. The projection uses p = conj(u_a) u_b (see
 :mod:`cosmocorr.backends.numpy_kernels`): e^{-2i(alpha_a - alpha_b)} = p / conj(p), whose tangent is
-2i e Im(p' conj(p)) / |p|^2.
+2i e Im(p' conj(p)) / ``|p|^2``.
 """
 from __future__ import annotations
 
 import numpy as np
 from scipy.special import expit
-from threadpoolctl import threadpool_limits
 
-from .._parallel import thread_map
+from .._parallel import single_threaded_blas, thread_map
 from ..sky.geometry import ARCMIN
 from . import dual as dl
 from .dual import Dual
@@ -263,7 +262,7 @@ def soft_xi_plus(xyz, g1, g2, w, bins, alpha, kind="sigmoid", chunk=32_768):
 
     # per row block, summed in a fixed order: the result does not depend on the thread count;
     # BLAS (the per-bin dot products) single-threaded inside the tiles
-    with threadpool_limits(1, user_api="blas"):
+    with single_threaded_blas():
         parts = thread_map(block, row_blocks, limit_blas=False)
     tot = np.zeros((4, nb))
     for p in parts:

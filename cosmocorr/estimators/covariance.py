@@ -36,7 +36,8 @@ import numpy as np
 
 from .._validate import check_choice, check_positive_int
 
-__all__ = ["VAR_METHODS", "CROSS_PATCH_WEIGHTS", "estimate_multi_cov", "check_var_method",
+__all__ = ["VAR_METHODS", "CROSS_PATCH_WEIGHTS", "estimate_multi_cov", "check_var_method", "LazyShotCov",
+           "check_dense_cov_size", "MAX_DENSE_COV_BYTES",
            "check_cross_patch_weight", "pair_weights", "covariance_from_rows", "design_matrix"]
 
 VAR_METHODS = ("shot", "jackknife", "sample", "bootstrap", "marked_bootstrap")
@@ -50,13 +51,57 @@ _VALID_CPW = {
 }
 
 
+#: the largest dense covariance matrix built (1 GiB of float64: 2 nbins up to ~11,585)
+MAX_DENSE_COV_BYTES = 2**30
+
+
+def check_dense_cov_size(n, what="cov"):
+    """ValueError naming ``what`` when an (n, n) float64 matrix would exceed
+    :data:`MAX_DENSE_COV_BYTES`; say that the variances (vectors) are always available."""
+    nbytes = 8 * int(n) ** 2
+    if nbytes > MAX_DENSE_COV_BYTES:
+        raise ValueError(f"{what}: a dense ({n}, {n}) covariance needs {nbytes / 2**30:.1f} GiB (limit "
+                         f"{MAX_DENSE_COV_BYTES / 2**30:.0f} GiB); use fewer bins, or the variances "
+                         "(varxip/varxim/varxi), which are kept as vectors for any nbins")
+
+
+class LazyShotCov:
+    """The ``cov`` field of a two-point result: for ``var_method="shot"`` the covariance is
+    diagonal, so only the variance vectors are stored (memory ~ nbins) and the dense matrix is
+    built when ``cov`` is read (memory ~ nbins^2, bounded by :func:`check_dense_cov_size`).
+    Any other method stores its (dense by nature) matrix as given."""
+
+    def __init__(self, name="cov"):
+        self.key = f"_{name}_stored"
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return None
+        value = obj.__dict__.get(self.key)
+        if value is None and getattr(obj, "var_method", None) == "shot":
+            diag = obj._shot_variances()
+            if diag is not None:
+                check_dense_cov_size(diag.size)
+                return np.diag(diag)
+        return value
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.key] = None if value is self else value
+
+    def stored(self, obj):
+        """What is stored (None: the shot-noise diagonal, built on reading ``cov``)."""
+        return obj.__dict__.get(self.key)
+
+
 def check_var_method(var_method, name="var_method"):
+    """``var_method`` checked against :data:`VAR_METHODS`; ValueError/TypeError naming it otherwise."""
     if not isinstance(var_method, str):
         raise TypeError(f"{name} must be a string, one of {VAR_METHODS}; got {type(var_method).__name__}")
     return check_choice(var_method, name, VAR_METHODS)
 
 
 def check_cross_patch_weight(cross_patch_weight, method="jackknife"):
+    """``cross_patch_weight`` checked against the names valid for ``method``; ValueError naming it otherwise."""
     if not isinstance(cross_patch_weight, str):
         raise TypeError(f"cross_patch_weight must be a string, one of {CROSS_PATCH_WEIGHTS}; "
                         f"got {type(cross_patch_weight).__name__}")
@@ -235,6 +280,7 @@ def estimate_multi_cov(results, method, *, cross_patch_weight="simple", num_boot
         return np.where(empty, np.nan, diag)
     num_bootstrap = check_positive_int(num_bootstrap, "num_bootstrap", minimum=2)
     v, w = design_matrix(results, method, cross_patch_weight, num_bootstrap, seed)
+    check_dense_cov_size(v.shape[1])
     cov = covariance_from_rows(method, v, w)
     cov[empty, :] = np.nan
     cov[:, empty] = np.nan

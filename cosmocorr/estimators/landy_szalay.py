@@ -15,7 +15,7 @@ from ..io import ResultIO
 from ..sky.bins import Bins
 from ..sky.catalog import concatenate_catalogs
 from .._validate import check_choice
-from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
+from .covariance import LazyShotCov, check_cross_patch_weight, check_var_method, estimate_multi_cov
 from .pair_sums import check_catalog, pair_sum_method, patches_in_use
 from .pair_sums import ratio as _ratio
 
@@ -103,7 +103,7 @@ class LandySzalayResult(ResultIO):
     extra: dict = field(default_factory=dict, repr=False)
     meanlogr: np.ndarray = None
     varxi: np.ndarray = None
-    cov: np.ndarray = field(default=None, repr=False)
+    cov: np.ndarray = field(default=LazyShotCov("cov"), repr=False)
     var_method: str = "shot"
     cross_patch_weight: str = "simple"
     npatch: int = 1
@@ -121,15 +121,18 @@ class LandySzalayResult(ResultIO):
 
     @property
     def rnom(self):
+        """Nominal bin centres (arcmin), TreeCorr's ``rnom``."""
         return self.bins.rnom
 
     @property
     def npairs(self):
+        """Number of data-data pairs per bin (TreeCorr's ``npairs``)."""
         return self.dd_npairs
 
     # --- covariance interface (cosmocorr.estimators.covariance) ---------------------------
     @property
     def patch_sums(self):
+        """The data-data patch-pair sums the covariances reweight (None without patches)."""
         return self.dd_patch
 
     def _uses(self):
@@ -199,13 +202,17 @@ class LandySzalayResult(ResultIO):
 
     def _set_covariance(self, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
         self.var_method, self.cross_patch_weight = var_method, cross_patch_weight
-        if var_method == "shot":
-            cov = np.diag(estimate_multi_cov([self], "shot"))
+        if var_method == "shot":  # diagonal: keep the vector, cov is built when read
+            self.cov, self.varxi = None, estimate_multi_cov([self], "shot")
         else:
             cov = estimate_multi_cov([self], var_method, cross_patch_weight=cross_patch_weight,
                                      num_bootstrap=num_bootstrap, seed=seed)
-        self.cov, self.varxi = cov, np.diagonal(cov).copy()
+            self.cov, self.varxi = cov, np.diagonal(cov).copy()
         return self
+
+    def _shot_variances(self):
+        """The diagonal of the shot-noise ``cov``: varxi (None when unset)."""
+        return None if self.varxi is None else np.asarray(self.varxi, float)
 
     @classmethod
     def from_sums(cls, bins, dd, dr, rr, sumw_d, sumw_r, *, patches=None, var_method="shot",

@@ -50,6 +50,7 @@ def ratio(num, den):
 
 
 def check_catalog(cat, name):
+    """``cat`` if it is a :class:`~cosmocorr.sky.catalog.Catalog`, else a TypeError naming ``name``."""
     if not isinstance(cat, Catalog):
         raise TypeError(f"{name} must be a cosmocorr.Catalog, got {type(cat).__name__}")
     return cat
@@ -73,7 +74,7 @@ def logr_sums(xyz1, w1, xyz2, w2, bins, auto, block_pairs=1 << 18):
     """Per-bin sums of w_i w_j ln(r_ij / arcmin) over the pairs the kernels count.
 
     The separation and bin are computed exactly as the NumPy kernel does (Vincenty in vector
-    form, atan2(|a x b|, a . b); :meth:`Bins.index`), so each pair lands in the same bin.
+    form, atan2(``|a x b|``, a . b); :meth:`Bins.index`), so each pair lands in the same bin.
     ``auto``: unordered pairs i < j of one catalog.
     """
     xyz1 = np.ascontiguousarray(xyz1, dtype=float)
@@ -242,6 +243,7 @@ class PatchPairSums:
 
     @property
     def npatch(self):
+        """Number of patches."""
         return self.ok.shape[0]
 
     def total(self):

@@ -29,7 +29,7 @@ import numpy as np
 from ..io import ResultIO
 from ..sky.bins import Bins
 from ..sky.stars import StarCatalog
-from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
+from .covariance import LazyShotCov, check_cross_patch_weight, check_var_method, estimate_multi_cov
 from .pair_sums import ExactSums, field_variance, pair_sum_method, patches_in_use
 from .shear_shear import ShearShearResult
 
@@ -59,11 +59,16 @@ class RhoResult(ResultIO):
     bins: Bins
     rho: dict
     extra: dict = field(default_factory=dict, repr=False)
-    cov: np.ndarray = field(default=None, repr=False)
+    cov: np.ndarray = field(default=LazyShotCov("cov"), repr=False)
     var_method: str = "shot"
     method: str = "exact"
     bin_slop: float = 0.0
     angle_slop: float = 0.0
+
+    def _shot_variances(self):
+        """The diagonal of the joint shot-noise ``cov``: each rho's varxip then varxim."""
+        parts = [r._shot_variances() for r in self.rho.values()]
+        return None if any(p is None for p in parts) else np.concatenate(parts)
 
     def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
         """Joint covariance of rho0..rho5 (xi+ then xi- of each) by ``method``."""
@@ -78,10 +83,12 @@ class RhoResult(ResultIO):
 
     @property
     def meanr(self):
+        """Weighted mean separation per bin (arcmin), that of rho1."""
         return self.rho["rho1"].meanr
 
     @property
     def rnom(self):
+        """Nominal bin centres (arcmin), TreeCorr's ``rnom``."""
         return self.bins.rnom
 
     # to_dict / to_json / write / read / to_table: cosmocorr.io.ResultIO (complete and lossless)
@@ -151,7 +158,7 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
         for name, (a, b) in RHO_FIELDS.items():
             rho[name] = ShearShearResult.from_sums(bins, sums[name], varg1=var[a], varg2=var[b], **opts)
     out = RhoResult(bins, rho, var_method=var_method, **settings)
-    out.cov = (np.diag(out.estimate_cov("shot")) if var_method == "shot" else
+    out.cov = (None if var_method == "shot" else   # shot: diagonal, built from the variances when read
                out.estimate_cov(var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
                                 seed=seed))
     return out

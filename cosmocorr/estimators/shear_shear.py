@@ -13,7 +13,7 @@ import numpy as np
 
 from ..io import ResultIO
 from ..sky.bins import Bins
-from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
+from .covariance import LazyShotCov, check_cross_patch_weight, check_var_method, estimate_multi_cov
 from .pair_sums import check_catalog, field_variance, pair_sum_method, patches_in_use
 from .pair_sums import ratio as _ratio
 
@@ -71,7 +71,7 @@ class ShearShearResult(ResultIO):
     meanlogr: np.ndarray = None
     varxip: np.ndarray = None
     varxim: np.ndarray = None
-    cov: np.ndarray = field(default=None, repr=False)
+    cov: np.ndarray = field(default=LazyShotCov("cov"), repr=False)
     var_method: str = "shot"
     cross_patch_weight: str = "simple"
     npatch: int = 1
@@ -84,6 +84,7 @@ class ShearShearResult(ResultIO):
 
     @property
     def rnom(self):
+        """Nominal bin centres (arcmin), TreeCorr's ``rnom``."""
         return self.bins.rnom
 
     # --- covariance interface (cosmocorr.estimators.covariance) ---------------------------
@@ -122,15 +123,21 @@ class ShearShearResult(ResultIO):
     def _set_covariance(self, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
         self.var_method = var_method
         self.cross_patch_weight = cross_patch_weight
-        if var_method == "shot":
-            cov = np.diag(estimate_multi_cov([self], "shot"))
+        if var_method == "shot":  # diagonal: keep the vectors, cov is built when read
+            cov, d = None, estimate_multi_cov([self], "shot")
         else:
             cov = estimate_multi_cov([self], var_method, cross_patch_weight=cross_patch_weight,
                                      num_bootstrap=num_bootstrap, seed=seed)
+            d = np.diagonal(cov).copy()
         nb = self.bins.nbins
-        d = np.diagonal(cov).copy()
         self.cov, self.varxip, self.varxim = cov, d[:nb], d[nb:]
         return self
+
+    def _shot_variances(self):
+        """The diagonal of the shot-noise ``cov``: varxip then varxim (None when unset)."""
+        if self.varxip is None or self.varxim is None:
+            return None
+        return np.concatenate([np.asarray(self.varxip, float), np.asarray(self.varxim, float)])
 
     @classmethod
     def from_sums(cls, bins, sums, *, varg1=None, varg2=None, patch_sums=None, var_method="shot",

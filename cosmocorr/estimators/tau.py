@@ -27,7 +27,7 @@ import numpy as np
 
 from ..io import ResultIO
 from ..sky.bins import Bins
-from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
+from .covariance import LazyShotCov, check_cross_patch_weight, check_var_method, estimate_multi_cov
 from .pair_sums import check_catalog, field_variance, pair_sum_method, patches_in_use
 from .rho import check_stars
 from .shear_shear import ShearShearResult
@@ -52,11 +52,16 @@ class TauResult(ResultIO):
     bins: Bins
     tau: dict
     extra: dict = field(default_factory=dict, repr=False)
-    cov: np.ndarray = field(default=None, repr=False)
+    cov: np.ndarray = field(default=LazyShotCov("cov"), repr=False)
     var_method: str = "shot"
     method: str = "exact"
     bin_slop: float = 0.0
     angle_slop: float = 0.0
+
+    def _shot_variances(self):
+        """The diagonal of the joint shot-noise ``cov``: each tau's varxip then varxim."""
+        parts = [t._shot_variances() for t in self.tau.values()]
+        return None if any(p is None for p in parts) else np.concatenate(parts)
 
     def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
         """Joint covariance of tau0, tau2, tau5 (xi+ then xi- of each) by ``method``."""
@@ -132,7 +137,7 @@ def tau_statistics(galaxies, stars, bins=None, *, min_sep=None, max_sep=None, nb
             sums = how.all_pairs(galaxies, cat, bins, g1=galaxies.g, g2=f[key])
             tau[name] = ShearShearResult.from_sums(bins, sums, varg1=varg, varg2=varf, **opts)
     out = TauResult(bins, tau, var_method=var_method, **settings)
-    out.cov = (np.diag(out.estimate_cov("shot")) if var_method == "shot" else
+    out.cov = (None if var_method == "shot" else   # shot: diagonal, built from the variances when read
                out.estimate_cov(var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
                                 seed=seed))
     return out

@@ -1,11 +1,11 @@
 """Three-dimensional intrinsic-alignment correlations (paper sec. 2.2, eqs. 9-11).
 
 For galaxies at positions x_i with orientation axes e_i (unit vectors; e and -e are the same
-axis, so only |e . v|^2 enters), summed over ordered pairs (i, j), i != j, with separation
+axis, so only ``|e . v|^2`` enters), summed over ordered pairs (i, j), i != j, with separation
 r_ij in the bin (r_k, r_k+1]:
 
-* position-orientation, eq. 10:   omega(r) = sum w_i w_j |e_i . r_hat_ij|^2 / sum w_i w_j - 1/3
-* orientation-orientation, eq. 11: eta(r) = sum w_i w_j |e_i . e_j|^2 / sum w_i w_j - 1/3
+* position-orientation, eq. 10:   omega(r) = sum w_i w_j ``|e_i . r_hat_ij|^2`` / sum w_i w_j - 1/3
+* orientation-orientation, eq. 11: eta(r) = sum w_i w_j ``|e_i . e_j|^2`` / sum w_i w_j - 1/3
 * position-position, eq. 9:       xi(r) = DD / RR - 1 in a periodic box (RR analytic), or the
   Landy-Szalay estimator with a random catalog otherwise.
 
@@ -116,8 +116,8 @@ def ia_pair_sums(positions, rbins, orientations=None, period=None, weights=None,
     """Weighted pair sums over ordered pairs, per bin.
 
     Returns a dict of (nbins,) arrays: ``npairs`` (count), ``weight`` (sum w_i w_j), ``rsum``
-    (sum w_i w_j r), and, when orientations are given, ``ed`` (sum w_i w_j |e_i . r_hat|^2) and
-    ``ee`` (sum w_i w_j |e_i . e_j|^2, needs ``orientations2`` for a cross-correlation).
+    (sum w_i w_j r), and, when orientations are given, ``ed`` (sum w_i w_j ``|e_i . r_hat|^2``) and
+    ``ee`` (sum w_i w_j ``|e_i . e_j|^2``, needs ``orientations2`` for a cross-correlation).
     ``positions2`` turns the auto-correlation into a cross-correlation (sample 1 carries the
     orientation in ``ed``, as in halotools' ``ed_3d(sample1, orientations1, sample2, ...)``).
     ``sums`` limits the orientation sums computed (omega needs only ``ed``, eta only ``ee``).
@@ -243,6 +243,7 @@ class IACorrelations:
 
     @property
     def rnom(self):
+        """Geometric bin centres, sqrt(r_k r_k+1) (Mpc/h)."""
         return np.sqrt(self.rbins[1:] * self.rbins[:-1])
 
     def stack(self):

@@ -36,6 +36,7 @@ class HODParams:
             raise ValueError(f"alpha must be non-negative, got {self.alpha}")
 
     def as_array(self):
+        """The parameters as a float array, in field order."""
         return np.array(astuple(self), dtype=float)
 
 

@@ -77,6 +77,7 @@ class GalaxyCatalog:
         return self.positions.shape[0]
 
     def correlations(self, rbins=DEFAULT_RBINS):
+        """xi, omega and eta of these galaxies (:func:`~cosmocorr.ia.estimators.ia_correlations`, periodic box)."""
         return ia_correlations(self.positions, self.orientations, rbins, period=self.box_size)
 
     def projected_shapes(self, axis_ratio=0.6):

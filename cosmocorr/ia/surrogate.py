@@ -71,6 +71,7 @@ class IASurrogate:
 
     @property
     def nbins(self):
+        """Number of radial bins."""
         return self.bins.size
 
     def predict(self, theta):

@@ -48,6 +48,7 @@ class IATrainingSet:
 
     @property
     def n_simulations(self):
+        """Number of simulations (parameter sets x realisations)."""
         return self.outputs.shape[0] * self.outputs.shape[1]
 
     @property

@@ -7,7 +7,7 @@ An axis e is drawn about a reference axis a with density on the sphere
 so the alignment strength mu in [-1, 1] gives: mu > 0 axes preferentially parallel to a
 (mu = 1: exactly parallel), mu < 0 preferentially perpendicular (mu = -1: exactly in the plane
 perpendicular to a), mu = 0 isotropic. The azimuth about a is uniform. Sampling is exact and
-vectorised: |cos theta| by inverting the distribution function (erf for kappa < 0; Dawson's
+vectorised: ``|cos theta|`` by inverting the distribution function (erf for kappa < 0; Dawson's
 function and bisection for kappa > 0).
 """
 from __future__ import annotations
@@ -38,7 +38,7 @@ def random_unit_vectors(n, rng):
 
 
 def sample_abs_cos(mu, n, rng):
-    """|cos theta| between a Watson axis and its reference axis, n draws for strength mu."""
+    """``|cos theta|`` between a Watson axis and its reference axis, n draws for strength mu."""
     kappa = alignment_kappa(mu)
     u = rng.uniform(size=n)
     if kappa == 0:
@@ -73,7 +73,7 @@ def perpendicular_basis(a):
 def watson_axes(reference, mu, rng):
     """Unit axes drawn about each row of ``reference`` (n, 3) with alignment strength mu.
 
-    Each axis gets a random sign (axes are headless), so only |e . a| carries information.
+    Each axis gets a random sign (axes are headless), so only ``|e . a|`` carries information.
     """
     a = as_float_array(reference, "reference", ndim=2)
     if a.shape[1] != 3:

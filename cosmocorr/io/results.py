@@ -276,9 +276,21 @@ class _Encoder:
             block = self.new_block(block_name or (path[-1] if path else "main"), obj)
         fields = {}
         for f in dataclasses.fields(obj):
-            v = getattr(obj, f.name)
+            lazy = _lazy_fields(type(obj)).get(f.name)
+            v = lazy.stored(obj) if lazy is not None else getattr(obj, f.name)  # a shot cov: its variances
             fields[f.name] = self.encode(v, path + [f.name], block, f.name if block else None)
         return {"__dataclass__": _class_path(obj), "ref": ref, "block": block, "fields": fields}
+
+
+def _lazy_fields(cls):
+    """Fields whose value is computed from others when read (a ``stored`` descriptor, such as the
+    shot-noise ``cov``): files keep what is stored, not the computed value."""
+    out = {}
+    for klass in reversed(cls.__mro__):
+        for name, attr in vars(klass).items():
+            if hasattr(attr, "stored") and hasattr(attr, "__get__"):
+                out[name] = attr
+    return out
 
 
 def _build(obj, provenance=None):
@@ -317,6 +329,23 @@ def _resolve_class(path):
     return obj
 
 
+#: what a result field's annotation admits (None is always admitted: a file may predate a field)
+_FIELD_TYPES = {"int": (numbers.Integral,), "float": (numbers.Real,), "str": (str,), "dict": (dict,),
+                "np.ndarray": (np.ndarray,), "Bins": (Bins,), "bool": (bool, np.bool_)}
+
+
+def _check_field_type(cls, f, value):
+    """ValueError naming ``cls.field`` when a decoded value has the wrong type for its annotation."""
+    kinds = _FIELD_TYPES.get(f.type if isinstance(f.type, str) else getattr(f.type, "__name__", ""))
+    if value is None or kinds is None:
+        return
+    if kinds[0] is not bool and isinstance(value, (bool, np.bool_)) or not isinstance(value, kinds):
+        raise ValueError(f"path: field {cls.__name__}.{f.name} must be {f.type}, got {type(value).__name__} "
+                         f"{str(value)[:40]!r}")
+    if kinds == (np.ndarray,) and value.dtype.kind not in "biufc":
+        raise ValueError(f"path: field {cls.__name__}.{f.name} must be numeric, got dtype {value.dtype}")
+
+
 class _Decoder:
     def __init__(self, blocks, arrays):
         self.blocks = blocks
@@ -348,6 +377,9 @@ class _Decoder:
             if name not in self.arrays:
                 raise ValueError(f"path: extension {name!r} is missing from the file")
             arr = np.asarray(self.arrays[name])
+            if list(arr.shape) != list(d.get("shape", arr.shape)) and arr.size != np.prod(d.get("shape", ())):
+                raise ValueError(f"path: field {name!r} holds {arr.size} values, its recorded shape "
+                                 f"{d.get('shape')} needs {int(np.prod(d.get('shape')))}")
             return arr.reshape(d["shape"]).astype(np.dtype(d["dtype"]))
         if "__complex_array__" in d:
             re, im = (self.decode(v) for v in d["__complex_array__"])
@@ -364,7 +396,12 @@ class _Decoder:
             return self.refs[d["__ref__"]]
         if "__dataclass__" in d:
             cls = _resolve_class(d["__dataclass__"])
+            if not isinstance(d.get("fields"), dict):
+                raise ValueError(f"path: the file's entry for {d['__dataclass__']!r} has no 'fields' object")
             values = {k: self.decode(v) for k, v in d["fields"].items()}
+            for f in dataclasses.fields(cls):
+                if f.name in values:
+                    _check_field_type(cls, f, values[f.name])
             init = {}
             later = {}
             for f in dataclasses.fields(cls):
@@ -454,7 +491,10 @@ def read_result(path, cls=None, *, format=None):
     if meta is None or meta.get("format") != "cosmocorr-result":
         raise ValueError(f"path: {path} is not a cosmocorr result file (no {META_EXT} metadata); "
                          "read TreeCorr's own files with treecorr")
-    obj = _Decoder(blocks, arrays).decode(meta["object"])
+    try:
+        obj = _Decoder(blocks, arrays).decode(meta["object"])
+    except (KeyError, TypeError, IndexError, AttributeError) as exc:
+        raise ValueError(f"path: {path} has a malformed result description ({type(exc).__name__}: {exc})") from None
     if cls is not None and not isinstance(obj, cls):
         raise TypeError(f"{path} holds a {type(obj).__name__}, not a {cls.__name__}; "
                         f"use {type(obj).__name__}.read or cosmocorr.io.read")
@@ -641,21 +681,65 @@ def _json_dict(store, meta):
     return out
 
 
+def _json_numbers(value, field, length=None):
+    """A float array from a JSON list of numbers (null = NaN); ValueError naming ``field``."""
+    if not isinstance(value, list):
+        raise ValueError(f"field {field!r} must be a list of numbers, got {type(value).__name__}")
+    bad = [x for x in value if x is not None and (isinstance(x, bool) or not isinstance(x, (int, float)))]
+    if bad:
+        raise ValueError(f"field {field!r} must hold numbers (or null for NaN), got {bad[0]!r}")
+    if length is not None and len(value) != length:
+        raise ValueError(f"field {field!r} has {len(value)} entries, expected {length} (one per bin)")
+    return np.array([np.nan if x is None else x for x in value], dtype=float)
+
+
+def _json_get(d, key, kind, where="the file"):
+    if key not in d:
+        raise ValueError(f"field {key!r} is missing from {where}")
+    if not isinstance(d[key], kind):
+        raise ValueError(f"field {key!r} must be a {getattr(kind, '__name__', kind)}, got {type(d[key]).__name__}")
+    return d[key]
+
+
 def _read_json(path):
+    """Blocks, arrays and metadata of a JSON result; every field is checked for its type and
+    length (a ValueError names the field), so a hand-edited file fails here, not later."""
     with open(path) as fh:
         d = json.load(fh)
     if not isinstance(d, dict) or "cosmocorr_meta" not in d:
         return {}, {}, None
-    blocks = {}
-    rnom = d.get("rnom")
-    for name in d.get("blocks", []):
-        cols = {c: np.array([np.nan if x is None else x for x in v], dtype=float)
-                for c, v in d[name].items() if c != "treecorr"}
+    try:
+        meta_in = _json_get(d, "cosmocorr_meta", dict)
+        _json_get(meta_in, "object", dict, "cosmocorr_meta")
+        blocks = {}
+        rnom = d.get("rnom")
+        nbins = None
         if rnom is not None:
-            cols["r_nom"] = np.asarray(rnom, dtype=float)
-        blocks[name] = {"columns": cols}
-    arrays = {k: np.array([np.nan if x is None else x for x in a["data"]], dtype=float).reshape(a["shape"])
-              for k, a in d.get("arrays", {}).items()}
+            rnom = _json_numbers(rnom, "rnom")
+            nbins = rnom.size
+            bins = _json_get(d, "bins", dict)
+            if _json_get(bins, "nbins", int, "bins") != nbins:
+                raise ValueError(f"field 'bins.nbins' is {bins['nbins']} but 'rnom' has {nbins} entries")
+        for name in _json_get(d, "blocks", list):
+            if not isinstance(name, str):
+                raise ValueError(f"field 'blocks' must list block names (str), got {name!r}")
+            blk = _json_get(d, name, dict)
+            cols = {c: _json_numbers(v, f"{name}.{c}", nbins) for c, v in blk.items() if c != "treecorr"}
+            if rnom is not None:
+                cols["r_nom"] = rnom
+            blocks[name] = {"columns": cols}
+        arrays = {}
+        for k, a in _json_get(d, "arrays", dict).items():
+            if not isinstance(a, dict):
+                raise ValueError(f"field 'arrays.{k}' must be an object with shape and data")
+            shape = _json_get(a, "shape", list, f"arrays.{k}")
+            if not all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in shape):
+                raise ValueError(f"field 'arrays.{k}.shape' must be non-negative integers, got {shape!r}")
+            data = _json_numbers(_json_get(a, "data", list, f"arrays.{k}"), f"arrays.{k}.data",
+                                 int(np.prod(shape, dtype=np.int64)))
+            arrays[k] = data.reshape(shape)
+    except ValueError as exc:
+        raise ValueError(f"path: {path} is not a valid cosmocorr JSON result: {exc}") from None
     meta = {"format": d.get("format"), "provenance": d.get("provenance"), **d["cosmocorr_meta"]}
     return blocks, arrays, meta
 

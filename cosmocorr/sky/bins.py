@@ -11,6 +11,10 @@ from .._validate import check_choice, check_positive_int
 __all__ = ["Bins"]
 
 
+#: the most bins a binning may have (the pair kernels hold per-row sums for every bin: ~1 GB at 1e5)
+MAX_NBINS = 100_000
+
+
 class Bins:
     """Separation bins in arcminutes, following TreeCorr's edge conventions.
 
@@ -46,6 +50,9 @@ class Bins:
             if not np.isfinite(v):
                 raise ValueError(f"{name} must be finite, got {v}")
         self.nbins = check_positive_int(nbins, "nbins")
+        if self.nbins > MAX_NBINS:
+            raise ValueError(f"nbins={self.nbins} exceeds {MAX_NBINS:,}: the pair kernels keep per-row partial sums "
+                             "for every bin (~1 GB at 100,000 bins), so more bins cannot work; use fewer bins")
         self.spacing = check_choice(spacing, "spacing", ("linear", "log"))
         self.min_sep = float(min_sep)
         self.max_sep = float(max_sep)
@@ -69,8 +76,11 @@ class Bins:
 
     @classmethod
     def coerce(cls, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None):
-        """Return ``bins`` if it is a :class:`Bins`, else build one from the keywords
-        (``spacing`` None means "linear").
+        """Return ``bins`` if it is a :class:`Bins`, else build one from the keywords.
+
+        ``spacing`` is required with ``min_sep``/``max_sep``/``nbins``: TreeCorr's same keywords
+        give log bins by default and cosmocorr's used to give linear ones, so a silent default
+        would be a trap either way; without it the error names both choices.
 
         Giving ``bins`` together with any of ``min_sep``, ``max_sep``, ``nbins`` or ``spacing``
         is a ValueError naming them: one of the two would otherwise be silently ignored.
@@ -86,7 +96,11 @@ class Bins:
             raise TypeError(f"bins must be a cosmocorr.Bins, got {type(bins).__name__}")
         if min_sep is None or max_sep is None or nbins is None:
             raise TypeError("give either bins=Bins(...) or all of min_sep, max_sep and nbins")
-        return cls(min_sep, max_sep, nbins, "linear" if spacing is None else spacing)
+        if spacing is None:
+            raise ValueError(f"spacing: give spacing='log' (TreeCorr's default bin_type) or spacing='linear' with "
+                             f"min_sep={min_sep}, max_sep={max_sep}, nbins={nbins}; it has no default (TreeCorr "
+                             "defaults to log bins, cosmocorr 0.1.0 to linear), or pass bins=Bins(...)")
+        return cls(min_sep, max_sep, nbins, spacing)
 
     def index(self, r):
         """Bin index of each separation ``r`` (arcmin).
@@ -115,4 +129,6 @@ class Bins:
         return f"Bins(min_sep={self.min_sep!r}, max_sep={self.max_sep!r}, nbins={self.nbins}, spacing={self.spacing!r})"
 
     def to_dict(self):
+        """The bin settings as a dict (``min_sep``, ``max_sep``, ``nbins``, ``spacing``), as stored in result
+        files."""
         return {"min_sep": self.min_sep, "max_sep": self.max_sep, "nbins": self.nbins, "spacing": self.spacing}

@@ -20,7 +20,7 @@ class Catalog:
     Parameters
     ----------
     ra, dec : array_like, Quantity or SkyCoord
-        Positions, in ``ra_units``/``dec_units`` (default degrees); |dec| <= 90 deg. An astropy
+        Positions, in ``ra_units``/``dec_units`` (default degrees); ``|dec|`` <= 90 deg. An astropy
         Quantity is converted by its own unit (an error if it is not an angle); a SkyCoord as
         ``ra`` with ``dec=None`` gives both (ICRS).
     g1, g2 : array_like, optional
@@ -53,6 +53,10 @@ class Catalog:
         angle is a ValueError. Internally everything is in degrees.
     flip_g1, flip_g2 : bool
         Negate g1 / g2 on input (catalogs whose shear convention differs from TreeCorr's).
+    drop_masked : bool
+        Masked arrays (``numpy.ma``, astropy ``MaskedColumn`` or masked Quantity) have their masks
+        honoured as in :meth:`from_table`: by default (False) a masked entry is a ValueError naming
+        the argument and the count; True drops those rows, with a warning.
 
     Attributes
     ----------
@@ -80,8 +84,13 @@ class Catalog:
 
     def __init__(self, ra, dec, g1=None, g2=None, w=None, *, keep_zero_weight=False, patch=None, npatch=None,
                  patch_centers=None, patch_seed=None, ra_units="deg", dec_units="deg", flip_g1=False,
-                 flip_g2=False, k=None):
+                 flip_g2=False, k=None, drop_masked=False):
         self.keep_zero_weight = check_bool(keep_zero_weight, "keep_zero_weight")
+        from .tables import unmask_arrays
+
+        given = unmask_arrays({"ra": ra, "dec": dec, "g1": g1, "g2": g2, "w": w, "patch": patch},
+                              check_bool(drop_masked, "drop_masked"))
+        ra, dec, g1, g2, w, patch = (given[k] for k in ("ra", "dec", "g1", "g2", "w", "patch"))
         if is_skycoord(ra) and dec is None:
             ra, dec = skycoord_degrees(ra, "ra")
         ra, dec = to_degrees(ra, ra_units, "ra"), to_degrees(dec, dec_units, "dec")
@@ -142,6 +151,7 @@ class Catalog:
 
     @property
     def nobj(self):
+        """Number of objects kept."""
         return self.ra.size
 
     def __len__(self):
@@ -149,14 +159,17 @@ class Catalog:
 
     @property
     def sumw(self):
+        """Sum of the weights."""
         return float(np.sum(self.w))
 
     @property
     def has_shear(self):
+        """Whether the catalog has shears."""
         return self.g1 is not None
 
     @property
     def g(self):
+        """Complex shear ``g1 + 1j * g2`` (None without shears)."""
         return None if self.g1 is None else self.g1 + 1j * self.g2
 
     @property
@@ -175,6 +188,7 @@ class Catalog:
             raise ValueError(f"{name} has no scalar field: give k when building the Catalog")
 
     def require_shear(self, name="catalog"):
+        """Raise a ValueError naming ``name`` unless the catalog has shears."""
         if not self.has_shear:
             raise ValueError(f"{name} has no shear: give g1 and g2 when building the Catalog")
 
@@ -318,12 +332,15 @@ def read_fits_columns(path, columns, hdu=1):
             if data is None or not hasattr(data, "columns"):
                 raise ValueError(f"hdu: HDU {hdu} of {path} is not a table")
             available = list(data.columns.names)
-            lower = {c.lower(): c for c in available}
             out = {}
             for arg, col in columns.items():
                 if not isinstance(col, str):
                     raise TypeError(f"{arg} must be a column name (str), got {type(col).__name__}")
-                real = col if col in available else lower.get(col.lower())
+                same = [c for c in available if c.lower() == col.lower()]
+                if len(same) > 1:
+                    raise ValueError(f"{arg}: column name {col!r} matches {len(same)} columns case-insensitively "
+                                     f"in {path.name} ({', '.join(map(repr, same))}); rename all but one of them")
+                real = same[0] if same else None
                 if real is None:
                     raise ValueError(
                         f"{arg}: column {col!r} not found in {path.name}; available columns: {', '.join(available)}"

@@ -71,7 +71,7 @@ def unit_vectors(ra, dec):
 def vincenty_from_vectors(x1, y1, z1, x2, y2, z2):
     """Vincenty separation (radians) written with unit vectors.
 
-    Eq. 16's numerator is |p1 x p2| and its denominator p1 . p2 (expand both in ra/dec), so
+    Eq. 16's numerator is ``|p1 x p2|`` and its denominator p1 . p2 (expand both in ra/dec), so
     ``atan2(|p1 x p2|, p1 . p2)`` is the same formula, evaluated without per-pair trigonometry.
     This is what the pair-counting kernels use.
     """
@@ -102,6 +102,7 @@ def vectors_to_radec(xyz):
     """(3, c) unit vectors -> (c, 2) array of (ra, dec) in degrees, ra in [0, 360)."""
     x, y, z = xyz
     ra = np.degrees(np.arctan2(y, x)) % 360.0
+    ra[ra >= 360.0] = 0.0  # a tiny negative angle wraps to 360.0 exactly in floating point
     dec = np.degrees(np.arctan2(z, np.hypot(x, y)))
     return np.column_stack([ra, dec])
 
@@ -109,7 +110,7 @@ def vectors_to_radec(xyz):
 def angular_distances(xyz, centers_xyz):
     """Vincenty distances (radians) between N objects and c centres, shape (N, c).
 
-    eq. 16 in vector form, atan2(|a x b|, a . b), for all pairs at once: the dot products and
+    eq. 16 in vector form, atan2(``|a x b|``, a . b), for all pairs at once: the dot products and
     each component of the cross products are matrix products (no (N, c, 3) temporaries), and the
     arctangent is taken in half-angle form.
     """

@@ -143,6 +143,11 @@ def resolve_patches(ra, dec, patch=None, npatch=None, patch_centers=None, patch_
         return labels, npatch, None
     if patch_centers is not None:
         centers = as_float_array(patch_centers, "patch_centers", ndim=2)
+        if centers.shape[1] != 2:
+            raise ValueError(f"patch_centers must have shape (npatch, 2) (ra, dec in degrees), got {centers.shape}")
+        if np.any(np.abs(centers[:, 1]) > 90.0):
+            raise ValueError(f"patch_centers: dec must lie in [-90, 90] degrees; found |dec| up to "
+                             f"{np.max(np.abs(centers[:, 1])):.6g}")
         if npatch is not None and _check_npatch(npatch, n) != centers.shape[0]:
             raise ValueError(f"npatch ({npatch}) does not match the {centers.shape[0]} patch_centers")
         labels = assign_patches(ra, dec, centers)

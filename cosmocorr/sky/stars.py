@@ -32,6 +32,9 @@ class StarCatalog:
         As for :class:`Catalog` (TreeCorr's option): stars with ``w == 0`` are dropped unless True.
     patch, npatch, patch_centers, patch_seed : optional
         Patches for jackknife / bootstrap covariances, as for :class:`Catalog`.
+    drop_masked : bool
+        Masked arrays have their masks honoured as for :class:`Catalog`: a masked entry is a
+        ValueError naming the argument unless True (rows dropped, with a warning).
 
     Attributes
     ----------
@@ -42,7 +45,14 @@ class StarCatalog:
     """
 
     def __init__(self, ra, dec, g1_star, g2_star, T_star, g1_model, g2_model, T_model, w=None, *,
-                 keep_zero_weight=False, patch=None, npatch=None, patch_centers=None, patch_seed=None):
+                 keep_zero_weight=False, patch=None, npatch=None, patch_centers=None, patch_seed=None,
+                 drop_masked=False):
+        from .tables import unmask_arrays
+
+        given = unmask_arrays({"ra": ra, "dec": dec, "g1_star": g1_star, "g2_star": g2_star, "T_star": T_star,
+                               "g1_model": g1_model, "g2_model": g2_model, "T_model": T_model, "w": w,
+                               "patch": patch}, drop_masked)
+        ra, dec, g1_star, g2_star, T_star, g1_model, g2_model, T_model, w, patch = given.values()
         # astropy Quantities are converted by their own unit (plain numbers are degrees)
         ra, dec = check_sky_coords(to_degrees(ra, None, "ra"), to_degrees(dec, None, "dec"))
         arrays = {}
@@ -61,14 +71,17 @@ class StarCatalog:
 
     @property
     def ra(self):
+        """Right ascensions (degrees)."""
         return self.catalog.ra
 
     @property
     def dec(self):
+        """Declinations (degrees)."""
         return self.catalog.dec
 
     @property
     def w(self):
+        """Weights."""
         return self.catalog.w
 
     def __len__(self):
@@ -76,22 +89,27 @@ class StarCatalog:
 
     @property
     def e(self):
+        """Star ellipticity g1_star + 1j g2_star."""
         return self.g1_star + 1j * self.g2_star
 
     @property
     def e_model(self):
+        """PSF-model ellipticity g1_model + 1j g2_model."""
         return self.g1_model + 1j * self.g2_model
 
     @property
     def de(self):
+        """Ellipticity residual e_star - e_model (complex)."""
         return self.e - self.e_model
 
     @property
     def dT_over_T(self):
+        """(T_star - T_model) / T_star, the size residual of the rho statistics."""
         return (self.T_star - self.T_model) / self.T_star
 
     @property
     def edt(self):
+        """e_star (T_star - T_model) / T_star, the third field of rho3-rho5 (eqs. 4-6)."""
         return self.e * self.dT_over_T
 
     def fields(self):
@@ -100,6 +118,7 @@ class StarCatalog:
         return {"e": self.e, "de": self.de, "edt": self.edt, "em": self.e_model}
 
     def subset(self, index):
+        """A new StarCatalog with the stars selected by ``index`` (mask or integer array)."""
         index = np.asarray(index)
         new = StarCatalog(
             self.ra[index], self.dec[index], self.g1_star[index], self.g2_star[index], self.T_star[index],

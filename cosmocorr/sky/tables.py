@@ -16,7 +16,7 @@ import numpy as np
 
 from .units import angle_unit, is_skycoord, skycoord_degrees
 
-__all__ = ["read_table", "select_columns", "POSITION_ARGS"]
+__all__ = ["read_table", "select_columns", "unmask_arrays", "POSITION_ARGS"]
 
 POSITION_ARGS = ("ra", "dec")
 
@@ -95,11 +95,12 @@ def _lookup(table, col, arg, source):
     if not isinstance(col, str):
         raise TypeError(f"{arg} must be a column name (str), got {type(col).__name__}")
     names = list(table.colnames)
-    if col in names:
-        return col
-    lower = {c.lower(): c for c in names}
-    if col.lower() in lower:
-        return lower[col.lower()]
+    same = [c for c in names if c.lower() == col.lower()]
+    if len(same) > 1:  # FITS column names are case-insensitive: 'RA' and 'ra' are the same name
+        raise ValueError(f"{arg}: column name {col!r} matches {len(same)} columns case-insensitively in {source} "
+                         f"({', '.join(repr(c) for c in same)}); rename all but one of them")
+    if same:
+        return same[0]
     raise ValueError(f"{arg}: column {col!r} not found in {source}; available columns: {', '.join(names)}")
 
 
@@ -111,6 +112,74 @@ def _masked_count(column):
     if mask.ndim > 1:
         mask = mask.reshape(mask.shape[0], -1).any(axis=1)
     return mask, int(np.count_nonzero(mask))
+
+
+def _mask_of(value):
+    """(plain value, row mask or None) of a masked array (numpy.ma, astropy MaskedColumn, an
+    astropy Masked Quantity); other values are returned as they are with None."""
+    if isinstance(value, np.ma.MaskedArray):  # also astropy's MaskedColumn
+        mask = np.ma.getmaskarray(value)
+        data = np.ma.getdata(value)
+        unit = getattr(value, "unit", None)
+        if unit is not None and type(value).__module__.startswith("astropy"):
+            from astropy import units as u
+
+            data = np.asarray(data) * u.Unit(unit)  # a column's unit is kept, as from_table keeps it
+        return data, mask
+    if type(value).__module__.startswith("astropy") and hasattr(value, "unmasked") and hasattr(value, "mask"):
+        return value.unmasked, np.asarray(value.mask)
+    if type(value).__module__.startswith("astropy.table") and getattr(value, "unit", None) is not None:
+        return value.quantity, None  # a Column with a unit: converted by it, as from_table does
+    return value, None
+
+
+def unmask_arrays(named, drop_masked=False):
+    """Honour the masks of masked arrays given straight to a catalog, as :func:`select_columns`
+    does for table columns.
+
+    Parameters
+    ----------
+    named : dict
+        argument name -> value (None entries are passed through).
+    drop_masked : bool
+        False: a masked entry is a ValueError naming the argument and the count. True: those rows
+        are dropped from every argument, with a warning.
+
+    Returns
+    -------
+    dict
+        argument name -> the values without their mask (rows dropped when ``drop_masked``).
+    """
+    out, masks = {}, {}
+    for arg, value in named.items():
+        data, mask = (value, None) if value is None else _mask_of(value)
+        out[arg] = data
+        if mask is not None:
+            if mask.ndim > 1:
+                mask = mask.reshape(mask.shape[0], -1).any(axis=1)
+            if mask.any():
+                masks[arg] = mask
+    if not masks:
+        return out
+    n = len(next(iter(masks.values())))
+    if not drop_masked:
+        detail = "; ".join(f"{a}: {int(m.sum())}" for a, m in masks.items())
+        arg, mask = next(iter(masks.items()))
+        raise ValueError(f"{arg} has {int(mask.sum())} masked (missing) value(s) of {n} [{detail}]; pass "
+                         "drop_masked=True to drop those rows (masked entries are never used as data)")
+    keep = np.ones(n, dtype=bool)
+    for arg, mask in masks.items():
+        if mask.shape[0] != n:
+            raise ValueError(f"{arg} has length {mask.shape[0]} but another masked argument has length {n}")
+        keep &= ~mask
+    from .._warnings import emit_warning
+
+    emit_warning(f"drop_masked=True: dropped {n - int(keep.sum())} of {n} rows with masked values in "
+                 f"{', '.join(masks)}", UserWarning)
+    for arg, value in out.items():
+        if value is not None and np.ndim(value) >= 1 and len(value) == n:
+            out[arg] = value[keep]
+    return out
 
 
 def select_columns(table, columns, *, units=None, drop_masked=False, flag=None, ok_flag=0, ignore_flag=None,
@@ -179,6 +248,7 @@ def select_columns(table, columns, *, units=None, drop_masked=False, flag=None, 
              UserWarning)
     rows = np.flatnonzero(keep)
     out = {"_rows": rows}
+    unitless = []
     for arg, real in picked.items():
         column = table[real]
         if is_skycoord(column):
@@ -195,12 +265,19 @@ def select_columns(table, columns, *, units=None, drop_masked=False, flag=None, 
         if arg in POSITION_ARGS or arg in units:
             given = units.get(arg)
             if col_unit is not None and str(col_unit).strip() not in ("", "None"):
-                unit = angle_unit(col_unit, f"{arg} (column {real!r}, unit {str(col_unit)!r})")
-                if given is not None:
-                    gunit = angle_unit(given, f"{arg}_units")
-                    if gunit != unit:
-                        raise ValueError(f"{arg}_units={given!r} disagrees with the unit {unit.to_string()!r} of "
-                                         f"column {real!r}; drop {arg}_units (the column's unit is used)")
+                if given is not None:  # an explicit argument wins over the file's metadata
+                    unit = angle_unit(given, f"{arg}_units")
+                    try:
+                        col = angle_unit(col_unit, f"{arg} (column {real!r})")
+                    except ValueError:
+                        col = None
+                    if col != unit:
+                        from .._warnings import emit_warning
+
+                        emit_warning(f"{arg}_units={given!r} overrides the unit {str(col_unit)!r} of column "
+                                     f"{real!r} (the explicit argument wins)", UserWarning)
+                else:
+                    unit = angle_unit(col_unit, f"{arg} (column {real!r}, unit {str(col_unit)!r})")
                 out[arg] = np.asarray((data.astype(float) * unit).to_value("deg"), dtype=float)
             elif given is not None:
                 from .units import to_degrees
@@ -208,6 +285,24 @@ def select_columns(table, columns, *, units=None, drop_masked=False, flag=None, 
                 out[arg] = np.asarray(to_degrees(data.astype(float), given, arg), dtype=float)
             else:
                 out[arg] = data.astype(float)
+                unitless.append(arg)
         else:
             out[arg] = data.astype(float)
+    _warn_if_radians(out, unitless, source)
     return out
+
+
+def _warn_if_radians(out, unitless, source):
+    """Positions read as degrees for want of any unit, although every value would also be a valid
+    angle in radians (|ra| <= 2 pi, |dec| <= pi/2): TreeCorr refuses to guess here; cosmocorr
+    reads degrees (its documented default) and says so, once per catalog."""
+    if not {"ra", "dec"} <= set(unitless) or out["ra"].size < 2:
+        return
+    ra, dec = out["ra"], out["dec"]
+    if np.all(np.abs(ra) <= 2 * np.pi) and np.all(np.abs(dec) <= np.pi / 2):
+        from .._warnings import emit_warning
+
+        emit_warning(f"{source}: ra and dec have no unit (no TUNIT, no ra_units/dec_units) and read as degrees, "
+                     "but every value would also be a valid angle in radians (|ra| <= 2 pi, |dec| <= pi/2); "
+                     "pass ra_units='rad', dec_units='rad' if they are radians, or ra_units='deg', dec_units='deg' "
+                     "to confirm degrees", UserWarning)

@@ -19,10 +19,12 @@ _FACTORS = {"deg": 1.0, "rad": 180.0 / np.pi, "hourangle": 15.0, "arcmin": 1.0 /
 
 
 def is_quantity(x):
+    """Whether ``x`` is an astropy Quantity (checked without importing astropy)."""
     return type(x).__module__.startswith("astropy") and hasattr(x, "unit") and hasattr(x, "to_value")
 
 
 def is_skycoord(x):
+    """Whether ``x`` is an astropy SkyCoord (checked without importing astropy)."""
     return type(x).__name__ == "SkyCoord" and type(x).__module__.startswith("astropy")
 
 
@@ -30,9 +32,10 @@ def angle_unit(unit, name):
     """The astropy angle unit for ``unit`` (a name or an astropy unit); ValueError if it is not an angle."""
     from astropy import units as u
 
+    if isinstance(unit, u.UnrecognizedUnit):  # e.g. FITS TUNIT 'degree', 'DEG', 'radians'
+        unit = unit.name
     if isinstance(unit, str):
-        key = unit.strip().lower()
-        unit = _ALIASES.get(key, unit.strip())
+        unit = _parse_unit_name(unit, name)
     try:
         unit = u.Unit(unit)
     except (ValueError, TypeError) as exc:
@@ -42,6 +45,26 @@ def angle_unit(unit, name):
                          f"{getattr(unit, 'physical_type', 'unknown')}); give positions in an angle unit "
                          "such as deg, rad, hourangle, arcmin")
     return unit
+
+
+def _parse_unit_name(text, name):
+    """An astropy unit from a unit name as files spell it: TreeCorr's names and astropy's
+    (generic format), in any case, singular or plural (``degree``, ``DEG``, ``Radians``,
+    ``arcmins``); ValueError naming ``name`` when none of these readings is a unit."""
+    from astropy import units as u
+
+    text = text.strip()
+    key = text.lower()
+    candidates = [key] + ([key[:-1]] if key.endswith("s") and len(key) > 1 else [])
+    for cand in candidates:
+        if cand in _ALIASES:
+            return u.Unit(_ALIASES[cand])
+    for cand in [text] + candidates:
+        try:
+            return u.Unit(cand, parse_strict="raise")
+        except ValueError:
+            continue
+    raise ValueError(f"{name}: unknown unit {text!r}; use an angle unit such as deg, rad, hourangle, arcmin")
 
 
 def _canonical(units):

@@ -333,6 +333,7 @@ class RestrictedUnpickler:
 
     # -------------------------------------------------------------- globals, reduce, storages
     def find_class(self, module, name):
+        """Resolve only the globals a state dict needs; UnsafeCheckpointError for anything else."""
         if (module, name) in _GLOBALS:
             return _GLOBALS[(module, name)]
         if module == "torch" and name in _STORAGE_DTYPES:
@@ -353,6 +354,7 @@ class RestrictedUnpickler:
         self._fail(f"REDUCE on a non-callable {type(func).__name__}")
 
     def persistent_load(self, pid):
+        """A torch storage reference, checked and mapped to its zip entry."""
         if not (isinstance(pid, tuple) and len(pid) == 5 and isinstance(pid[0], str) and pid[0] == "storage"
                 and isinstance(pid[1], _StorageType)):
             self._fail("persistent id is not ('storage', torch.<T>Storage, key, location, numel)")
@@ -418,6 +420,7 @@ class RestrictedUnpickler:
 
     # -------------------------------------------------------------- the loop
     def load(self):
+        """Interpret the pickle with the opcode, nesting and size limits; returns the state dict."""
         data, stack = self.data, self.stack
         push = stack.append
         for _ in range(_MAX_OPS):

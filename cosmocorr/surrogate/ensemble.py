@@ -6,7 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from threadpoolctl import threadpool_limits
+
+from .._parallel import single_threaded_blas
 
 from .diagnostics import ChainSummary
 
@@ -73,6 +74,7 @@ class EmceeResult(ChainSummary):
 
     @classmethod
     def load(cls, path):
+        """Read an EmceeResult written by ``save`` (.npz)."""
         from .hmc import _open_npz
 
         with _open_npz(path) as z:
@@ -131,7 +133,7 @@ def run_emcee(log_prob, bounds, n_walkers=16, n_steps=2000, n_burn=500, seed=Non
 
     sampler = emcee.EnsembleSampler(n_walkers, k, counted, backend=be)
     sampler.random_state = np.random.RandomState(rng.integers(2**32)).get_state()
-    with threadpool_limits(1, user_api="blas"):   # one-point model calls: BLAS threads only contend
+    with single_threaded_blas():   # one-point model calls: BLAS threads only contend
         sampler.run_mcmc(p0, n_steps, progress=progress)
     chain = sampler.get_chain(discard=n_burn)          # (steps, walkers, k)
     tau = sampler.get_autocorr_time(discard=n_burn, quiet=True)

@@ -34,9 +34,10 @@ from pathlib import Path
 
 import numpy as np
 from scipy.linalg import solve_triangular
-from threadpoolctl import threadpool_limits
 
-from .._parallel import resolve_client, task_map
+from .._parallel import single_threaded_blas, resolve_client, task_map
+from .._validate import (as_float_array, check_bool, check_choice, check_positive_int, check_real,
+                         check_seed)
 from .._progress import progress_bar
 from .._warnings import CosmocorrWarning, emit_warning
 from .diagnostics import ChainSummary
@@ -56,10 +57,12 @@ class DualAveraging:
         self.restart(eps0)
 
     def restart(self, eps0):
+        """Start a new adaptation window from step size ``eps0``."""
         self.mu = np.log(10 * eps0)
         self.hbar, self.log_eps_bar, self.m = 0.0, 0.0, 0
 
     def update(self, accept_stat):
+        """One dual-averaging update from the acceptance statistic; returns the next step size."""
         self.m += 1
         m = self.m
         accept_stat = min(1.0, accept_stat)
@@ -71,6 +74,7 @@ class DualAveraging:
 
     @property
     def final(self):
+        """The adapted step size (exp of the averaged log step)."""
         return float(np.exp(self.log_eps_bar))
 
 
@@ -377,7 +381,7 @@ def _map_chains(tasks, client=None, num_threads=None, progress=False, total=0, d
     picklable, and progress counts finished chains)."""
     client = resolve_client(client)
     if client is None:
-        with progress_bar(total, desc, progress) as bar, threadpool_limits(1, user_api="blas"):
+        with progress_bar(total, desc, progress) as bar, single_threaded_blas():
             shared = _LockedBar(bar) if progress else None
             return task_map(_run_chain, [(t + (shared,),) for t in tasks], client=False, num_threads=num_threads)
     with progress_bar(len(tasks), desc + " chains", progress) as bar:
@@ -573,31 +577,48 @@ def hmc(logp_and_grad, initial, n_warmup=1000, n_samples=1000, n_chains=4, seed=
     -------
     HMCResult
     """
-    if metric not in METRICS:
-        raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
-    for name, v, lo in (("n_warmup", n_warmup, 0), ("n_samples", n_samples, 1), ("n_chains", n_chains, 1),
-                        ("max_tree_depth", max_tree_depth, 1)):
-        if int(v) != v or v < lo:
-            raise ValueError(f"{name} must be an integer >= {lo}, got {v}")
-    if not 0 < target_accept < 1:
-        raise ValueError(f"target_accept must lie in (0, 1), got {target_accept}")
-    if step_size is not None and not step_size > 0:
-        raise ValueError(f"step_size must be positive, got {step_size}")
     if not callable(logp_and_grad):
         raise TypeError("logp_and_grad must be callable: theta -> (log density, gradient)")
-    initial = np.atleast_2d(np.asarray(initial, dtype=float))
+    check_choice(metric, "metric", METRICS)
+    n_warmup = check_positive_int(n_warmup, "n_warmup", minimum=0)
+    n_samples = check_positive_int(n_samples, "n_samples")
+    n_chains = check_positive_int(n_chains, "n_chains")
+    max_tree_depth = check_positive_int(max_tree_depth, "max_tree_depth")
+    check_bool(nuts, "nuts")
+    check_bool(adapt_metric, "adapt_metric")
+    check_seed(seed)
+    target_accept = check_real(target_accept, "target_accept", low=0.0, high=1.0, low_open=True, high_open=True)
+    trajectory_length = check_real(trajectory_length, "trajectory_length", low=0.0, low_open=True)
+    if step_size is not None:
+        step_size = check_real(step_size, "step_size", low=0.0, low_open=True)
+    warmup_windows = _check_windows(warmup_windows)
+    initial = as_float_array(initial, "initial", ndim=np.ndim(initial) if np.ndim(initial) in (1, 2) else 1)
+    initial = np.atleast_2d(initial)
     if initial.shape[0] == 1:
         initial = np.repeat(initial, n_chains, axis=0)
     if initial.ndim != 2 or initial.shape[0] != n_chains:
         raise ValueError(f"initial must have 1 or n_chains={n_chains} rows, got shape {initial.shape}")
     k = initial.shape[1]
+    if names is not None:
+        if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+            raise TypeError("names must be a sequence of str, one per parameter")
+        if len(names) != k:
+            raise ValueError(f"names has {len(names)} entries but there are {k} parameters")
     if inv_metric is not None:
-        inv_metric = np.asarray(inv_metric, dtype=float)
+        inv_metric = as_float_array(inv_metric, "inv_metric", ndim=2 if metric == "dense" else 1)
         want = (k, k) if metric == "dense" else (k,)
         if metric == "unit" or inv_metric.shape != want:
             raise ValueError(f"inv_metric must have shape {want} for metric={metric!r}, got {inv_metric.shape}")
         if metric == "diag" and np.any(inv_metric <= 0):
             raise ValueError("inv_metric must be positive")
+        if metric == "dense":
+            if not np.allclose(inv_metric, inv_metric.T, rtol=1e-10, atol=0):
+                raise ValueError("inv_metric must be symmetric for metric='dense'")
+            try:
+                np.linalg.cholesky(inv_metric)
+            except np.linalg.LinAlgError:
+                raise ValueError("inv_metric must be positive definite for metric='dense'") from None
+    _check_logp(logp_and_grad, initial[0])  # one call, counted in n_grad_evals
     ss = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     tasks = [(logp_and_grad, initial[c], child, int(n_warmup), int(n_samples), metric, inv_metric, adapt_metric,
               nuts, trajectory_length, target_accept, int(max_tree_depth), step_size, tuple(warmup_windows))
@@ -606,7 +627,7 @@ def hmc(logp_and_grad, initial, n_warmup=1000, n_samples=1000, n_chains=4, seed=
                        f"NUTS, {n_chains} chains" if nuts else f"HMC, {n_chains} chains")
     stack = lambda key: np.stack([r[key] for r in runs])
     res = HMCResult(samples=stack("samples"), acceptance=np.array([r["accept"].mean() for r in runs]),
-                    step_size=np.array([r["step_size"] for r in runs]), n_grad_evals=int(sum(r["n_grad"] for r in runs)),
+                    step_size=np.array([r["step_size"] for r in runs]), n_grad_evals=1 + int(sum(r["n_grad"] for r in runs)),
                     tree_depth=stack("depth"), divergent=stack("divergent"), energy=stack("energy"),
                     n_leapfrog=stack("n_leapfrog"), logp=stack("logp"), accept_stat=stack("accept"), inv_metric=stack("inv_metric"), metric=metric,
                     names=None if names is None else tuple(names),
@@ -614,6 +635,38 @@ def hmc(logp_and_grad, initial, n_warmup=1000, n_samples=1000, n_chains=4, seed=
                           "n_warmup": int(n_warmup), "max_tree_depth": int(max_tree_depth)})
     _report(res, nuts, max_tree_depth)
     return res
+
+
+def _check_windows(windows):
+    """Stan's (initial fast, first slow, terminal fast) warm-up windows: non-negative ints with a
+    first slow window of at least 1 (a slow window of 0 never ends: the windows double from it)."""
+    if isinstance(windows, (str, bytes)) or not hasattr(windows, "__len__") or len(windows) != 3:
+        raise TypeError(f"warmup_windows must be three integers (initial, slow, terminal), got {windows!r}")
+    init, slow, term = (check_positive_int(w, f"warmup_windows[{i}]", minimum=1 if i == 1 else 0)
+                        for i, w in enumerate(windows))
+    return init, slow, term
+
+
+def _check_logp(logp_and_grad, theta):
+    """One call at the first starting point: it must return (finite or -inf float, finite (k,)
+    gradient), so a wrong return type fails here and not inside a chain."""
+    try:
+        out = logp_and_grad(theta.copy())
+    except Exception as exc:
+        raise type(exc)(f"logp_and_grad failed at initial {theta.tolist()}: {exc}") from exc
+    if not (isinstance(out, tuple) and len(out) == 2):
+        raise TypeError(f"logp_and_grad must return (log density, gradient), got {type(out).__name__}")
+    lp, grad = out
+    if isinstance(lp, (bool, np.bool_)) or np.ndim(lp) != 0 or np.asarray(lp).dtype.kind not in "iuf":
+        raise TypeError(f"logp_and_grad must return a real log density first, got {lp!r}")
+    if np.isnan(lp) or lp == np.inf:
+        raise ValueError(f"logp_and_grad returned log density {lp} at initial {theta.tolist()}")
+    grad = np.asarray(grad)
+    if grad.dtype.kind not in "iuf" or grad.shape != theta.shape:
+        raise TypeError(f"logp_and_grad must return a gradient of shape {theta.shape} (real), got "
+                        f"{grad.dtype} of shape {grad.shape}")
+    if np.isfinite(lp) and not np.all(np.isfinite(grad)):
+        raise ValueError(f"logp_and_grad returned a non-finite gradient at initial {theta.tolist()}")
 
 
 def _report(res, nuts, max_depth):

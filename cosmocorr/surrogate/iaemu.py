@@ -154,6 +154,7 @@ class IAEmu:
         return cls(_check_state(load_npz(path, max_bytes), str(path)), scalers, dtype)
 
     def save_npz(self, path):
+        """Write the weights as a .npz file (read back by :meth:`from_npz`)."""
         save_npz(path, self.state)
 
     @classmethod

@@ -15,11 +15,13 @@ __all__ = ["linear", "leaky_relu", "batchnorm_eval", "dropout", "conv1d", "softp
 
 
 def linear(v, t, weight, bias):
+    """Affine layer ``v @ weight.T + bias`` and its tangent; returns (value, tangent)."""
     out = v @ weight.T + bias
     return out, (None if t is None else t @ weight.T)
 
 
 def leaky_relu(v, t, slope=0.01):
+    """Leaky ReLU of value ``v`` and tangent ``t``; returns (value, tangent)."""
     s = np.where(v > 0, 1.0, slope)
     return v * s, (None if t is None else t * s[:, None])
 
@@ -62,6 +64,7 @@ def conv1d(v, t, weight, bias, stride=1, padding=1):
 
 
 def softplus(v, t):
+    """Softplus log(1 + e^v) of value ``v`` and tangent ``t``; returns (value, tangent)."""
     out = np.logaddexp(0.0, v)
     if t is None:
         return out, None

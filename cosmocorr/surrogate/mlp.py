@@ -111,6 +111,7 @@ class MLPSurrogate:
 
     @property
     def n_out(self):
+        """Number of outputs."""
         return self.y_mean.size
 
     # ------------------------------------------------------------- network in scaled units

@@ -67,9 +67,11 @@ class GaussianSurrogatePosterior:
         self._lock = threading.Lock()
 
     def in_bounds(self, theta):
+        """Whether ``theta`` lies strictly inside the prior box."""
         return bool(np.all(theta > self.bounds[:, 0]) and np.all(theta < self.bounds[:, 1]))
 
     def loglike_and_grad(self, theta):
+        """Log-likelihood at ``theta`` and its gradient."""
         return self._loglike(theta, True)
 
     def _loglike(self, theta, need_grad):
@@ -107,15 +109,19 @@ class GaussianSurrogatePosterior:
 
     # unconstrained parameterisation for HMC
     def to_theta(self, u):
+        """Inputs theta in the prior box from unbounded u (scaled logistic)."""
         lo, hi = self.bounds.T
         return lo + (hi - lo) / (1 + np.exp(-np.asarray(u)))
 
     def to_u(self, theta):
+        """Unbounded u from inputs theta in the prior box (scaled logit)."""
         lo, hi = self.bounds.T
         p = (np.asarray(theta) - lo) / (hi - lo)
         return np.log(p) - np.log1p(-p)
 
     def logp_u_and_grad(self, u):
+        """Log-posterior in the unbounded coordinates u (logit of the box, Jacobian included) and its gradient:
+        what HMC samples."""
         u = np.asarray(u, dtype=float)
         lo, hi = self.bounds.T
         s = 0.5 * (1 + np.tanh(0.5 * u))

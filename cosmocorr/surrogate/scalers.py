@@ -70,12 +70,15 @@ class IAEmuScalers:
         return cls(x.mean(0), x.std(0), f.mean(axis=(0, 2)), f.std(axis=(0, 2)), tuple(log_outputs))
 
     def transform_inputs(self, x):
+        """Standardised inputs from physical ones."""
         return (np.asarray(x, float) - self.x_mean) / self.x_std
 
     def inverse_inputs(self, z):
+        """Physical inputs from standardised ones."""
         return np.asarray(z, float) * self.x_std + self.x_mean
 
     def transform_outputs(self, y):
+        """Standardised outputs (logs where the scaler takes them) from physical (n, 3, nbins) ones."""
         y = np.asarray(y, float)
         f = np.stack([np.log(y[:, j]) if self.log_outputs[j] else y[:, j] for j in range(3)], axis=1)
         return (f - self.y_mean[:, None]) / self.y_std[:, None]
@@ -90,6 +93,7 @@ class IAEmuScalers:
         return y, std
 
     def save(self, path):
+        """Write the scalers as JSON (read back by :meth:`load`)."""
         d = {"x_mean": self.x_mean.tolist(), "x_std": self.x_std.tolist(), "y_mean": self.y_mean.tolist(),
              "y_std": self.y_std.tolist(), "log_outputs": list(self.log_outputs)}
         Path(path).write_text(json.dumps(d, indent=1))

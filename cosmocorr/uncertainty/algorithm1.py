@@ -1,10 +1,11 @@
 """The probabilistic estimator: paper Algorithm 1, repeated over sampled assignments.
 
-1. k-means++ centres, 2. fuzzy c-means centres v and memberships U (fitted once),
-3. assign each object to a cluster, M_i ~ Categorical(U_i) (eq. 19) — or greedily by argmax,
+1. k-means++ centres;
+2. fuzzy c-means centres v and memberships U (fitted once);
+3. assign each object to a cluster, M_i ~ Categorical(U_i) (eq. 19) — or greedily by argmax;
 4. one new object per non-empty cluster, at its centre, carrying the (weighted) average of its
-   members' quantities and the sum of their weights,
-5.-9. the usual hard-binned pair estimator between the cluster objects.
+   members' quantities and the sum of their weights;
+5. (to 9.) the usual hard-binned pair estimator between the cluster objects.
 
 Steps 3-9 are repeated ``n_samples`` times; the spread of the results is the epistemic
 (clustering) uncertainty (sec. 2.3). Results keep the naive result's attributes (``xip`` etc.
@@ -110,10 +111,12 @@ class ClusteredShearShearResult(ShearShearResult):
 
     @property
     def centers(self):
+        """Cluster centres (c, 2), degrees, of the fit used."""
         return self.clustering.centers
 
     @property
     def membership(self):
+        """Memberships U (N, c) of the fit used."""
         return self.clustering.membership
 
 
@@ -132,7 +135,7 @@ def _combine_shear(bins, per_sample, clustering, assignment, converged=None):
         bins=bins, meanr=_nanmean(s["meanr"]), xip=_nanmean(s["xip"]), xim=_nanmean(s["xim"]),
         xip_im=_nanmean(s["xip_im"]), xim_im=_nanmean(s["xim_im"]), npairs=s["npairs"].mean(0),
         weight=s["weight"].mean(0), meanlogr=_nanmean(s["meanlogr"]), varxip=varxip, varxim=varxim,
-        cov=np.diag(np.concatenate([varxip, varxim])), var_method="shot", varg1=r0.varg1, varg2=r0.varg2,
+        cov=None, var_method="shot", varg1=r0.varg1, varg2=r0.varg2,
         xip_samples=s["xip"], xim_samples=s["xim"], xip_std=_std(s["xip"]),
         xim_std=_std(s["xim"]), clustering=clustering, assignment=assignment,
         converged=bool(clustering.converged if converged is None else converged),
@@ -210,7 +213,7 @@ def clustered_landy_szalay(data, randoms, bins, n_clusters, assignment="sample",
         bins=bins, xi=_nanmean(s["xi"]), meanr=_nanmean(s["meanr"]), dd=s["dd"].mean(0), dr=s["dr"].mean(0),
         rr=s["rr"].mean(0), dd_npairs=s["dd_npairs"].mean(0), dr_npairs=s["dr_npairs"].mean(0),
         rr_npairs=s["rr_npairs"].mean(0), dd_tot=r0.dd_tot, dr_tot=r0.dr_tot, rr_tot=r0.rr_tot,
-        meanlogr=_nanmean(s["meanlogr"]), varxi=varxi, cov=np.diag(varxi),
+        meanlogr=_nanmean(s["meanlogr"]), varxi=varxi, cov=None,
         xi_samples=s["xi"], xi_std=_std(s["xi"]), clustering=fd, random_clustering=fr,
         converged=bool(fd.converged and fr.converged),
     )

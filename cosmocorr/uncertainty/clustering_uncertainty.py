@@ -84,6 +84,7 @@ class UncertaintyResult(ResultIO):
 
     @property
     def names(self):
+        """Names of the statistics held (e.g. rho1..rho5)."""
         return list(self.mean)
 
     def ratio(self, name):
@@ -101,7 +102,7 @@ class UncertaintyResult(ResultIO):
 
     def plot(self, name, axes=None):
         """The paper's figure 8 layout: bootstrap (left) and sampling (right) error bars, with
-        the naive no-clustering estimate overlaid; |value| on a log axis, negative values open."""
+        the naive no-clustering estimate overlaid; ``|value|`` on a log axis, negative values open."""
         import matplotlib.pyplot as plt
 
         from ..plotting import RHO_LABELS, plot_rho, sign_legend_handles

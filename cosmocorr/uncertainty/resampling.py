@@ -28,6 +28,8 @@ def subset_size(n, fraction):
 
 
 def resample_indices(n, method, fraction, rng):
+    """Indices of one resample of ``n`` objects: with replacement (``method='bootstrap'``) or a sorted subset
+    without ``fraction`` of them."""
     if method == "bootstrap":
         return rng.integers(0, n, n)
     return np.sort(rng.choice(n, size=subset_size(n, fraction), replace=False))
