@@ -920,7 +920,7 @@ def build_parser():
             g.add_argument("--randoms-weight", default=None, help="weight column of the randoms")
         else:
             fp.set_defaults(randoms=None, randoms_hdu=None, randoms_weight=None)
-        _add_binning(fp)
+        _add_binning(fp, paper_defaults=False)
         _add_method(fp)
         _add_output(fp, f"{name}.png")
         fp.set_defaults(func=cmd_field)
@@ -945,7 +945,7 @@ def build_parser():
                    help="g1,g2,size of the stars (size: sigma, or T with --sizes T)")
     g.add_argument("--model-columns", default="g1_psfex,g2_psfex,sig_psfex", help="g1,g2,size of the PSF model")
     g.add_argument("--sizes", default="sigma", choices=["sigma", "T"], help="size columns hold sigma or T = 2 sigma^2")
-    _add_binning(t)
+    _add_binning(t, paper_defaults=True)
     g = t.add_argument_group("errors and the leakage fit")
     g.add_argument("--backend", default=None, choices=["numpy", "julia", "auto"],
                    help="pair-sum backend (default: COSMOCORR_BACKEND, else auto)")

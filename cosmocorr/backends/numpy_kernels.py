@@ -667,7 +667,7 @@ def field_pair_sums(xyz1, w1, f1, xyz2, w2, f2, kind, min_sep, max_sep, nbins, l
     f2 : ndarray (N2,)
         The second catalog's field b_j (complex; a real scalar as a complex array).
     kind : {"scalar", "spin2"}
-        ``"scalar"``: b_j' = b_j. ``"spin2"``: b_j' = b_j conj(u_j)^2 / |u_j|^2, b_j (g1 + i g2)
+        ``"scalar"``: b_j' = b_j. ``"spin2"``: ``b_j' = b_j conj(u_j)^2 / |u_j|^2``, b_j (g1 + i g2)
         rotated into the frame of the great circle joining i to j (u_j its direction at j,
         TreeCorr's spherical projection), so that Re b_j' = gamma_t and Im b_j' = gamma_x of
         source j around i with TreeCorr's signs (``NGCorrelation.xi``, ``xi_im``).

@@ -9,8 +9,8 @@ weighted fields H = w g) the pass accumulates, for every bin k,
 - Den_k  = sum_pairs W_k(r) w_a w_b                                              (soft weight / pair count)
 
 with the shears projected onto the great circle joining the pair as TreeCorr does (the projection
-of :mod:`.soft_estimator`: q_a = s - i c_a, q_b = s + i c_b, e+ = p^2/|p|^2 with p = -q_a conj(q_b),
-e- = m^2/|m|^2 with m = q_a q_b) and r the chord form of eq. 16 in arcmin.
+of :mod:`.soft_estimator`: q_a = s - i c_a, q_b = s + i c_b, ``e+ = p^2/|p|^2`` with p = -q_a conj(q_b),
+``e- = m^2/|m|^2`` with m = q_a q_b) and r the chord form of eq. 16 in arcmin.
 
 ``pairs``: ``"upper"`` (a is b, unordered pairs i < j: auto-correlations), ``"offdiag"`` (a and b
 at the same positions, every ordered pair i != j: two fields at the same positions, as the rho
@@ -58,6 +58,7 @@ class Side:
 
     @property
     def n(self):
+        """Number of objects on this side."""
         return self.xyz.shape[1]
 
 

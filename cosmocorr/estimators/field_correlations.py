@@ -119,6 +119,7 @@ class FieldCorrelationResult(ResultIO):
 
     @property
     def rnom(self):
+        """Nominal bin centres (arcmin), TreeCorr's ``rnom``."""
         return self.bins.rnom
 
     # --- covariance interface (cosmocorr.estimators.covariance) ---------------------------

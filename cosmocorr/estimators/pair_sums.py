@@ -675,9 +675,11 @@ class ExactSums:
         return {"method": "exact", "bin_slop": 0.0, "angle_slop": 0.0}
 
     def all_pairs(self, cat1, cat2, bins, *, shear=True, g1=None, g2=None):
+        """All-pairs sums on the backend's exact kernels (:func:`naive_pair_sums`)."""
         return naive_pair_sums(cat1, cat2, bins, shear=shear, backend=self.backend, g1=g1, g2=g2)
 
     def per_patch(self, cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="auto", logr_cache=None):
+        """Per-patch-pair sums on the exact kernels (:func:`patch_pair_sums`)."""
         return patch_pair_sums(cat1, cat2, bins, shear=shear, g1=g1, g2=g2, mode=mode, backend=self.backend,
                                logr_cache=logr_cache)
 
@@ -739,6 +741,7 @@ class TreeSums:
         return {"method": "tree", **tree.settings_used(corr)}
 
     def all_pairs(self, cat1, cat2, bins, *, shear=True, g1=None, g2=None):
+        """All-pairs sums from TreeCorr's tree (:func:`tree_pair_sums`)."""
         return tree_pair_sums(cat1, cat2, bins, shear=shear, g1=g1, g2=g2, bin_slop=self.bin_slop,
                               angle_slop=self.angle_slop)
 

@@ -76,10 +76,12 @@ class TauResult(ResultIO):
 
     @property
     def meanr(self):
+        """Mean separation of the galaxy-star pairs per bin (arcmin; those of tau0, shared by all three)."""
         return self.tau["tau0"].meanr
 
     @property
     def rnom(self):
+        """Nominal bin centres (arcmin), TreeCorr's ``rnom``."""
         return self.bins.rnom
 
 

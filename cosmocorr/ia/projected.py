@@ -1,6 +1,6 @@
 """Projected intrinsic-alignment correlations w_g+ (GI) and w_++ (II), with halotools' estimators.
 
-The line of sight is z (distant observer); r_p is the separation in the x-y plane and Pi = |dz|.
+The line of sight is z (distant observer); r_p is the separation in the x-y plane and Pi = ``|dz|``.
 Each galaxy of a shape sample has a projected orientation o (unit vector in x-y, from an (N, 2)
 array, normalised here) and an ellipticity e. For a pair (i, j) with phi the angle between o_i
 and the projected separation r_p,ij:
@@ -12,7 +12,7 @@ and the projected separation r_p,ij:
 
 with S+D = sum_ij w_i w_j e_+(i|j) over shape sample 1 and density sample 2, S+S+ = sum_ij
 w_i w_j e_+(i|j) e_+(j|i), S+R the first with randoms2, and R_s R the weighted random-random
-pairs (randoms1 x randoms2). Pairs enter a bin when r_p,k < r_p <= r_p,k+1 and 0 < |dz| <= Pi_max
+pairs (randoms1 x randoms2). Pairs enter a bin when r_p,k < r_p <= r_p,k+1 and ``0 < |dz| <= Pi_max``
 (halotools' cumulative counts differenced in both directions: a pair with dz exactly 0 is not
 counted). In a periodic box without randoms, S+R = 0 and R_s R = N_1 N_2 pi (r_p,k+1^2 - r_p,k^2)
 2 Pi_max / V. These are halotools' ``gi_plus_projected`` and ``ii_plus_projected`` (Campbell),
@@ -74,7 +74,7 @@ def _in_box(x, period, name):
 
 
 def projected_pair_sums(x1, x2, rp_bins, pi_max, period=None, mark="count", w1=None, w2=None, o1=None, o2=None):
-    """Per-r_p-bin sums over all pairs (i in x1, j in x2) with 0 < |dz| <= pi_max.
+    """Per-r_p-bin sums over all pairs (i in x1, j in x2) with ``0 < |dz| <= pi_max``.
 
     ``mark``: ``"count"`` (sum w_i w_j), ``"gplus"`` (sum w_i w_j cos(2 phi_i), phi_i the angle
     between o1_i and the separation) or ``"plusplus"`` (sum w_i w_j cos(2 phi_i) cos(2 phi_j)).

@@ -181,9 +181,11 @@ class Catalog:
 
     @property
     def has_scalar(self):
+        """Whether the catalog carries a scalar field ``k``."""
         return self.k is not None
 
     def require_scalar(self, name="catalog"):
+        """ValueError naming ``name`` unless the catalog has a scalar field ``k``."""
         if not self.has_scalar:
             raise ValueError(f"{name} has no scalar field: give k when building the Catalog")
 
