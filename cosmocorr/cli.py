@@ -209,7 +209,7 @@ def _error_label(result):
 
 
 def _print_rho(result):
-    """rho1..rho5 per bin, each with its sigma (the error bars the figure draws)."""
+    """rho0..rho5 per bin, each with its sigma (the error bars the figure draws)."""
     names = list(result)
     theta = _theta(result["rho1"].meanr, result.bins.rnom)
     cols = ["theta"] + [c for n in names for c in (n, f"sigma_{n}")]
@@ -322,7 +322,7 @@ def cmd_rho(args):
             else:
                 raise CLIError(f"--aleatoric {args.aleatoric!r} is not available in this version of cosmocorr "
                                "(choose bootstrap or subset)")
-        estimator = (f"clustering_uncertainty: rho1..rho5, Algorithm 1 with {args.n_clusters} clusters, "
+        estimator = (f"clustering_uncertainty: rho0..rho5, Algorithm 1 with {args.n_clusters} clusters, "
                      f"{args.n_samples} sampled assignments (epistemic) and {args.n_bootstrap} resamples (aleatoric)")
         u = clustering_uncertainty(stars, bins, args.n_clusters, **ukw)
         print(f"{len(stars)} stars from {args.catalog}; {estimator}; {bins}")
@@ -351,7 +351,7 @@ def cmd_rho(args):
     mkw = _method_kwargs(args, api.rho_statistics, seed)
     result = api.rho_statistics(stars, bins, **mkw)
     estimator = _estimator_name(result, args, "rho_statistics")
-    print(f"{len(stars)} stars from {args.catalog}; rho1..rho5 (xi+), {estimator}; {bins}")
+    print(f"{len(stars)} stars from {args.catalog}; rho0..rho5 (xi+), {estimator}; {bins}")
     _print_rho(result)
     prov = _provenance(args, backend, [args.catalog], columns, seed, estimator, _settings(args))
     if args.out:
@@ -666,7 +666,7 @@ def cmd_demo(args):
     result = rho_statistics(stars, bins, backend=args.backend)
     estimator = "rho_statistics: naive all-pairs estimator"
     print(f"cosmocorr demo: built-in synthetic star catalog, {len(stars)} stars (seed {args.seed}); "
-          f"rho1..rho5 in 8 linear bins 0-45 arcmin (naive all-pairs estimator)")
+          f"rho0..rho5 in 8 linear bins 0-45 arcmin (naive all-pairs estimator)")
     _print_rho(result)
     _mpl()
     from .io import provenance
@@ -828,7 +828,7 @@ def build_parser():
     p._subparsers_by_name = {}
 
     d = sub.add_parser("demo", help="rho statistics of a built-in synthetic star catalog (no data needed)",
-                       description="rho1..rho5 of a seeded synthetic star catalog in 8 linear bins 0-45 arcmin; "
+                       description="rho0..rho5 of a seeded synthetic star catalog in 8 linear bins 0-45 arcmin; "
                                    "writes rho_demo.png and rho_demo.json to --outdir.", formatter_class=_Formatter)
     d.add_argument("--outdir", default="cosmocorr_demo", help="where to write rho_demo.png and rho_demo.json")
     d.add_argument("--n-stars", type=_int_at_least(2, "a correlation needs a pair of stars"), default=610, help="number of synthetic stars")
@@ -841,7 +841,7 @@ def build_parser():
     d.add_argument("--config", default=None, help="TOML (or YAML) file of options")
     d.set_defaults(func=cmd_demo)
 
-    r = sub.add_parser("rho", help="rho1..rho5 (paper eqs. 2-6) of a star catalog, exact or Algorithm 1",
+    r = sub.add_parser("rho", help="rho0..rho5 (paper eqs. 2-6) of a star catalog, exact or Algorithm 1",
                        description="rho statistics of stars with PSF-model ellipticities and sizes: the exact "
                                    "all-pairs estimator, Algorithm 1 (--n-clusters), or the epistemic vs aleatoric "
                                    "uncertainty study (--n-clusters with --n-bootstrap).", formatter_class=_Formatter)

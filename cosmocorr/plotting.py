@@ -211,7 +211,7 @@ def sign_legend_handles(color="0.3", marker="o"):
 
 def plot_rho_panels(theta, series, names=RHO_NAMES, labels=None, axes=None, title=None, sharey=False,
                     scale="theta", linthresh=None, xlim=None, ncols=None, xscale="linear", symbol=r"\rho"):
-    """Panels of several statistics (rho1..rho5), each showing every series.
+    """Panels of several statistics (rho0..rho5), each showing every series.
 
     Parameters
     ----------
@@ -282,7 +282,7 @@ def plot_rho_panels(theta, series, names=RHO_NAMES, labels=None, axes=None, titl
 
 def plot_rho_statistics(result, errors=None, naive=None, axes=None, title=None, sharey=False, scale="theta",
                         label="estimate", naive_label="naive (all pairs)", error_label=None):
-    """Five panels (rho1..rho5) of a RhoResult-like object (``result["rho1"].xip``, ``.meanr``,
+    """Panels (rho0..rho5) of a RhoResult-like object (``result["rho1"].xip``, ``.meanr``,
     ``result.bins``).
 
     ``errors`` maps rho name -> per-bin sigma (default: the result's ``xip_std`` for Algorithm 1
