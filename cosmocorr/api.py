@@ -41,6 +41,17 @@ def _check_clustered_var_method(var_method):
                          "aleatoric='patch_jackknife') gives the patch jackknife")
 
 
+def _check_exact_for_algorithm1(method, bin_slop, angle_slop, approx_tol):
+    """Algorithm 1 (``n_clusters``) sums its clusters' pairs exactly: ``method="tree"`` and the
+    tree's settings are a ValueError there rather than silently unused."""
+    if estimators.check_method(method) != "exact":
+        raise ValueError(f"method={method!r} cannot be combined with n_clusters: Algorithm 1 correlates its "
+                         "clusters exactly (give n_clusters=None for the tree estimator)")
+    for name, v in (("bin_slop", bin_slop), ("angle_slop", angle_slop), ("approx_tol", approx_tol)):
+        if v is not None:
+            raise ValueError(f"{name} is a setting of method='tree', which cannot be combined with n_clusters")
+
+
 def _executor_args(fn):
     """Add ``client=`` and ``num_threads=`` (keyword-only) to a public estimator: all the work
     below it runs under that Dask client / thread count (:mod:`cosmocorr._parallel`)."""
@@ -74,7 +85,8 @@ _EXECUTOR_DOC = """
 def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
                 backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                 fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
-                tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0):
+                tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
+                bin_slop=None, angle_slop=None, approx_tol=None):
     """Shear-shear correlation xi+(theta), xi-(theta) (paper eqs. 7-8).
 
     Without ``n_clusters``: the exact estimator over all pairs
@@ -104,6 +116,13 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
         Fuzzy c-means settings of Algorithm 1 (:func:`cosmocorr.fuzzy_c_means`); stopping at
         ``max_iter`` without converging emits a :class:`cosmocorr.ConvergenceWarning` and is
         recorded on the result (``converged``).
+    method : {"exact", "tree"}
+        Without ``n_clusters``: ``"exact"`` (default, every pair) or ``"tree"`` (TreeCorr's tree,
+        :mod:`cosmocorr.backends.tree`; the same result type, ``var_method`` and files). With
+        ``n_clusters`` only ``"exact"``.
+    bin_slop, angle_slop, approx_tol :
+        ``method="tree"`` settings (TreeCorr's meanings and defaults; see
+        :func:`cosmocorr.estimators.shear_shear`); the values used are on the result.
 
     Returns
     -------
@@ -112,7 +131,9 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     if n_clusters is None:
         return estimators.shear_shear(cat1, cat2, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
                                       spacing=spacing, backend=backend, var_method=var_method,
-                                      cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
+                                      cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
+                                      method=method, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
+    _check_exact_for_algorithm1(method, bin_slop, angle_slop, approx_tol)
     _check_clustered_var_method(var_method)
     _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progress)
     check_catalog(cat1, "cat1").require_shear("cat1")
@@ -129,9 +150,12 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
 def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
                  backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                  fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
-                 tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0):
+                 tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
+                 bin_slop=None, angle_slop=None, approx_tol=None):
     """Landy-Szalay omega(theta) (paper eq. 1): exact, or by Algorithm 1 with ``n_clusters``
     (data and randoms each clustered; :func:`cosmocorr.uncertainty.clustered_landy_szalay`).
+    ``method="tree"`` (with ``bin_slop``, ``angle_slop``) takes DD, DR, RR from TreeCorr's tree
+    (without ``n_clusters``), as :func:`shear_shear`.
 
     Returns
     -------
@@ -140,7 +164,9 @@ def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=
     if n_clusters is None:
         return estimators.landy_szalay(data, randoms, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
                                        spacing=spacing, backend=backend, var_method=var_method,
-                                       cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
+                                       cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
+                                      method=method, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
+    _check_exact_for_algorithm1(method, bin_slop, angle_slop, approx_tol)
     _check_clustered_var_method(var_method)
     _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progress)
     check_catalog(data, "data")
@@ -156,9 +182,12 @@ def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=
 def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
                    backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                    fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
-                   tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0):
+                   tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
+                   bin_slop=None, angle_slop=None, approx_tol=None):
     """rho1..rho5 (paper eqs. 2-6): exact, or by Algorithm 1 on the stars with ``n_clusters``
-    (:func:`cosmocorr.uncertainty.clustered_rho_statistics`).
+    (:func:`cosmocorr.uncertainty.clustered_rho_statistics`). ``method="tree"`` (with
+    ``bin_slop``, ``angle_slop``) takes the five from TreeCorr's tree (without ``n_clusters``),
+    as :func:`shear_shear`.
 
     Returns
     -------
@@ -169,7 +198,9 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
         return estimators.rho_statistics(stars, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
                                          spacing=spacing, backend=backend, var_method=var_method,
                                          cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
-                                         seed=seed)
+                                         seed=seed, method=method, bin_slop=bin_slop, angle_slop=angle_slop,
+                                         approx_tol=approx_tol)
+    _check_exact_for_algorithm1(method, bin_slop, angle_slop, approx_tol)
     _check_clustered_var_method(var_method)
     _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progress)
     check_stars(stars)

@@ -11,7 +11,7 @@ import numpy as np
 from ..io import ResultIO
 from ..sky.bins import Bins
 from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
-from .pair_sums import check_catalog, naive_pair_sums, patch_pair_sums, patches_in_use
+from .pair_sums import check_catalog, pair_sum_method, patches_in_use
 from .pair_sums import ratio as _ratio
 
 __all__ = ["LandySzalayResult", "landy_szalay"]
@@ -49,6 +49,10 @@ class LandySzalayResult(ResultIO):
     npatch : int
     dd_patch, dr_patch, rr_patch : PatchPairSums or None
         Per-patch-pair sums (None without patches).
+    method : {"exact", "tree"}
+        How the pair counts were taken (every pair, or TreeCorr's tree).
+    bin_slop, angle_slop : float
+        The tree's slop values used (TreeCorr's NN defaults resolved); 0 for ``method="exact"``.
     """
 
     bins: Bins
@@ -73,6 +77,9 @@ class LandySzalayResult(ResultIO):
     dd_patch: object = field(default=None, repr=False)
     dr_patch: object = field(default=None, repr=False)
     rr_patch: object = field(default=None, repr=False)
+    method: str = "exact"
+    bin_slop: float = 0.0
+    angle_slop: float = 0.0
 
     @property
     def rnom(self):
@@ -140,9 +147,9 @@ class LandySzalayResult(ResultIO):
 
     @classmethod
     def from_sums(cls, bins, dd, dr, rr, sumw_d, sumw_r, *, patches=None, var_method="shot",
-                  cross_patch_weight="simple", num_bootstrap=500, seed=None, **extra):
+                  cross_patch_weight="simple", num_bootstrap=500, seed=None, settings=None, **extra):
         """A result from the DD, DR, RR sums (``patches``: their PatchPairSums, for the patch
-        covariance methods)."""
+        covariance methods; ``settings``: ``method``, ``bin_slop``, ``angle_slop``, default exact)."""
         dd_tot, rr_tot, dr_tot = 0.5 * sumw_d**2, 0.5 * sumw_r**2, sumw_d * sumw_r
         ddn = dd["weight"] / dd_tot
         drn = dr["weight"] / dr_tot
@@ -160,6 +167,7 @@ class LandySzalayResult(ResultIO):
             meanlogr=_ratio(dd["wlogr"], dd["weight"]) if "wlogr" in dd else np.full(bins.nbins, np.nan),
             npatch=1 if dd_p is None else dd_p.npatch,
             dd_patch=dd_p, dr_patch=dr_p, rr_patch=rr_p,
+            **({} if settings is None else settings),
         )
         return out._set_covariance(var_method, cross_patch_weight, num_bootstrap, seed)
 
@@ -167,8 +175,10 @@ class LandySzalayResult(ResultIO):
 
 
 def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
-                 backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
-    """Landy-Szalay estimator of the angular correlation omega(theta) over all pairs (paper eq. 1).
+                 backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None,
+                 method="exact", bin_slop=None, angle_slop=None, approx_tol=None):
+    """Landy-Szalay estimator of the angular correlation omega(theta) over all pairs, or by a tree
+    (paper eq. 1).
 
     Parameters
     ----------
@@ -181,6 +191,9 @@ def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=
         Error bars (``varxi``, ``cov``), as for :func:`cosmocorr.estimators.shear_shear`; the patch
         methods need ``data`` and ``randoms`` with the same patches (build the randoms with
         ``patch_centers=data.patch_centers``).
+    method, bin_slop, angle_slop, approx_tol :
+        ``"exact"`` (default) or ``"tree"`` (TreeCorr's NNCorrelation on DD, DR, RR) and the
+        tree's settings, as for :func:`cosmocorr.estimators.shear_shear`.
 
     Returns
     -------
@@ -191,14 +204,16 @@ def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=
     var_method = check_var_method(var_method)
     cross_patch_weight = check_cross_patch_weight(cross_patch_weight, var_method)
     bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
-    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
+    how = pair_sum_method(method, backend=backend, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
+    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
+                settings=how.settings(bins, "NN"))
     if patches_in_use([data, randoms], ["data", "randoms"], var_method):
-        ps = (patch_pair_sums(data, None, bins, shear=False, mode="auto", backend=backend),
-              patch_pair_sums(data, randoms, bins, shear=False, mode="cross", backend=backend),
-              patch_pair_sums(randoms, None, bins, shear=False, mode="auto", backend=backend))
+        ps = (how.per_patch(data, None, bins, shear=False, mode="auto"),
+              how.per_patch(data, randoms, bins, shear=False, mode="cross"),
+              how.per_patch(randoms, None, bins, shear=False, mode="auto"))
         dd, dr, rr = (p.total() for p in ps)
         return LandySzalayResult.from_sums(bins, dd, dr, rr, data.sumw, randoms.sumw, patches=ps, **opts)
-    dd = naive_pair_sums(data, None, bins, shear=False, backend=backend)
-    rr = naive_pair_sums(randoms, None, bins, shear=False, backend=backend)
-    dr = naive_pair_sums(data, randoms, bins, shear=False, backend=backend)
+    dd = how.all_pairs(data, None, bins, shear=False)
+    rr = how.all_pairs(randoms, None, bins, shear=False)
+    dr = how.all_pairs(data, randoms, bins, shear=False)
     return LandySzalayResult.from_sums(bins, dd, dr, rr, data.sumw, randoms.sumw, **opts)

@@ -15,6 +15,12 @@ per left-out patch. With a Dask client configured (``client=``, ``set_executor``
 the cluster (the NumPy kernel, single-threaded; each patch's arrays scattered once:
 :func:`cosmocorr.backends.distributed.map_patch_pairs`); the sums equal the local ones to
 rounding. A patch pair of more than ``distributed.MAX_TASK_PAIRS`` pairs is cut into tiles instead.
+
+``method="tree"`` takes the same sums, in the same layout, from TreeCorr's tree
+(:func:`tree_pair_sums`, :func:`tree_patch_pair_sums`; the TreeCorr calls live in
+:mod:`cosmocorr.backends.tree`). :func:`pair_sum_method` is the one place where the estimators'
+``method`` is told apart: it returns an object (:class:`ExactSums` or :class:`TreeSums`) whose
+``all_pairs``, ``per_patch`` and ``field_pairs`` give the sums either way.
 """
 from __future__ import annotations
 
@@ -23,12 +29,15 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._parallel import resolve_client
-from ..backends import distributed, get_kernels
+from .._validate import check_choice, check_real
+from ..backends import distributed, get_kernels, tree
 from ..sky.catalog import Catalog
 from ..sky.geometry import ARCMIN
 
 __all__ = ["naive_pair_sums", "check_catalog", "ratio", "logr_sums", "field_variance", "patch_pair_sums",
-           "PatchPairSums", "sum_both_orders", "check_same_patches", "patches_in_use"]
+           "PatchPairSums", "sum_both_orders", "check_same_patches", "patches_in_use", "tree_pair_sums",
+           "tree_patch_pair_sums", "pair_sum_method", "ExactSums", "TreeSums", "METHODS", "check_method",
+           "check_slop"]
 
 
 def ratio(num, den):
@@ -279,10 +288,7 @@ def patch_pair_sums(cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="aut
     sums = None
     upper = mode == "auto"
     cache = logr_cache if (c2 is cat1 and mode in ("auto", "ordered")) else None
-    tot = np.outer(sumw1, sumw2)
-    if upper:
-        tot = np.triu(tot)
-        tot[np.diag_indices(npatch)] = 0.5 * sumw1**2
+    tot = _patch_tot(sumw1, sumw2, upper)
     # the patch pairs in range, in loop order; ``have``: its wlogr comes from the cache (filled by
     # an earlier call, or by an earlier pair of this call with the same unordered key)
     jobs = []
@@ -356,6 +362,15 @@ def patch_pair_sums(cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="aut
     return PatchPairSums(sums=sums, ok=ok, tot=tot, auto=upper)
 
 
+def _patch_tot(sumw1, sumw2, upper):
+    """sum(w_p) sum(w_q) per patch pair (auto, ``upper``: upper triangle, 0.5 sum(w_p)^2 on the diagonal)."""
+    tot = np.outer(sumw1, sumw2)
+    if upper:
+        tot = np.triu(tot)
+        tot[np.diag_indices(len(sumw1))] = 0.5 * sumw1**2
+    return tot
+
+
 def _patch_pair(kernels, a, b, kind, bins, logr, zero_im):
     """The sums of one patch pair and the wlogr to cache (that of its unordered pairs).
 
@@ -413,3 +428,236 @@ def _remote_patch_pairs(client, jobs, cat1, c2, members1, members2, g1, g2, shea
             parts2[q] = part(c2, members2, g2, q)
     tasks = [(p, q, (kind, not have, zero_im)) for p, q, kind, _, have in jobs]
     return distributed.map_patch_pairs(client, _patch_pair_task, (bins,), parts1, parts2, tasks)
+
+
+# ------------------------------------------------------------------------------ the tree engine
+def _tree_fields(cat1, cat2, shear, g1, g2):
+    """The two fields of a tree run (``None`` for positions only) and whether it is one field
+    with itself (an auto-correlation of one field: its ``xip_im`` is 0 by symmetry)."""
+    if not shear:
+        return None, None, False
+    c2 = cat1 if cat2 is None else cat2
+    f1 = cat1.g if g1 is None else np.asarray(g1, dtype=complex)
+    if cat2 is None:
+        if g2 is not None and g2 is not g1:
+            raise ValueError("g2: a tree auto-correlation (cat2=None) correlates one field with itself; to correlate "
+                             "two fields at the same positions over every ordered pair give cat2=cat1")
+        return f1, f1, True
+    f2 = c2.g if g2 is None else np.asarray(g2, dtype=complex)
+    return f1, f2, False
+
+
+def _tree_run(cat1, cat2, bins, shear, g1, g2, bin_slop, angle_slop, patches):
+    """TreeCorr's GG (``shear``) or NN correlation of the catalogs, processed, not finalized."""
+    kind = "GG" if shear else "NN"
+    letters = tree.KINDS[kind].letters
+    f1, f2, one_field = _tree_fields(cat1, cat2, shear, g1, g2)
+    t1 = tree.tree_catalog(cat1.ra, cat1.dec, cat1.w, letter=letters[0], field=f1,
+                           patch=cat1.patch if patches else None)
+    t2 = None if cat2 is None else tree.tree_catalog(cat2.ra, cat2.dec, cat2.w, letter=letters[1], field=f2,
+                                                     patch=cat2.patch if patches else None)
+    corr = tree.make_correlation(kind, bins.min_sep, bins.max_sep, bins.nbins, bins.spacing == "log",
+                                 bin_slop=bin_slop, angle_slop=angle_slop)
+    return tree.run(corr, t1, t2), kind, one_field
+
+
+def tree_pair_sums(cat1, cat2=None, bins=None, *, shear=True, bin_slop=None, angle_slop=None, g1=None, g2=None):
+    """All-pairs bin sums by TreeCorr's tree (:mod:`cosmocorr.backends.tree`): the same dict, keys,
+    meaning and units as :func:`naive_pair_sums` (``npairs``, ``weight``, ``wr`` in arcmin,
+    ``wlogr``; for shear ``xip``, ``xip_im``, ``xim``, ``xim_im`` as sums of w_i w_j times the
+    projected products of paper eq. 8), with each pair's separation and projection those of the
+    tree cells that stand for it.
+
+    Parameters
+    ----------
+    cat1, cat2 : Catalog
+        ``cat2`` None: auto-correlation (each unordered pair once, no self pairs; TreeCorr's
+        ``process(cat)``). ``cat2=cat1`` with two fields ``g1``, ``g2``: every ordered pair
+        i != j (the rho statistics' cross-correlations at the same positions).
+    bins : Bins
+    shear : bool
+        Shear-shear (TreeCorr's GGCorrelation) or positions only (NNCorrelation).
+    bin_slop, angle_slop : float, optional
+        TreeCorr's meanings; None: TreeCorr's defaults (``bin_slop`` with ``bin_slop * bin_size
+        <= 0.1``, at most 1; ``angle_slop = 0.1``). 0 and 0: every pair at its own separation
+        and angle (the exact sums, to TreeCorr's single-precision cell sums, ~1e-7 relative).
+    g1, g2 : complex ndarray, optional
+        Fields overriding the catalogs' shears.
+
+    Returns
+    -------
+    dict of ndarray (nbins,)
+    """
+    corr, kind, one_field = _tree_run(cat1, cat2, bins, shear, g1, g2, bin_slop, angle_slop, False)
+    sums = tree.total_sums(corr, kind)
+    if one_field:
+        sums["xip_im"] = np.zeros_like(sums["xip_im"])   # as the exact path: 0 by symmetry
+    return sums
+
+
+def tree_patch_pair_sums(cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="auto", bin_slop=None,
+                         angle_slop=None):
+    """:func:`patch_pair_sums` by TreeCorr's tree: a :class:`PatchPairSums` whose sums per patch
+    pair are TreeCorr's per-patch-pair results on catalogs carrying the same patch labels
+    (``Catalog.patch``), so covariances of the two methods are comparable.
+
+    ``mode`` as :func:`patch_pair_sums` (``"auto"``: TreeCorr auto-correlation, patch pairs
+    p <= q; ``"cross"``: ``cat1`` with ``cat2``; ``"ordered"``: ``g1`` with ``g2`` at ``cat1``'s
+    positions, a TreeCorr cross-correlation). ``ok`` holds the patch pairs TreeCorr keeps in its
+    ``results``; ``tot`` is computed as on the exact path.
+    """
+    check_choice(mode, "mode", ("auto", "cross", "ordered"))
+    c2 = cat1 if mode in ("auto", "ordered") else cat2
+    run_cat2 = None if mode == "auto" else c2
+    corr, kind, one_field = _tree_run(cat1, run_cat2, bins, shear, g1, g2, bin_slop, angle_slop, True)
+    npatch = cat1.npatch
+    sums, ok = tree.patch_sums(corr, kind, npatch)
+    if one_field:
+        sums["xip_im"] = np.zeros_like(sums["xip_im"])
+    sumw1 = np.bincount(cat1.patch, weights=cat1.w, minlength=npatch)
+    sumw2 = np.bincount(c2.patch, weights=c2.w, minlength=npatch)
+    upper = mode == "auto"
+    return PatchPairSums(sums=sums, ok=np.triu(ok) if upper else ok, tot=_patch_tot(sumw1, sumw2, upper), auto=upper)
+
+
+# ------------------------------------------------------------- the one choice of method="exact"|"tree"
+METHODS = ("exact", "tree")
+
+
+def check_method(method, name="method"):
+    """``method`` if it is ``"exact"`` or ``"tree"`` (TypeError / ValueError naming it otherwise)."""
+    if not isinstance(method, str):
+        raise TypeError(f"{name} must be a string, one of {METHODS}; got {type(method).__name__}")
+    return check_choice(method, name, METHODS)
+
+
+def check_slop(value, name):
+    """None (TreeCorr's default) or a finite real >= 0, as a float."""
+    if value is None:
+        return None
+    return check_real(value, name, low=0.0)
+
+
+class ExactSums:
+    """``method="exact"``: every pair on a backend's kernels (:func:`naive_pair_sums`,
+    :func:`patch_pair_sums`)."""
+
+    method = "exact"
+
+    def __init__(self, backend=None):
+        self.backend = backend
+
+    def settings(self, bins, kind="GG"):
+        """What the result records: the method, and no slop (each pair at its own separation)."""
+        return {"method": "exact", "bin_slop": 0.0, "angle_slop": 0.0}
+
+    def all_pairs(self, cat1, cat2, bins, *, shear=True, g1=None, g2=None):
+        return naive_pair_sums(cat1, cat2, bins, shear=shear, backend=self.backend, g1=g1, g2=g2)
+
+    def per_patch(self, cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="auto", logr_cache=None):
+        return patch_pair_sums(cat1, cat2, bins, shear=shear, g1=g1, g2=g2, mode=mode, backend=self.backend,
+                               logr_cache=logr_cache)
+
+    def field_pairs(self, cat, fields, pairs, bins):
+        """Sums of several pairs of fields at the same positions (dict name -> sums): ``pairs``
+        maps a name to (a, b), keys of ``fields``; a == b: auto-correlation of the field, else
+        every ordered pair i != j of a_i with b_j."""
+        multi = getattr(get_kernels(self.backend), "pair_sums_fields", None)
+        if multi is not None:
+            # one pass over the pair geometry (separations, bins, projections) for all pairs of fields
+            names = sorted({k for ab in pairs.values() for k in ab})
+            at = {k: q for q, k in enumerate(names)}
+            sums = multi(cat.xyz, cat.w, [fields[k] for k in names], [(at[a], at[b]) for a, b in pairs.values()],
+                         bins.min_sep, bins.max_sep, bins.nbins, bins.spacing == "log", logr=True)
+            return dict(zip(pairs, sums))
+        wlogr = logr_sums(cat.xyz, cat.w, cat.xyz, cat.w, bins, True)   # positions only: once for all
+        out = {}
+        for name, (a, b) in pairs.items():
+            if a == b:
+                out[name] = naive_pair_sums(cat, None, bins, backend=self.backend, g1=fields[a], g2=fields[a],
+                                            logr=False)
+                out[name]["wlogr"] = wlogr.copy()
+            else:
+                # cross-correlation of two fields at the same positions: all ordered pairs i != j
+                # = the auto-correlation's unordered pairs taken in both orders
+                s_ab = naive_pair_sums(cat, None, bins, backend=self.backend, g1=fields[a], g2=fields[b], logr=False)
+                s_ba = naive_pair_sums(cat, None, bins, backend=self.backend, g1=fields[b], g2=fields[a], logr=False)
+                out[name] = sum_both_orders(s_ab, s_ba)
+                out[name]["wlogr"] = 2.0 * wlogr
+        return out
+
+
+class TreeSums:
+    """``method="tree"``: TreeCorr's tree with ``bin_slop`` and ``angle_slop``
+    (:func:`tree_pair_sums`, :func:`tree_patch_pair_sums`)."""
+
+    method = "tree"
+
+    def __init__(self, bin_slop=None, angle_slop=None, approx_tol=None):
+        self.bin_slop = bin_slop
+        self.angle_slop = angle_slop
+        self.approx_tol = approx_tol
+
+    def settings(self, bins, kind="GG"):
+        """What the result records: the method and the slops TreeCorr uses for ``bins`` and the
+        correlation ``kind`` (:data:`cosmocorr.backends.tree.KINDS`; its defaults resolved)."""
+        corr = tree.make_correlation(kind, bins.min_sep, bins.max_sep, bins.nbins, bins.spacing == "log",
+                                     bin_slop=self.bin_slop, angle_slop=self.angle_slop)
+        return {"method": "tree", **tree.settings_used(corr)}
+
+    def all_pairs(self, cat1, cat2, bins, *, shear=True, g1=None, g2=None):
+        return tree_pair_sums(cat1, cat2, bins, shear=shear, g1=g1, g2=g2, bin_slop=self.bin_slop,
+                              angle_slop=self.angle_slop)
+
+    def per_patch(self, cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="auto", logr_cache=None):
+        return tree_patch_pair_sums(cat1, cat2, bins, shear=shear, g1=g1, g2=g2, mode=mode, bin_slop=self.bin_slop,
+                                    angle_slop=self.angle_slop)
+
+    def field_pairs(self, cat, fields, pairs, bins):
+        """As :meth:`ExactSums.field_pairs`: a == b a TreeCorr auto-correlation, else a TreeCorr
+        cross-correlation of the two fields at the same positions."""
+        return {name: self.all_pairs(cat, None if a == b else cat, bins, g1=fields[a], g2=fields[b])
+                for name, (a, b) in pairs.items()}
+
+
+_ENGINES = {"exact": ExactSums, "tree": TreeSums}
+
+
+def pair_sum_method(method="exact", *, backend=None, bin_slop=None, angle_slop=None, approx_tol=None):
+    """How the estimators take their pair sums: the one place where ``method`` is told apart.
+
+    Parameters
+    ----------
+    method : {"exact", "tree"}
+        ``"exact"``: every pair on ``backend``'s kernels; ``"tree"``: TreeCorr's tree.
+    backend : {"numpy", "julia", "auto"}, optional
+        Exact kernels only; ``method="tree"`` with ``backend="julia"`` is a ValueError (the tree
+        runs in TreeCorr's C++).
+    bin_slop, angle_slop : float >= 0, optional
+        ``method="tree"`` only (TreeCorr's meanings; None: its defaults); given with
+        ``method="exact"`` they are a ValueError rather than silently unused.
+    approx_tol : float > 0, optional
+        ``method="tree"`` only: tolerated approximation error in units of the statistical sigma
+        of each bin (used by ``bin_slop="auto"``).
+
+    Returns
+    -------
+    ExactSums or TreeSums
+        With ``all_pairs``, ``per_patch``, ``field_pairs`` (the sums) and ``settings(bins)``
+        (``method``, ``bin_slop``, ``angle_slop`` to record on the result).
+    """
+    method = check_method(method)
+    bin_slop = check_slop(bin_slop, "bin_slop")
+    angle_slop = check_slop(angle_slop, "angle_slop")
+    if approx_tol is not None:
+        approx_tol = check_real(approx_tol, "approx_tol", low=0.0, low_open=True)
+    if method == "exact":
+        for name, v in (("bin_slop", bin_slop), ("angle_slop", angle_slop), ("approx_tol", approx_tol)):
+            if v is not None:
+                raise ValueError(f"{name} is a setting of method='tree'; method='exact' counts every pair "
+                                 f"(give method='tree' to use {name})")
+        return _ENGINES[method](backend)
+    if isinstance(backend, str) and backend.strip().lower() == "julia":
+        raise ValueError("backend='julia' runs the exact kernels; method='tree' runs TreeCorr's tree (give "
+                         "backend=None, or method='exact' for the Julia kernels)")
+    return _ENGINES[method](bin_slop, angle_slop, approx_tol)

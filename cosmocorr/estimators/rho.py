@@ -21,13 +21,11 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..backends import get_kernels
 from ..io import ResultIO
 from ..sky.bins import Bins
 from ..sky.stars import StarCatalog
 from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
-from .pair_sums import field_variance, logr_sums, naive_pair_sums, patch_pair_sums, patches_in_use
-from .pair_sums import sum_both_orders as _sum_both_orders
+from .pair_sums import ExactSums, field_variance, pair_sum_method, patches_in_use
 from .shear_shear import ShearShearResult
 
 __all__ = ["RhoResult", "rho_statistics", "rho_pair_sums", "RHO_FIELDS"]
@@ -48,7 +46,8 @@ class RhoResult(ResultIO):
 
     Each entry carries its own ``varxip``, ``varxim``, ``cov`` and ``meanlogr``. ``cov`` here is
     the joint covariance of (rho1 xi+, rho1 xi-, ..., rho5 xi+, rho5 xi-) by ``var_method``
-    (TreeCorr's ``estimate_multi_cov`` order), 10 nbins square.
+    (TreeCorr's ``estimate_multi_cov`` order), 10 nbins square. ``method``, ``bin_slop`` and
+    ``angle_slop``: how the pair sums were taken (as on each entry).
     """
 
     bins: Bins
@@ -56,6 +55,9 @@ class RhoResult(ResultIO):
     extra: dict = field(default_factory=dict, repr=False)
     cov: np.ndarray = field(default=None, repr=False)
     var_method: str = "shot"
+    method: str = "exact"
+    bin_slop: float = 0.0
+    angle_slop: float = 0.0
 
     def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
         """Joint covariance of rho1..rho5 (xi+ then xi- of each) by ``method``."""
@@ -79,41 +81,24 @@ class RhoResult(ResultIO):
     # to_dict / to_json / write / read / to_table: cosmocorr.io.ResultIO (complete and lossless)
 
 
-def rho_pair_sums(stars, bins, backend=None, catalog=None, fields=None):
+def rho_pair_sums(stars, bins, backend=None, catalog=None, fields=None, how=None):
     """Bin sums of all five rho statistics (dict name -> pair-sum dict).
 
     ``catalog``/``fields`` override the stars' own positions and fields (used by the
-    clustered estimator, whose objects are clusters).
+    clustered estimator, whose objects are clusters). ``how``: the pair-sum method
+    (:func:`~cosmocorr.estimators.pair_sums.pair_sum_method`; default exact on ``backend``).
     """
     cat = stars.catalog if catalog is None else catalog
     f = stars.fields() if fields is None else fields
-    multi = getattr(get_kernels(backend), "pair_sums_fields", None)
-    if multi is not None:
-        # one pass over the pair geometry (separations, bins, projections) for all five
-        names = sorted({k for ab in RHO_FIELDS.values() for k in ab})
-        at = {k: q for q, k in enumerate(names)}
-        sums = multi(cat.xyz, cat.w, [f[k] for k in names], [(at[a], at[b]) for a, b in RHO_FIELDS.values()],
-                     bins.min_sep, bins.max_sep, bins.nbins, bins.spacing == "log", logr=True)
-        return dict(zip(RHO_FIELDS, sums))
-    wlogr = logr_sums(cat.xyz, cat.w, cat.xyz, cat.w, bins, True)   # positions only: once for all five
-    out = {}
-    for name, (a, b) in RHO_FIELDS.items():
-        if a == b:
-            out[name] = naive_pair_sums(cat, None, bins, backend=backend, g1=f[a], g2=f[a], logr=False)
-            out[name]["wlogr"] = wlogr.copy()
-        else:
-            # cross-correlation of two fields at the same positions: all ordered pairs i != j
-            # = the auto-correlation's unordered pairs taken in both orders
-            s_ab = naive_pair_sums(cat, None, bins, backend=backend, g1=f[a], g2=f[b], logr=False)
-            s_ba = naive_pair_sums(cat, None, bins, backend=backend, g1=f[b], g2=f[a], logr=False)
-            out[name] = _sum_both_orders(s_ab, s_ba)
-            out[name]["wlogr"] = 2.0 * wlogr
-    return out
+    how = ExactSums(backend) if how is None else how
+    return how.field_pairs(cat, f, RHO_FIELDS, bins)
 
 
 def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
-                   backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
-    """rho1..rho5 (paper eqs. 2-6) from star and PSF-model ellipticities and sizes, over all pairs.
+                   backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None,
+                   method="exact", bin_slop=None, angle_slop=None, approx_tol=None):
+    """rho1..rho5 (paper eqs. 2-6) from star and PSF-model ellipticities and sizes, over all pairs
+    or by a tree.
 
     Parameters
     ----------
@@ -127,6 +112,11 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
         need a StarCatalog built with ``patch=`` or ``npatch=``. rho1 and rho3 are
         auto-correlations (patch pairs p <= q); rho2, rho4, rho5 correlate two fields at the same
         positions over ordered pairs, i.e. a TreeCorr cross-correlation (all patch pairs).
+    method, bin_slop, angle_slop, approx_tol :
+        ``"exact"`` (default) or ``"tree"`` and the tree's settings, as for
+        :func:`cosmocorr.estimators.shear_shear`. With ``"tree"``, rho1 and rho3 are TreeCorr
+        GG auto-correlations and rho2, rho4, rho5 GG cross-correlations of the two fields at the
+        same positions (zero-separation pairs excluded, as on the exact path).
 
     Returns
     -------
@@ -137,21 +127,24 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
     var_method = check_var_method(var_method)
     cross_patch_weight = check_cross_patch_weight(cross_patch_weight, var_method)
     bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+    how = pair_sum_method(method, backend=backend, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
     cat, f = stars.catalog, stars.fields()
-    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
+    settings = how.settings(bins)
+    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
+                settings=settings)
     var = {k: field_variance(v, cat.w) for k, v in f.items()}
     rho = {}
     if patches_in_use([cat], ["stars"], var_method):
         cache = {}   # the positions-only wlogr sums of each patch pair, shared by the five statistics
         for name, (a, b) in RHO_FIELDS.items():
-            ps = patch_pair_sums(cat, None, bins, shear=True, g1=f[a], g2=f[b],
-                                 mode="auto" if a == b else "ordered", backend=backend, logr_cache=cache)
+            ps = how.per_patch(cat, None, bins, shear=True, g1=f[a], g2=f[b], mode="auto" if a == b else "ordered",
+                               logr_cache=cache)
             rho[name] = ShearShearResult.from_sums(bins, ps.total(), patch_sums=ps, varg1=var[a], varg2=var[b], **opts)
     else:
-        sums = rho_pair_sums(stars, bins, backend=backend)
+        sums = rho_pair_sums(stars, bins, how=how)
         for name, (a, b) in RHO_FIELDS.items():
             rho[name] = ShearShearResult.from_sums(bins, sums[name], varg1=var[a], varg2=var[b], **opts)
-    out = RhoResult(bins, rho, var_method=var_method)
+    out = RhoResult(bins, rho, var_method=var_method, **settings)
     out.cov = (np.diag(out.estimate_cov("shot")) if var_method == "shot" else
                out.estimate_cov(var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap,
                                 seed=seed))

@@ -14,7 +14,7 @@ import numpy as np
 from ..io import ResultIO
 from ..sky.bins import Bins
 from .covariance import check_cross_patch_weight, check_var_method, estimate_multi_cov
-from .pair_sums import check_catalog, field_variance, naive_pair_sums, patch_pair_sums, patches_in_use
+from .pair_sums import check_catalog, field_variance, pair_sum_method, patches_in_use
 from .pair_sums import ratio as _ratio
 
 __all__ = ["ShearShearResult", "shear_shear"]
@@ -52,6 +52,11 @@ class ShearShearResult(ResultIO):
         Shape-noise variance per component of the two fields.
     patch_sums : PatchPairSums or None
         The per-patch-pair sums every covariance method reuses (None without patches).
+    method : {"exact", "tree"}
+        How the pair sums were taken (every pair, or TreeCorr's tree).
+    bin_slop, angle_slop : float
+        The tree's slop values used (TreeCorr's defaults resolved); 0 for ``method="exact"``
+        (every pair at its own separation and projection angle).
     """
 
     bins: Bins
@@ -73,6 +78,9 @@ class ShearShearResult(ResultIO):
     varg1: float = float("nan")
     varg2: float = float("nan")
     patch_sums: object = field(default=None, repr=False)
+    method: str = "exact"
+    bin_slop: float = 0.0
+    angle_slop: float = 0.0
 
     @property
     def rnom(self):
@@ -126,11 +134,12 @@ class ShearShearResult(ResultIO):
 
     @classmethod
     def from_sums(cls, bins, sums, *, varg1=None, varg2=None, patch_sums=None, var_method="shot",
-                  cross_patch_weight="simple", num_bootstrap=500, seed=None, **extra):
+                  cross_patch_weight="simple", num_bootstrap=500, seed=None, settings=None, **extra):
         """A result from all-pairs sums (and, for the patch methods, the per-patch-pair sums).
 
         ``varg1``/``varg2`` (shape noise per component of the two fields) give the shot-noise
-        variances; without them ``varxip``/``varxim``/``cov`` are NaN.
+        variances; without them ``varxip``/``varxim``/``cov`` are NaN. ``settings``: how the sums
+        were taken (``method``, ``bin_slop``, ``angle_slop``; default exact).
         """
         w = sums["weight"]
         out = cls(
@@ -148,6 +157,7 @@ class ShearShearResult(ResultIO):
             varg1=np.nan if varg1 is None else float(varg1),
             varg2=np.nan if varg2 is None else float(varg2),
             patch_sums=patch_sums,
+            **({} if settings is None else settings),
         )
         return out._set_covariance(var_method, cross_patch_weight, num_bootstrap, seed)
 
@@ -155,8 +165,9 @@ class ShearShearResult(ResultIO):
 
 
 def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
-                backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
-    """Shear-shear correlation xi+(theta), xi-(theta) over all pairs (paper eqs. 7-8).
+                backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None,
+                method="exact", bin_slop=None, angle_slop=None, approx_tol=None):
+    """Shear-shear correlation xi+(theta), xi-(theta) over all pairs, or by a tree (paper eqs. 7-8).
 
     .. math:: \\hat\\xi_\\pm(\\theta) = \\frac{\\sum_{ij} w_i w_j\\, \\mathrm{Re}(g_i g_j^{*})\\ \\text{or}
               \\ \\mathrm{Re}(g_i g_j)}{\\sum_{ij} w_i w_j}
@@ -182,6 +193,17 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
         Realisations for the bootstrap methods (default 500).
     seed : int or Generator, optional
         Seed of the bootstrap draws.
+    method : {"exact", "tree"}
+        ``"exact"`` (default): every pair on ``backend``'s kernels. ``"tree"``: TreeCorr's tree
+        (:mod:`cosmocorr.backends.tree`): pairs of cells stand for their pairs within
+        ``bin_slop`` and ``angle_slop``; same result type, variances and covariances.
+    bin_slop, angle_slop : float >= 0, optional
+        ``method="tree"`` only, TreeCorr's meanings and defaults (None: ``bin_slop`` with
+        ``bin_slop * bin_size <= 0.1``, at most 1; ``angle_slop=0.1``). The values used are on
+        the result.
+    approx_tol : float > 0, optional
+        ``method="tree"`` only: the tolerated approximation error in units of each bin's
+        statistical sigma (for ``bin_slop="auto"``).
 
     With patches on the catalogs the pair sums are taken once per pair of patches and kept on
     the result (``patch_sums``), so :meth:`ShearShearResult.estimate_cov` and
@@ -198,12 +220,14 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     var_method = check_var_method(var_method)
     cross_patch_weight = check_cross_patch_weight(cross_patch_weight, var_method)
     bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+    how = pair_sum_method(method, backend=backend, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
     cats, names = ([cat1], ["cat1"]) if cat2 is None else ([cat1, cat2], ["cat1", "cat2"])
     use_patches = patches_in_use(cats, names, var_method)
     c2 = cat1 if cat2 is None else cat2
     varg = dict(varg1=field_variance(cat1.g, cat1.w), varg2=field_variance(c2.g, c2.w))
-    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed)
+    opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
+                settings=how.settings(bins))
     if use_patches:
-        ps = patch_pair_sums(cat1, cat2, bins, shear=True, mode="auto" if cat2 is None else "cross", backend=backend)
+        ps = how.per_patch(cat1, cat2, bins, shear=True, mode="auto" if cat2 is None else "cross")
         return ShearShearResult.from_sums(bins, ps.total(), patch_sums=ps, **varg, **opts)
-    return ShearShearResult.from_sums(bins, naive_pair_sums(cat1, cat2, bins, backend=backend), **varg, **opts)
+    return ShearShearResult.from_sums(bins, how.all_pairs(cat1, cat2, bins), **varg, **opts)
