@@ -13,6 +13,7 @@ import inspect
 from . import estimators
 from ._parallel import check_num_threads, using_executor, using_threads
 from ._validate import check_bool, check_choice, check_positive_int, check_real, check_seed
+from .estimators.approximation_error import tree_with_error
 from .estimators.pair_sums import check_catalog
 from .estimators.rho import check_stars
 from .sky import Bins
@@ -31,6 +32,26 @@ def _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progre
     check_seed(seed)
     check_real(fuzziness, "fuzziness", low=1.0, low_open=True)
     check_bool(progress, "progress")
+
+
+def _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction, spot_npatch,
+                  bin_slop_ladder):
+    """The approximation-error settings when a tree result is to carry its measured error
+    (``method="tree"`` with ``approx_error`` or ``bin_slop="auto"``), else None (checked first)."""
+    check_bool(approx_error, "approx_error")
+    auto = isinstance(bin_slop, str)
+    if auto and bin_slop != "auto":
+        raise ValueError(f"bin_slop must be a number >= 0, None or 'auto'; got {bin_slop!r}")
+    if method != "tree":
+        if auto:
+            raise ValueError("bin_slop='auto' chooses the tree's slop: it needs method='tree'")
+        return None
+    if n_clusters is not None or not (approx_error or auto):
+        if bin_slop_ladder is not None:
+            raise ValueError("bin_slop_ladder is used only with bin_slop='auto'")
+        return None
+    return dict(n_rotations=n_rotations, spot_fraction=spot_fraction, spot_npatch=spot_npatch,
+                bin_slop_ladder=bin_slop_ladder)
 
 
 def _check_clustered_var_method(var_method):
@@ -86,7 +107,8 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
                 backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                 fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                 tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
-                bin_slop=None, angle_slop=None, approx_tol=None):
+                bin_slop=None, angle_slop=None, approx_tol=None, approx_error=True, n_rotations=8, spot_fraction=0.1,
+                spot_npatch=20, bin_slop_ladder=None):
     """Shear-shear correlation xi+(theta), xi-(theta) (paper eqs. 7-8).
 
     Without ``n_clusters``: the exact estimator over all pairs
@@ -128,6 +150,17 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     -------
     ShearShearResult or ClusteredShearShearResult
     """
+    approx = _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction,
+                           spot_npatch, bin_slop_ladder)
+    if approx:
+        check_catalog(cat1, "cat1").require_shear("cat1")
+        if cat2 is not None:
+            check_catalog(cat2, "cat2").require_shear("cat2")
+        bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+        return tree_with_error("shear", (cat1, cat2), bins, bin_slop=bin_slop, angle_slop=angle_slop,
+                               approx_tol=approx_tol, seed=seed, progress=progress, backend=backend,
+                               var_method=var_method, cross_patch_weight=cross_patch_weight,
+                               num_bootstrap=num_bootstrap, **approx)
     if n_clusters is None:
         return estimators.shear_shear(cat1, cat2, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
                                       spacing=spacing, backend=backend, var_method=var_method,
@@ -151,7 +184,8 @@ def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=
                  backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                  fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                  tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
-                 bin_slop=None, angle_slop=None, approx_tol=None):
+                 bin_slop=None, angle_slop=None, approx_tol=None, approx_error=True, n_rotations=8, spot_fraction=0.1,
+                 spot_npatch=20, bin_slop_ladder=None):
     """Landy-Szalay omega(theta) (paper eq. 1): exact, or by Algorithm 1 with ``n_clusters``
     (data and randoms each clustered; :func:`cosmocorr.uncertainty.clustered_landy_szalay`).
     ``method="tree"`` (with ``bin_slop``, ``angle_slop``) takes DD, DR, RR from TreeCorr's tree
@@ -161,6 +195,16 @@ def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=
     -------
     LandySzalayResult or ClusteredLandySzalayResult
     """
+    approx = _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction,
+                           spot_npatch, bin_slop_ladder)
+    if approx:
+        check_catalog(data, "data")
+        check_catalog(randoms, "randoms")
+        bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+        return tree_with_error("counts", (data, randoms), bins, bin_slop=bin_slop, angle_slop=angle_slop,
+                               approx_tol=approx_tol, seed=seed, progress=progress, backend=backend,
+                               var_method=var_method, cross_patch_weight=cross_patch_weight,
+                               num_bootstrap=num_bootstrap, **approx)
     if n_clusters is None:
         return estimators.landy_szalay(data, randoms, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
                                        spacing=spacing, backend=backend, var_method=var_method,
@@ -183,7 +227,8 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
                    backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                    fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                    tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
-                   bin_slop=None, angle_slop=None, approx_tol=None):
+                   bin_slop=None, angle_slop=None, approx_tol=None, approx_error=True, n_rotations=8,
+                   spot_fraction=0.1, spot_npatch=20, bin_slop_ladder=None):
     """rho1..rho5 (paper eqs. 2-6): exact, or by Algorithm 1 on the stars with ``n_clusters``
     (:func:`cosmocorr.uncertainty.clustered_rho_statistics`). ``method="tree"`` (with
     ``bin_slop``, ``angle_slop``) takes the five from TreeCorr's tree (without ``n_clusters``),
@@ -194,6 +239,15 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
     RhoResult
         ``result["rho1"].xip`` etc.; empty bins hold NaN.
     """
+    approx = _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction,
+                           spot_npatch, bin_slop_ladder)
+    if approx:
+        check_stars(stars)
+        bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+        return tree_with_error("rho", (stars,), bins, bin_slop=bin_slop, angle_slop=angle_slop,
+                               approx_tol=approx_tol, seed=seed, progress=progress, backend=backend,
+                               var_method=var_method, cross_patch_weight=cross_patch_weight,
+                               num_bootstrap=num_bootstrap, **approx)
     if n_clusters is None:
         return estimators.rho_statistics(stars, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
                                          spacing=spacing, backend=backend, var_method=var_method,

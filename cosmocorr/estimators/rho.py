@@ -47,7 +47,9 @@ class RhoResult(ResultIO):
     Each entry carries its own ``varxip``, ``varxim``, ``cov`` and ``meanlogr``. ``cov`` here is
     the joint covariance of (rho1 xi+, rho1 xi-, ..., rho5 xi+, rho5 xi-) by ``var_method``
     (TreeCorr's ``estimate_multi_cov`` order), 10 nbins square. ``method``, ``bin_slop`` and
-    ``angle_slop``: how the pair sums were taken (as on each entry).
+    ``angle_slop``: how the pair sums were taken (as on each entry). ``approx_info``: how the
+    approximation error of ``cosmocorr.rho_statistics(method="tree")`` was measured; each entry
+    carries its own ``approx_error``, ``approx_sigma`` (and ``_err``) dicts of ``xip``, ``xim``.
     """
 
     bins: Bins
@@ -58,6 +60,7 @@ class RhoResult(ResultIO):
     method: str = "exact"
     bin_slop: float = 0.0
     angle_slop: float = 0.0
+    approx_info: dict = None
 
     def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
         """Joint covariance of rho1..rho5 (xi+ then xi- of each) by ``method``."""
