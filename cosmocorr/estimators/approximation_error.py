@@ -1,64 +1,54 @@
-"""The approximation error of a tree estimate, measured (the paper's Algorithm 1 idea, sec. 2.3).
+r"""The approximation error of a tree estimate, measured (the paper's Algorithm 1 idea, sec. 2.3).
 
 A tree (TreeCorr's, ``method="tree"``) lets a pair of cells stand for all the pairs of their
 objects when the cells are small enough (``bin_slop``, ``angle_slop``). Its estimate xi_T differs
 from the exact one xi_E by an *approximation error* delta = xi_T - xi_E. This module measures
-delta per bin, with an uncertainty on the measurement, in two parts.
+delta per bin, with an uncertainty on the measurement, in two parts (docs/tree_error.md).
+
+**Units.** The tree runs patch by patch (the catalogs' patches, or ``spot_npatch`` k-means ones),
+so every sum S of the estimator (numerator and weight of eq. 8; DD, DR, RR of eq. 1) is a sum over
+*units* u = {p, q}, the pairs with one object in patch p and one in q (p <= q; only units that can
+hold a pair in range): S = sum_u S_u, for the tree and the exact kernel alike. The units are put in
+strata h (the diagonal p = q; off-diagonal units by thirds of the separation of the patch centres)
+and n_h of the N_h units of each stratum are drawn without replacement (seeded Generator); unit u
+of stratum h carries the Horvitz-Thompson weight N_h / n_h.
 
 **Random part, by randomised clustering** (Algorithm 1's idea applied to the tree: make the
-clustering random and look at the spread). The exact estimator is invariant under a rotation R of
+clustering random and measure the spread). The exact estimator is invariant under a rotation R of
 the sphere (positions rotated, spin-2 fields turned by the local frame angle:
-:mod:`cosmocorr.sky.rotations`), but the tree is not: its cells are cut along the Cartesian axes,
-so the objects fall in different cells. On M rotations R_1..R_M drawn uniformly on SO(3),
+:mod:`cosmocorr.sky.rotations`); the tree is not, as its cells are cut along the Cartesian axes.
+Each drawn unit is run by the tree on M rotations drawn uniformly on SO(3). With X_u^m the change of
+the statistic f (xi+, xi-, w, ...) when unit u's sums move from their rotation mean T_u to their
+value on rotation m,
 
 .. math::
-    \\bar\\xi_T = \\frac1M \\sum_m \\xi_T(R_m), \\qquad
-    \\sigma_{\\rm approx}^2 = \\frac1{M-1} \\sum_m \\big(\\xi_T(R_m) - \\bar\\xi_T\\big)^2,
-    \\qquad \\mathrm{se}(\\sigma_{\\rm approx}) = \\frac{\\sigma_{\\rm approx}}{\\sqrt{2(M-1)}},
+    \sigma_{\rm approx}^2 = \sum_h \frac{N_h}{n_h} \sum_{u \in s_h} \widehat{\rm Var}_m(X_u^m),
 
-``approx_sigma`` is the epistemic (clustering) error of one tree estimate (paper sec. 2.3's
-sigma_epistemic), and xi_bar_T (``rotation_mean``) the estimate with that random part averaged down.
+the Horvitz-Thompson estimate of the variance of xi_T over rotations (units taken as independent):
+``approx_sigma`` is the epistemic (clustering) error of one tree estimate, the paper's
+sigma_epistemic of sec. 2.3.
 
-**Systematic part, by exact spot checks.** Split the objects into patches and the pairs into
-*units* u = {p, q}, the pairs with one object in patch p and the other in q (p <= q; only the
-units a pair in range can belong to). Each unit's sums (numerator and weight of every statistic,
-all bins) by the exact kernel, E_u, and by the tree on the same two patches, T_u (averaged over
-the same M rotations), differ by D_u = T_u - E_u; the whole difference is D = sum_u D_u. The units
-are put in strata h (the diagonal p = q, and off-diagonal units by thirds of the separation of
-the patch centres); n_h of the N_h units of each stratum are drawn without replacement with a
-seeded Generator, and
+**Systematic part, by exact spot checks.** Each drawn unit's exact sums E_u are computed once (they
+do not depend on the rotation, nor on ``bin_slop``); with D_u = T_u - E_u,
 
 .. math::
-    \\hat D = \\sum_h \\frac{N_h}{n_h} \\sum_{u \\in s_h} D_u
+    \hat D = \sum_h \frac{N_h}{n_h} \sum_{u \in s_h} D_u, \qquad
+    \widehat{\rm approx\_error} = f(S_T) - f(S_T - \hat D),
 
-is the Horvitz-Thompson estimate of D (unbiased: each unit of stratum h is drawn with
-probability n_h / N_h). The exact sums are then estimated by S_E = S_T - D_hat (S_T: the tree's
-sums, averaged over the rotations), and the systematic error of the tree by the ratio effect
-
-.. math::
-    \\widehat{\\rm approx\\_error} = f(\\bar S_T) - f(\\bar S_T - \\hat D)
-
-with f the estimator (xi+ = sum w w Re(g g*) / sum w w, Landy-Szalay, ...). Its variance is
-estimated by the stratified delete-one jackknife over the drawn units (which needs no
-linearisation of f),
+D_hat is unbiased for D = sum_u D_u (each unit of stratum h is drawn with probability n_h / N_h),
+S_T are the result's own tree sums, and approx_error is the ratio effect of the estimated
+difference on every bin. The standard errors of approx_error and approx_sigma are stratified
+delete-one jackknife ones over the drawn units (no linearisation of f needed),
 
 .. math::
-    v_J = \\sum_h \\Big(1 - \\frac{n_h}{N_h}\\Big) \\frac{n_h - 1}{n_h}
-          \\sum_{u \\in s_h} \\big(\\theta_{(hu)} - \\bar\\theta_h\\big)^2,
+    v_J = \sum_h \Big(1 - \frac{n_h}{N_h}\Big) \frac{n_h - 1}{n_h}
+          \sum_{u \in s_h} \big(\theta_{(hu)} - \bar\theta_h\big)^2,
 
-theta_(hu) the estimate with unit u left out (its stratum's other units weighted N_h / (n_h - 1)),
-plus the variance sigma_approx^2 / M of the rotation average, as the systematic error is the
-expectation over rotations: ``approx_error_err = sqrt(v_J + sigma_approx^2 / M)``.
+theta_(hu) the estimate with unit u left out (its stratum's other units weighted N_h / (n_h - 1)).
 
-The unit runs see the catalogs rotated by the same R_m, so E_u is computed once (exact sums do not
-depend on the rotation) and is shared by every ``bin_slop`` tried. Patches are the catalogs' own
-when they have some; otherwise ``spot_npatch`` k-means patches are made (seeded), for the spot
-checks only.
-
-**Coverage.** The reported tree value xi_T (one orientation, TreeCorr's own result) differs from
-the exact one by delta = b + e with b the systematic part and e a random draw of spread
-sigma_approx, so ``|delta - approx_error| <= z sqrt(approx_error_err^2 + approx_sigma^2)`` at
-about the normal level of z (z = 2: 95 %); :func:`approximation_bound` gives
+**Coverage.** The result's xi_T is one orientation, delta = b + e with b the systematic part and e
+of spread sigma_approx, so ``|delta - approx_error| <= z sqrt(approx_error_err^2 +
+approx_sigma^2)`` at about the normal level of z (z = 2: 95 %); :func:`approximation_bound` gives
 ``|approx_error| + z sqrt(approx_error_err^2 + approx_sigma^2)``, an upper bound on |delta| at that
 level, which ``bin_slop="auto"`` (:func:`choose_bin_slop`) keeps below ``approx_tol`` times the
 statistical sigma of every bin.
@@ -677,9 +667,9 @@ def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, appro
         None: TreeCorr's default. ``"auto"``: :func:`choose_bin_slop` on ``bin_slop_ladder``
         (default: :data:`DEFAULT_LADDER` entries up to TreeCorr's default slop for these bins).
     angle_slop : float, optional
-        TreeCorr's; None: its default (0.1), and with ``bin_slop="auto"`` that default scaled
-        with the slop tried (0.1 bin_slop / TreeCorr's default bin_slop), so that the ladder ends
-        at the exact tree, bin_slop = angle_slop = 0.
+        TreeCorr's (None: its default, 0.1), the same at every slop ``"auto"`` tries. With
+        ``angle_slop=0`` the ladder's last rung (bin_slop=0) is the exact tree, which has no
+        random part (one orientation is checked).
     approx_tol : float > 0, optional
         ``"auto"``'s tolerance in statistical sigmas (default 0.1).
     n_rotations, spot_fraction, spot_npatch, seed, progress :
@@ -721,14 +711,11 @@ def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, appro
         inputs = tuple(None if c is None else next(moved) for c in inputs)
     estimator = {"shear": shear_shear, "counts": landy_szalay, "rho": rho_statistics}[kind]
     default = pair_sum_method("tree").settings(bins, "NN" if kind == "counts" else "GG")
-    default, default_angle = default["bin_slop"], default["angle_slop"]     # TreeCorr's defaults for these bins
+    default = default["bin_slop"]       # TreeCorr's default for these bins
 
     def angle(slop):
-        """angle_slop at ``slop``: the user's; with "auto" and none given, TreeCorr's default scaled
-        with bin_slop (so that the ladder's 0 is the exact bin_slop=0, angle_slop=0)."""
-        if angle_slop is not None or not auto:
-            return angle_slop
-        return default_angle * min(1.0, slop / default) if default > 0 else 0.0
+        """angle_slop at every slop: the user's, or TreeCorr's default (None)."""
+        return angle_slop
 
     def run(args, slop):
         return estimator(*args, bins, method="tree", bin_slop=slop, angle_slop=angle(slop), **estimator_kwargs)
@@ -751,7 +738,7 @@ def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, appro
         problem, lambda s: pair_sum_method("tree", bin_slop=s, angle_slop=angle(s)), pair_sum_method(
             "exact", backend=backend), bin_slop="auto" if auto else bin_slop, ladder=ladder or DEFAULT_LADDER,
         approx_tol=approx_tol, n_rotations=n_rotations, spot_fraction=spot_fraction, spot_npatch=spot_npatch,
-        seed=s_rest, progress=progress, deterministic=lambda s: s == 0 and angle(s) == 0)
+        seed=s_rest, progress=progress, deterministic=lambda s: s == 0 and angle_slop == 0)
     info = {"bin_slop_auto": auto, "bin_slop_tried": [e.bin_slop for e in tried],
             "worst_bound_over_sigma": [e.worst_ratio() for e in tried], "approx_tol": approx_tol,
             "z": Z_COVERAGE, "n_rotations": n_rotations, "spot_fraction": spot_fraction, "npatch": spots.npatch,
