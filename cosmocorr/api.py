@@ -13,7 +13,7 @@ import inspect
 from . import estimators
 from ._parallel import check_num_threads, using_executor, using_threads
 from ._validate import check_bool, check_choice, check_positive_int, check_real, check_seed
-from .estimators.approximation_error import tree_with_error
+from .estimators.approximation_error import check_approx_settings, check_ladder, tree_with_error
 from .estimators.pair_sums import check_catalog
 from .estimators.rho import check_stars
 from .sky import Bins
@@ -35,10 +35,19 @@ def _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progre
 
 
 def _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction, spot_npatch,
-                  bin_slop_ladder):
-    """The approximation-error settings when a tree result is to carry its measured error
-    (``method="tree"`` with ``approx_error`` or ``bin_slop="auto"``), else None (checked first)."""
-    check_bool(approx_error, "approx_error")
+                  bin_slop_ladder, cats=()):
+    """The approximation-error settings when a tree result is to carry its measured error, else None.
+
+    ``approx_error=None`` (default): measured with ``bin_slop="auto"``, or when the catalogs
+    ``cats`` all carry the same patches (the tree then runs patch by patch anyway, and the
+    result is unchanged); True: always (catalogs without patches get k-means spot patches);
+    False: never (``bin_slop="auto"`` is then an error).
+    """
+    if approx_error is not None:
+        check_bool(approx_error, "approx_error")
+    check_approx_settings(n_rotations, spot_fraction, spot_npatch, 0.1, None)
+    if bin_slop_ladder is not None:
+        check_ladder(bin_slop_ladder)
     auto = isinstance(bin_slop, str)
     if auto and bin_slop != "auto":
         raise ValueError(f"bin_slop must be a number >= 0, None or 'auto'; got {bin_slop!r}")
@@ -46,6 +55,13 @@ def _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_
         if auto:
             raise ValueError("bin_slop='auto' chooses the tree's slop: it needs method='tree'")
         return None
+    if auto and approx_error is False:
+        raise ValueError("bin_slop='auto' chooses the slop from the measured approximation error: it needs "
+                         "approx_error=True (or None)")
+    if approx_error is None:
+        cats = [c for c in cats if c is not None]
+        approx_error = bool(cats) and all(getattr(c, "patch", None) is not None for c in cats) and len(
+            {c.npatch for c in cats}) == 1
     if n_clusters is not None or not (approx_error or auto):
         if bin_slop_ladder is not None:
             raise ValueError("bin_slop_ladder is used only with bin_slop='auto'")
@@ -107,7 +123,7 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
                 backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                 fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                 tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
-                bin_slop=None, angle_slop=None, approx_tol=None, approx_error=True, n_rotations=8, spot_fraction=0.1,
+                bin_slop=None, angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8, spot_fraction=0.1,
                 spot_npatch=20, bin_slop_ladder=None):
     """Shear-shear correlation xi+(theta), xi-(theta) (paper eqs. 7-8).
 
@@ -151,7 +167,7 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     ShearShearResult or ClusteredShearShearResult
     """
     approx = _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction,
-                           spot_npatch, bin_slop_ladder)
+                           spot_npatch, bin_slop_ladder, (cat1, cat2))
     if approx:
         check_catalog(cat1, "cat1").require_shear("cat1")
         if cat2 is not None:
@@ -184,7 +200,7 @@ def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=
                  backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                  fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                  tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
-                 bin_slop=None, angle_slop=None, approx_tol=None, approx_error=True, n_rotations=8, spot_fraction=0.1,
+                 bin_slop=None, angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8, spot_fraction=0.1,
                  spot_npatch=20, bin_slop_ladder=None):
     """Landy-Szalay omega(theta) (paper eq. 1): exact, or by Algorithm 1 with ``n_clusters``
     (data and randoms each clustered; :func:`cosmocorr.uncertainty.clustered_landy_szalay`).
@@ -196,7 +212,7 @@ def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=
     LandySzalayResult or ClusteredLandySzalayResult
     """
     approx = _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction,
-                           spot_npatch, bin_slop_ladder)
+                           spot_npatch, bin_slop_ladder, (data, randoms))
     if approx:
         check_catalog(data, "data")
         check_catalog(randoms, "randoms")
@@ -227,7 +243,7 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
                    backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                    fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                    tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
-                   bin_slop=None, angle_slop=None, approx_tol=None, approx_error=True, n_rotations=8,
+                   bin_slop=None, angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8,
                    spot_fraction=0.1, spot_npatch=20, bin_slop_ladder=None):
     """rho1..rho5 (paper eqs. 2-6): exact, or by Algorithm 1 on the stars with ``n_clusters``
     (:func:`cosmocorr.uncertainty.clustered_rho_statistics`). ``method="tree"`` (with
@@ -240,7 +256,7 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
         ``result["rho1"].xip`` etc.; empty bins hold NaN.
     """
     approx = _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction,
-                           spot_npatch, bin_slop_ladder)
+                           spot_npatch, bin_slop_ladder, (getattr(stars, "catalog", None),))
     if approx:
         check_stars(stars)
         bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)

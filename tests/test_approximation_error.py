@@ -10,7 +10,7 @@ from cosmocorr.sky.rotations import random_rotations, rotate_catalog
 from cosmocorr.sky.synthetic import gaussian_shear_catalog, synthetic_star_catalog, uniform_randoms
 
 BINS = cc.Bins(2.0, 20.0, 6, "log")
-FAST = dict(n_rotations=6, spot_npatch=10, spot_fraction=0.3)
+FAST = dict(n_rotations=6, spot_npatch=10, spot_fraction=0.3, approx_error=True)
 
 
 def _cat(seed, signal=0.02):
@@ -128,6 +128,13 @@ def test_same_seed_same_errors_and_plain_tree_without():
     assert not np.allclose(a.approx_sigma["xim"], c.approx_sigma["xim"], rtol=1e-6, atol=0)
     plain = cc.shear_shear(cat, bins=BINS, method="tree", approx_error=False)
     assert plain.approx_error is None and plain.npatch == 1
+    # default (approx_error=None): measured when the catalog has patches, not otherwise
+    assert cc.shear_shear(cat, bins=BINS, method="tree").approx_error is None
+    patched = cc.Catalog(cat.ra, cat.dec, cat.g1, cat.g2, npatch=6, patch_seed=1)
+    r = cc.shear_shear(patched, bins=BINS, method="tree", seed=1, n_rotations=4)
+    ref = cc.shear_shear(patched, bins=BINS, method="tree", approx_error=False)
+    assert r.approx_error is not None and r.approx_info["npatch"] == 6
+    np.testing.assert_allclose(r.xip, ref.xip, rtol=1e-12, atol=0)       # the result itself is unchanged
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
@@ -169,3 +176,8 @@ def test_figure_draws_both_parts_beside_the_statistical_error():
     np.testing.assert_allclose(sig, np.sqrt(r.varxip))          # the statistical sigma, as given
     with pytest.raises(ValueError, match="no approximation error"):
         plot_approximation_error(cc.shear_shear(_cat(13), bins=BINS, method="tree", approx_error=False))
+
+
+def test_auto_without_error_is_refused():
+    with pytest.raises(ValueError, match="approx_error"):
+        cc.shear_shear(_cat(14), bins=BINS, method="tree", bin_slop="auto", approx_error=False)
