@@ -170,7 +170,22 @@ def _method_kwargs(args, func, seed):
     if args.var_method is not None:
         _need(func, "var_method", "--var-method")
         kw["var_method"] = args.var_method
+    for name in ("method", "bin_slop", "angle_slop", "approx_tol"):
+        value = getattr(args, name, None)
+        if value is not None and not (name == "method" and value == "exact"):
+            _need(func, name, "--" + name.replace("_", "-"))
+            kw[name] = value
     return kw
+
+
+def _estimator_name(result, args, func_name, exact_name="naive all-pairs estimator"):
+    """How the result was estimated, for the printed header, the figure and the provenance."""
+    if args.n_clusters is not None:
+        return f"{func_name}: Algorithm 1, {args.n_clusters} clusters, {args.n_samples} x {args.assignment}"
+    if getattr(result, "method", "exact") == "tree":
+        return (f"{func_name}: tree estimator (TreeCorr, bin_slop={result.bin_slop:.6g}, "
+                f"angle_slop={result.angle_slop:.6g})")
+    return f"{func_name}: {exact_name}"
 
 
 def _catalog_kwargs(args, seed):
@@ -191,7 +206,8 @@ def _provenance(args, backend, inputs, columns, seed, estimator, settings):
 
 def _settings(args, **more):
     keys = ("nbins", "min_sep", "max_sep", "spacing", "n_clusters", "n_samples", "assignment", "fuzziness", "npatch",
-            "var_method", "ra_units", "dec_units", "flip_g1", "flip_g2", "drop_masked", "flag", "ok_flag", "hdu")
+            "var_method", "ra_units", "dec_units", "flip_g1", "flip_g2", "drop_masked", "flag", "ok_flag", "hdu",
+            "method", "bin_slop", "angle_slop", "approx_tol")
     out = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     out.update({k: v for k, v in more.items() if v is not None})
     return out
@@ -209,6 +225,10 @@ def cmd_rho(args):
     study = args.n_bootstrap is not None
     if study and args.n_clusters is None:
         raise CLIError("--n-bootstrap (the epistemic vs aleatoric study) needs --n-clusters")
+    tree_args = (args.bin_slop, args.angle_slop, args.approx_tol)
+    if study and (args.method != "exact" or any(v is not None for v in tree_args)):
+        raise CLIError("--method tree (and --bin-slop, --angle-slop) cannot be combined with --n-bootstrap: the "
+                       "uncertainty study runs Algorithm 1, which correlates its clusters exactly")
     if args.aleatoric is not None and not study:
         raise CLIError("--aleatoric needs --n-bootstrap and --n-clusters (the uncertainty study)")
     _outputs(args)
@@ -263,8 +283,7 @@ def cmd_rho(args):
         return 0
     mkw = _method_kwargs(args, api.rho_statistics, seed)
     result = api.rho_statistics(stars, bins, **mkw)
-    estimator = ("rho_statistics: naive all-pairs estimator" if args.n_clusters is None else
-                 f"rho_statistics: Algorithm 1, {args.n_clusters} clusters, {args.n_samples} x {args.assignment}")
+    estimator = _estimator_name(result, args, "rho_statistics")
     print(f"{len(stars)} stars from {args.catalog}; rho1..rho5 (xi+), {estimator}; {bins}")
     _print_rho(result)
     prov = _provenance(args, backend, [args.catalog], columns, seed, estimator, _settings(args))
@@ -275,7 +294,8 @@ def cmd_rho(args):
         if args.naive and args.n_clusters is not None:
             naive = api.rho_statistics(stars, bins, backend=args.backend)
         fig = plot_rho_statistics(result, naive=naive, title=Path(args.catalog).name, sharey=args.sharey,
-                                  scale=args.scale, label="naive (all pairs)" if args.n_clusters is None else
+                                  scale=args.scale, label=(estimator.split(": ")[1] if result.method == "tree" else
+                                                           "naive (all pairs)") if args.n_clusters is None else
                                   f"Algorithm 1 ({args.n_clusters} clusters) $\\pm\\ \\sigma_{{epistemic}}$")
         _save(fig, args)
     _write_results(result, args, prov)
@@ -293,8 +313,7 @@ def cmd_gg(args):
                        **_catalog_kwargs(args, seed))
     bins = _bins(args)
     result = api.shear_shear(cat, bins=bins, **_method_kwargs(args, api.shear_shear, seed))
-    estimator = ("shear_shear: naive all-pairs estimator" if args.n_clusters is None else
-                 f"shear_shear: Algorithm 1, {args.n_clusters} clusters, {args.n_samples} x {args.assignment}")
+    estimator = _estimator_name(result, args, "shear_shear")
     print(f"{len(cat)} objects from {args.catalog}; xi+/xi-, {estimator}; {bins}")
     theta = _theta(result.meanr, bins.rnom)
     err_p = _sigma(result, "xip")
@@ -375,8 +394,7 @@ def cmd_nn(args):
         rdesc = f"{len(randoms)} generated randoms (uniform on the sphere in the data's RA/Dec box, seed {seed})"
     bins = _bins(args)
     result = api.landy_szalay(data, randoms, bins=bins, **_method_kwargs(args, api.landy_szalay, seed))
-    estimator = ("landy_szalay: naive all-pairs estimator" if args.n_clusters is None else
-                 f"landy_szalay: Algorithm 1, {args.n_clusters} clusters, {args.n_samples} x {args.assignment}")
+    estimator = _estimator_name(result, args, "landy_szalay")
     print(f"{len(data)} objects from {args.catalog}, {rdesc}; omega(theta), {estimator}; {bins}")
     theta = _theta(result.meanr, bins.rnom)
     err = _sigma(result, "xi")
@@ -525,6 +543,25 @@ def _add_method(p):
     g.add_argument("--var-method", default=None,
                    help="variance method: shot, jackknife, sample, bootstrap, marked_bootstrap (TreeCorr's names)")
     g.add_argument("--progress", action="store_true", help="show progress bars")
+    g = p.add_argument_group("tree estimator (method tree: TreeCorr's tree, docs/tree.md)")
+    g.add_argument("--method", default="exact", choices=["exact", "tree"],
+                   help="exact: every pair (default); tree: TreeCorr's tree with --bin-slop, --angle-slop")
+    g.add_argument("--bin-slop", type=_slop, default=None,
+                   help="tree: slop in the bin placement, in bin widths (default: TreeCorr's, about 0.1 / bin_size)")
+    g.add_argument("--angle-slop", type=_slop, default=None,
+                   help="tree: slop in the projection angle, radians (default: TreeCorr's, 0.1 for shear)")
+    g.add_argument("--approx-tol", type=float, default=None,
+                   help="tree: tolerated approximation error in units of each bin's statistical sigma")
+
+
+def _slop(text):
+    """A slop value: a number (``--bin-slop 0.5``), or ``auto`` where the estimator accepts it."""
+    if isinstance(text, str) and text.strip().lower() == "auto":
+        return "auto"
+    return float(text)
+
+
+_slop.__name__ = "slop"   # argparse and --config name the type in their messages
 
 
 def _add_output(p, default_out):

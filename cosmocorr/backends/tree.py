@@ -33,12 +33,14 @@ class, which field each catalog carries, which raw arrays are the correlation's 
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._parallel import n_threads
+from .._warnings import emit_warning
 from ..sky.geometry import ARCMIN
 
 __all__ = ["TreeKind", "KINDS", "register_kind", "tree_catalog", "make_correlation", "run", "total_sums",
@@ -63,32 +65,64 @@ class TreeKind:
     sums : tuple of (str, str)
         ``(cosmocorr key, TreeCorr attribute)`` of the correlation's own raw sums (besides
         ``npairs``, ``weight``, ``wr``, ``wlogr``), e.g. ``("xip", "xip")``.
+    zeros : tuple of str
+        Keys the exact path's sums have but TreeCorr's class does not (e.g. ``"xi_im"`` of a
+        scalar correlation): filled with zeros.
+    auto_zeros : tuple of str
+        Keys that are 0 by symmetry in an auto-correlation of one field (``"xip_im"``: Im g_i g_j*
+        is odd under exchanging the pair), set to 0 there as on the exact path.
     """
 
     cls: str
     letters: tuple
     sums: tuple
+    zeros: tuple = ()
+    auto_zeros: tuple = ()
 
 
 #: the correlation types the tree engine runs (``"GG"``: xi+/xi-; ``"NN"``: pair counts)
 KINDS = {
     "NN": TreeKind("NNCorrelation", ("N", "N"), ()),
     "GG": TreeKind("GGCorrelation", ("G", "G"),
-                   (("xip", "xip"), ("xip_im", "xip_im"), ("xim", "xim"), ("xim_im", "xim_im"))),
+                   (("xip", "xip"), ("xip_im", "xip_im"), ("xim", "xim"), ("xim_im", "xim_im")),
+                   auto_zeros=("xip_im",)),
 }
 
 
-def register_kind(name, cls, letters, sums):
-    """Add a correlation type to :data:`KINDS`, e.g. ``register_kind("NG", "NGCorrelation",
-    ("N", "G"), (("xi", "xi"), ("xi_im", "xi_im")))``. Returns the :class:`TreeKind`."""
+def register_kind(name, cls, letters, sums, zeros=(), auto_zeros=()):
+    """Add a correlation type to :data:`KINDS`, e.g. ``register_kind("NK", "NKCorrelation",
+    ("N", "K"), (("xi", "xi"),), zeros=("xi_im",))``. Returns the :class:`TreeKind`."""
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty string, got {name!r}")
     letters = tuple(letters)
     if len(letters) != 2 or any(x not in ("N", "G", "K") for x in letters):
         raise ValueError(f"letters must be two of 'N', 'G', 'K', got {letters!r}")
-    kind = TreeKind(str(cls), letters, tuple((str(a), str(b)) for a, b in sums))
+    kind = TreeKind(str(cls), letters, tuple((str(a), str(b)) for a, b in sums), tuple(zeros), tuple(auto_zeros))
     KINDS[name] = kind
     return kind
+
+
+class _Collect(logging.Handler):
+    """Keeps TreeCorr's warnings (e.g. slop values it considers too large), which would otherwise
+    be lines on stdout, to be re-emitted as cosmocorr warnings."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.messages = []
+
+    def emit(self, record):
+        self.messages.append(" ".join(record.getMessage().split()))
+
+
+def _treecorr_logger(handler):
+    """A logger for one TreeCorr object: warnings to ``handler``, nothing else shown."""
+    log = logging.getLogger("cosmocorr.treecorr")
+    log.propagate = False
+    log.setLevel(logging.WARNING)
+    for h in list(log.handlers):
+        log.removeHandler(h)
+    log.addHandler(handler)
+    return log
 
 
 def treecorr_module():
@@ -134,12 +168,13 @@ def tree_catalog(ra, dec, w, *, letter="N", field=None, patch=None):
     return treecorr.Catalog(**kw)
 
 
-def make_correlation(kind, min_sep, max_sep, nbins, log, *, bin_slop=None, angle_slop=None):
+def make_correlation(kind, min_sep, max_sep, nbins, log, *, bin_slop=None, angle_slop=None, quiet=False):
     """The TreeCorr correlation object of ``kind`` (a :data:`KINDS` key) for cosmocorr's bins.
 
     ``log``: TreeCorr ``bin_type="Log"`` (else ``"Linear"``). ``bin_slop=None`` and
     ``angle_slop=None`` mean TreeCorr's defaults (``bin_slop`` such that ``bin_slop * bin_size
-    <= 0.1``, at most 1; ``angle_slop=0.1``).
+    <= 0.1``, at most 1; ``angle_slop=0.1``). TreeCorr's warnings (slops it finds too large)
+    become cosmocorr warnings, unless ``quiet``.
     """
     treecorr = treecorr_module()
     spec = KINDS[kind]
@@ -149,7 +184,12 @@ def make_correlation(kind, min_sep, max_sep, nbins, log, *, bin_slop=None, angle
         config["bin_slop"] = float(bin_slop)
     if angle_slop is not None:
         config["angle_slop"] = float(angle_slop)
-    return getattr(treecorr, spec.cls)(**config)
+    collect = _Collect()
+    corr = getattr(treecorr, spec.cls)(**config, logger=_treecorr_logger(collect))
+    if not quiet:
+        for message in collect.messages:
+            emit_warning("TreeCorr: " + message)
+    return corr
 
 
 def run(corr, cat1, cat2=None, num_threads=None):
@@ -176,8 +216,11 @@ def _raw(corr, kind):
         "wr": np.asarray(corr.meanr, dtype=float) / ARCMIN,
         "wlogr": np.asarray(corr.meanlogr, dtype=float) - weight * math.log(ARCMIN),
     }
-    for key, attr in KINDS[kind].sums:
+    spec = KINDS[kind]
+    for key, attr in spec.sums:
         out[key] = np.array(getattr(corr, attr), dtype=float)
+    for key in spec.zeros:
+        out[key] = np.zeros_like(weight)
     return out
 
 
@@ -201,7 +244,8 @@ def patch_sums(corr, kind, npatch1, npatch2=None):
     """
     npatch2 = npatch1 if npatch2 is None else npatch2
     nbins = len(corr.rnom)
-    keys = ("npairs", "weight", "wr", "wlogr") + tuple(k for k, _ in KINDS[kind].sums)
+    spec = KINDS[kind]
+    keys = ("npairs", "weight", "wr", "wlogr") + tuple(k for k, _ in spec.sums) + spec.zeros
     sums = {k: np.zeros((npatch1, npatch2, nbins)) for k in keys}
     ok = np.zeros((npatch1, npatch2), dtype=bool)
     for (p, q), res in corr.results.items():

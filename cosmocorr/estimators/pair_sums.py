@@ -36,8 +36,8 @@ from ..sky.geometry import ARCMIN
 
 __all__ = ["naive_pair_sums", "check_catalog", "ratio", "logr_sums", "field_variance", "patch_pair_sums",
            "PatchPairSums", "sum_both_orders", "check_same_patches", "patches_in_use", "tree_pair_sums",
-           "tree_patch_pair_sums", "pair_sum_method", "ExactSums", "TreeSums", "METHODS", "check_method",
-           "check_slop"]
+           "tree_patch_pair_sums", "tree_kind_pair_sums", "tree_kind_patch_pair_sums", "pair_sum_method",
+           "ExactSums", "TreeSums", "METHODS", "check_method", "check_slop"]
 
 
 def ratio(num, den):
@@ -431,34 +431,103 @@ def _remote_patch_pairs(client, jobs, cat1, c2, members1, members2, g1, g2, shea
 
 
 # ------------------------------------------------------------------------------ the tree engine
-def _tree_fields(cat1, cat2, shear, g1, g2):
-    """The two fields of a tree run (``None`` for positions only) and whether it is one field
-    with itself (an auto-correlation of one field: its ``xip_im`` is 0 by symmetry)."""
-    if not shear:
-        return None, None, False
-    c2 = cat1 if cat2 is None else cat2
-    f1 = cat1.g if g1 is None else np.asarray(g1, dtype=complex)
+def _field_of(cat, letter):
+    """A catalog's own field for a TreeCorr letter: its shear (G), scalar ``k`` (K) or none (N)."""
+    if letter == "G":
+        return cat.g
+    if letter == "K":
+        return getattr(cat, "k", None)
+    return None
+
+
+def _tree_run(kind, cat1, cat2, bins, f1, f2, bin_slop, angle_slop, patches, cache=None):
+    """TreeCorr's ``kind`` correlation of the catalogs (fields ``f1``, ``f2`` overriding their own),
+    processed, not finalized; and whether it is one field with itself (an auto-correlation).
+
+    ``cache``: a dict shared by several runs on the same catalogs and field arrays (the rho
+    statistics), so that each TreeCorr catalog, and the tree TreeCorr builds on it, is made once.
+    """
+    letters = tree.KINDS[kind].letters
     if cat2 is None:
-        if g2 is not None and g2 is not g1:
+        if letters[0] != letters[1]:
+            raise ValueError(f"cat2: a {kind} correlation needs two catalogs (cat2=None is an auto-correlation)")
+        if f2 is not None and f2 is not f1:
             raise ValueError("g2: a tree auto-correlation (cat2=None) correlates one field with itself; to correlate "
                              "two fields at the same positions over every ordered pair give cat2=cat1")
-        return f1, f1, True
-    f2 = c2.g if g2 is None else np.asarray(g2, dtype=complex)
-    return f1, f2, False
-
-
-def _tree_run(cat1, cat2, bins, shear, g1, g2, bin_slop, angle_slop, patches):
-    """TreeCorr's GG (``shear``) or NN correlation of the catalogs, processed, not finalized."""
-    kind = "GG" if shear else "NN"
-    letters = tree.KINDS[kind].letters
-    f1, f2, one_field = _tree_fields(cat1, cat2, shear, g1, g2)
-    t1 = tree.tree_catalog(cat1.ra, cat1.dec, cat1.w, letter=letters[0], field=f1,
-                           patch=cat1.patch if patches else None)
-    t2 = None if cat2 is None else tree.tree_catalog(cat2.ra, cat2.dec, cat2.w, letter=letters[1], field=f2,
-                                                     patch=cat2.patch if patches else None)
+    tcats = []
+    for cat, f, letter, name in ((cat1, f1, letters[0], "cat1"), (cat2, f2, letters[1], "cat2")):
+        if cat is None:
+            break
+        f = _field_of(cat, letter) if f is None and letter != "N" else f
+        if letter != "N" and f is None:
+            raise ValueError(f"{name} has no {'shear' if letter == 'G' else 'scalar field k'} for a {kind} correlation")
+        # the cache holds the catalog and field objects themselves, so their ids stay theirs
+        key = (id(cat), id(f) if letter != "N" else None, letter, patches)
+        hit = None if cache is None else cache.get(key)
+        if hit is None:
+            field = None if letter == "N" else np.asarray(f, dtype=complex if letter == "G" else float)
+            hit = (cat, f, tree.tree_catalog(cat.ra, cat.dec, cat.w, letter=letter, field=field,
+                                             patch=cat.patch if patches else None))
+            if cache is not None:
+                cache[key] = hit
+        tcats.append(hit[2])
     corr = tree.make_correlation(kind, bins.min_sep, bins.max_sep, bins.nbins, bins.spacing == "log",
                                  bin_slop=bin_slop, angle_slop=angle_slop)
-    return tree.run(corr, t1, t2), kind, one_field
+    return tree.run(corr, *tcats), cat2 is None
+
+
+def _zero_by_symmetry(kind, sums, one_field):
+    """As on the exact path: the sums that vanish by symmetry in an auto-correlation of one field."""
+    if one_field:
+        for key in tree.KINDS[kind].auto_zeros:
+            sums[key] = np.zeros_like(sums[key])
+    return sums
+
+
+def tree_kind_pair_sums(kind, cat1, cat2, bins, f1=None, f2=None, *, bin_slop=None, angle_slop=None, cache=None):
+    """All-pairs bin sums of any registered TreeCorr correlation ``kind``
+    (:data:`cosmocorr.backends.tree.KINDS`: ``"GG"``, ``"NN"``, and those added with
+    :func:`~cosmocorr.backends.tree.register_kind`), by TreeCorr's tree.
+
+    ``f1``, ``f2`` override the catalogs' fields (complex for a "G" catalog, real for "K");
+    ``cat2`` None: an auto-correlation of one field. Returns the dict of :func:`tree_pair_sums`
+    with the kind's own keys. ``cache``: a dict shared by calls on the same catalogs and field
+    arrays (each TreeCorr catalog and its tree are then built once).
+    """
+    corr, one_field = _tree_run(kind, cat1, cat2, bins, f1, f2, bin_slop, angle_slop, False, cache)
+    return _zero_by_symmetry(kind, tree.total_sums(corr, kind), one_field)
+
+
+def tree_kind_patch_pair_sums(kind, cat1, cat2, bins, f1=None, f2=None, *, mode="auto", bin_slop=None,
+                              angle_slop=None, cache=None):
+    """:func:`tree_kind_pair_sums` per patch pair (:class:`PatchPairSums`, the layout of
+    :func:`patch_pair_sums`): TreeCorr's per-patch-pair results on catalogs carrying the same
+    patch labels (``Catalog.patch``).
+
+    ``mode``: ``"auto"`` (one field with itself, patch pairs p <= q), ``"cross"`` (``cat1`` with
+    ``cat2``, all p, q) or ``"ordered"`` (``f1`` with ``f2`` at ``cat1``'s positions: a TreeCorr
+    cross-correlation, all p, q). ``ok`` holds the patch pairs TreeCorr keeps in its ``results``;
+    ``tot`` is computed as on the exact path; ``cache`` as :func:`tree_kind_pair_sums`.
+    """
+    check_choice(mode, "mode", ("auto", "cross", "ordered"))
+    c2 = cat1 if mode in ("auto", "ordered") else cat2
+    if c2 is not cat1 and cat1.patch.max() != c2.patch.max():
+        # TreeCorr counts a catalog's patches as its highest label + 1 and refuses a cross
+        # correlation of catalogs whose counts differ
+        short, name = (cat1, "cat1") if cat1.patch.max() < c2.patch.max() else (c2, "cat2")
+        empty = np.flatnonzero(np.bincount(short.patch, minlength=cat1.npatch) == 0)
+        raise ValueError(f"{name} has no object in patch(es) {', '.join(map(str, empty))} (among the highest labels), "
+                         f"which TreeCorr's patch-based cross-correlation (method='tree') cannot handle; use "
+                         f"method='exact', fewer patches, or a catalog covering every patch")
+    corr, one_field = _tree_run(kind, cat1, None if mode == "auto" else c2, bins, f1, f2, bin_slop, angle_slop, True,
+                                cache)
+    npatch = cat1.npatch
+    sums, ok = tree.patch_sums(corr, kind, npatch)
+    sums = _zero_by_symmetry(kind, sums, one_field)
+    sumw1 = np.bincount(cat1.patch, weights=cat1.w, minlength=npatch)
+    sumw2 = np.bincount(c2.patch, weights=c2.w, minlength=npatch)
+    upper = mode == "auto"
+    return PatchPairSums(sums=sums, ok=np.triu(ok) if upper else ok, tot=_patch_tot(sumw1, sumw2, upper), auto=upper)
 
 
 def tree_pair_sums(cat1, cat2=None, bins=None, *, shear=True, bin_slop=None, angle_slop=None, g1=None, g2=None):
@@ -488,11 +557,8 @@ def tree_pair_sums(cat1, cat2=None, bins=None, *, shear=True, bin_slop=None, ang
     -------
     dict of ndarray (nbins,)
     """
-    corr, kind, one_field = _tree_run(cat1, cat2, bins, shear, g1, g2, bin_slop, angle_slop, False)
-    sums = tree.total_sums(corr, kind)
-    if one_field:
-        sums["xip_im"] = np.zeros_like(sums["xip_im"])   # as the exact path: 0 by symmetry
-    return sums
+    return tree_kind_pair_sums("GG" if shear else "NN", cat1, cat2, bins, g1 if shear else None,
+                               g2 if shear else None, bin_slop=bin_slop, angle_slop=angle_slop)
 
 
 def tree_patch_pair_sums(cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="auto", bin_slop=None,
@@ -506,18 +572,8 @@ def tree_patch_pair_sums(cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode
     positions, a TreeCorr cross-correlation). ``ok`` holds the patch pairs TreeCorr keeps in its
     ``results``; ``tot`` is computed as on the exact path.
     """
-    check_choice(mode, "mode", ("auto", "cross", "ordered"))
-    c2 = cat1 if mode in ("auto", "ordered") else cat2
-    run_cat2 = None if mode == "auto" else c2
-    corr, kind, one_field = _tree_run(cat1, run_cat2, bins, shear, g1, g2, bin_slop, angle_slop, True)
-    npatch = cat1.npatch
-    sums, ok = tree.patch_sums(corr, kind, npatch)
-    if one_field:
-        sums["xip_im"] = np.zeros_like(sums["xip_im"])
-    sumw1 = np.bincount(cat1.patch, weights=cat1.w, minlength=npatch)
-    sumw2 = np.bincount(c2.patch, weights=c2.w, minlength=npatch)
-    upper = mode == "auto"
-    return PatchPairSums(sums=sums, ok=np.triu(ok) if upper else ok, tot=_patch_tot(sumw1, sumw2, upper), auto=upper)
+    return tree_kind_patch_pair_sums("GG" if shear else "NN", cat1, cat2, bins, g1 if shear else None,
+                                     g2 if shear else None, mode=mode, bin_slop=bin_slop, angle_slop=angle_slop)
 
 
 # ------------------------------------------------------------- the one choice of method="exact"|"tree"
@@ -602,7 +658,7 @@ class TreeSums:
         """What the result records: the method and the slops TreeCorr uses for ``bins`` and the
         correlation ``kind`` (:data:`cosmocorr.backends.tree.KINDS`; its defaults resolved)."""
         corr = tree.make_correlation(kind, bins.min_sep, bins.max_sep, bins.nbins, bins.spacing == "log",
-                                     bin_slop=self.bin_slop, angle_slop=self.angle_slop)
+                                     bin_slop=self.bin_slop, angle_slop=self.angle_slop, quiet=True)
         return {"method": "tree", **tree.settings_used(corr)}
 
     def all_pairs(self, cat1, cat2, bins, *, shear=True, g1=None, g2=None):
@@ -610,13 +666,20 @@ class TreeSums:
                               angle_slop=self.angle_slop)
 
     def per_patch(self, cat1, cat2, bins, *, shear=True, g1=None, g2=None, mode="auto", logr_cache=None):
-        return tree_patch_pair_sums(cat1, cat2, bins, shear=shear, g1=g1, g2=g2, mode=mode, bin_slop=self.bin_slop,
-                                    angle_slop=self.angle_slop)
+        """``logr_cache``: the dict the exact path shares between the rho statistics; here it
+        keeps the TreeCorr catalogs (and trees) of the fields for the next statistic."""
+        kind = "GG" if shear else "NN"
+        return tree_kind_patch_pair_sums(kind, cat1, cat2, bins, g1 if shear else None, g2 if shear else None,
+                                         mode=mode, bin_slop=self.bin_slop, angle_slop=self.angle_slop,
+                                         cache=logr_cache)
 
     def field_pairs(self, cat, fields, pairs, bins):
         """As :meth:`ExactSums.field_pairs`: a == b a TreeCorr auto-correlation, else a TreeCorr
-        cross-correlation of the two fields at the same positions."""
-        return {name: self.all_pairs(cat, None if a == b else cat, bins, g1=fields[a], g2=fields[b])
+        cross-correlation of the two fields at the same positions (one TreeCorr catalog and tree
+        per field)."""
+        cache = {}
+        return {name: tree_kind_pair_sums("GG", cat, None if a == b else cat, bins, fields[a], fields[b],
+                                          bin_slop=self.bin_slop, angle_slop=self.angle_slop, cache=cache)
                 for name, (a, b) in pairs.items()}
 
 

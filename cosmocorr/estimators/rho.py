@@ -138,7 +138,7 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
     var = {k: field_variance(v, cat.w) for k, v in f.items()}
     rho = {}
     if patches_in_use([cat], ["stars"], var_method):
-        cache = {}   # the positions-only wlogr sums of each patch pair, shared by the five statistics
+        cache = {}   # shared by the five statistics: exact, the wlogr sums of each patch pair; tree, its catalogs
         for name, (a, b) in RHO_FIELDS.items():
             ps = how.per_patch(cat, None, bins, shear=True, g1=f[a], g2=f[b], mode="auto" if a == b else "ordered",
                                logr_cache=cache)

@@ -112,6 +112,13 @@ def _treecorr_params(bins, corr):
             "sep_units": "arcmin", "brute": True, "metric": "Arc", "coords": "spherical", "corr": corr}
 
 
+def _tree_params(obj, params):
+    """A ``method="tree"`` result's header says how TreeCorr ran (not brute force; its slops)."""
+    if getattr(obj, "method", "exact") == "tree":
+        params = dict(params, brute=False, bin_slop=float(obj.bin_slop), angle_slop=float(obj.angle_slop))
+    return params
+
+
 def _field(obj, name):
     v = getattr(obj, name, None)
     return None if v is None else np.asarray(v, dtype=float)
@@ -137,7 +144,7 @@ def _treecorr_block(obj):
             "sigma_xim": nan if var_m is None else np.sqrt(var_m),
             "weight": _field(obj, "weight"), "npairs": _field(obj, "npairs"),
         }
-        return _treecorr_params(bins, "GG"), cols
+        return _tree_params(obj, _treecorr_params(bins, "GG")), cols
     if all(hasattr(obj, k) for k in ("xi", "dd", "dr", "rr", "dd_tot", "dr_tot", "rr_tot")):
         var = _field(obj, "varxi")
         tot = float(obj.dd_tot)
@@ -148,7 +155,7 @@ def _treecorr_block(obj):
                 "DD": _field(obj, "dd"), "RR": _field(obj, "rr") * (tot / float(obj.rr_tot)),
                 "DR": _field(obj, "dr") * (tot / float(obj.dr_tot)), "npairs": _field(obj, "npairs"),
             }
-        params = _treecorr_params(bins, "NN")
+        params = _tree_params(obj, _treecorr_params(bins, "NN"))
         params["tot"] = tot
         return params, cols
     params = {k: v for k, v in _treecorr_params(bins, None).items() if k != "corr"}
