@@ -50,7 +50,7 @@ def _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_
         check_ladder(bin_slop_ladder)
     auto = isinstance(bin_slop, str)
     if auto and bin_slop != "auto":
-        raise ValueError(f"bin_slop must be a number >= 0, None or 'auto'; got {bin_slop!r}")
+        raise TypeError(f"bin_slop must be a number >= 0, None or 'auto'; got {bin_slop!r}")
     if method != "tree":
         if auto:
             raise ValueError("bin_slop='auto' chooses the tree's slop: it needs method='tree'")

@@ -138,7 +138,7 @@ def test_same_seed_same_errors_and_plain_tree_without():
 
 
 @pytest.mark.parametrize("kwargs, exc, match", [
-    (dict(bin_slop="fast"), ValueError, "bin_slop must be a number"),
+    (dict(bin_slop="fast"), TypeError, "bin_slop must be a number"),
     (dict(bin_slop=-1.0), ValueError, "bin_slop"),
     (dict(approx_tol=0.0), ValueError, "approx_tol"),
     (dict(n_rotations=1), ValueError, "n_rotations"),

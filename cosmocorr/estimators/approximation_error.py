@@ -694,7 +694,7 @@ def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, appro
 
     auto = isinstance(bin_slop, str)
     if auto and bin_slop != "auto":
-        raise ValueError(f"bin_slop must be a number >= 0, None or 'auto'; got {bin_slop!r}")
+        raise TypeError(f"bin_slop must be a number >= 0, None or 'auto'; got {bin_slop!r}")
     if not auto:
         bin_slop = check_slop(bin_slop, "bin_slop")
     approx_tol = 0.1 if approx_tol is None else approx_tol
