@@ -161,6 +161,20 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     bin_slop, angle_slop, approx_tol :
         ``method="tree"`` settings (TreeCorr's meanings and defaults; see
         :func:`cosmocorr.estimators.shear_shear`); the values used are on the result.
+        ``bin_slop="auto"``: the largest slop of ``bin_slop_ladder`` whose measured approximation
+        error bound stays below ``approx_tol`` (default 0.1) statistical sigmas in every bin
+        (:func:`cosmocorr.estimators.approximation_error.choose_bin_slop`).
+    approx_error : bool, optional
+        ``method="tree"``: measure the tree's approximation error per bin (result fields
+        ``approx_error``, ``approx_sigma``, their ``_err`` and ``approx_info``; docs/tree_error.md).
+        None (default): when the catalogs carry patches, or with ``bin_slop="auto"``; True:
+        always (catalogs without patches get ``spot_npatch`` k-means patches, and the tree runs
+        patch by patch); False: never.
+    n_rotations, spot_fraction, spot_npatch, bin_slop_ladder :
+        The measurement's settings: random rotations of the sky (>= 2, default 8), fraction of
+        the patch pairs of each stratum checked by the exact kernel (default 0.1), patches made
+        when the catalogs have none (default 20), and the slops ``"auto"`` may choose (default:
+        TreeCorr's default slop, then 0.1, 0.05, 0.02, 0.01, 0). ``seed`` seeds them.
 
     Returns
     -------
@@ -205,7 +219,8 @@ def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=
     """Landy-Szalay omega(theta) (paper eq. 1): exact, or by Algorithm 1 with ``n_clusters``
     (data and randoms each clustered; :func:`cosmocorr.uncertainty.clustered_landy_szalay`).
     ``method="tree"`` (with ``bin_slop``, ``angle_slop``) takes DD, DR, RR from TreeCorr's tree
-    (without ``n_clusters``), as :func:`shear_shear`.
+    (without ``n_clusters``), as :func:`shear_shear`, with the same approximation-error settings
+    (``approx_error``, ``bin_slop="auto"``, ...; the result's dicts hold ``xi``).
 
     Returns
     -------
@@ -248,7 +263,8 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
     """rho1..rho5 (paper eqs. 2-6): exact, or by Algorithm 1 on the stars with ``n_clusters``
     (:func:`cosmocorr.uncertainty.clustered_rho_statistics`). ``method="tree"`` (with
     ``bin_slop``, ``angle_slop``) takes the five from TreeCorr's tree (without ``n_clusters``),
-    as :func:`shear_shear`.
+    as :func:`shear_shear`, with the same approximation-error settings (each entry's dicts hold
+    ``xip``, ``xim``).
 
     Returns
     -------
