@@ -79,7 +79,7 @@ def test_counts_and_rho_carry_errors_that_cover_the_truth():
     delta = r.xi - ex.xi
     tot = np.hypot(r.approx_error_err["xi"], r.approx_sigma["xi"])
     assert np.mean(np.abs(delta - r.approx_error["xi"]) <= 2 * tot + 1e-12) >= 5 / 6
-    stars = synthetic_star_catalog(600, seed=7)
+    stars = synthetic_star_catalog(1500, seed=7)
     bins = cc.Bins(1.0, 15.0, 4, "log")
     ex = estimators.rho_statistics(stars, bins)
     r = cc.rho_statistics(stars, bins=bins, method="tree", bin_slop=0.25, angle_slop=0.3, seed=7, **FAST)
