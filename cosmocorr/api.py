@@ -14,6 +14,7 @@ from . import estimators
 from ._parallel import check_num_threads, using_executor, using_threads
 from ._progress import reporting
 from ._validate import check_bool, check_choice, check_positive_int, check_real, check_seed
+from .estimators.approximation_error import check_approx_settings, check_ladder, tree_with_error
 from .estimators.pair_sums import check_catalog
 from .estimators.rho import check_stars
 from .sky import Bins
@@ -35,6 +36,42 @@ def _check_algorithm1(n_clusters, assignment, n_samples, seed, fuzziness, progre
     check_seed(seed)
     check_real(fuzziness, "fuzziness", low=1.0, low_open=True)
     check_bool(progress, "progress")
+
+
+def _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction, spot_npatch,
+                  bin_slop_ladder, cats=()):
+    """The approximation-error settings when a tree result is to carry its measured error, else None.
+
+    ``approx_error=None`` (default): measured with ``bin_slop="auto"``, or when the catalogs
+    ``cats`` all carry the same patches (the tree then runs patch by patch anyway, and the
+    result is unchanged); True: always (catalogs without patches get k-means spot patches);
+    False: never (``bin_slop="auto"`` is then an error).
+    """
+    if approx_error is not None:
+        check_bool(approx_error, "approx_error")
+    check_approx_settings(n_rotations, spot_fraction, spot_npatch, 0.1, None)
+    if bin_slop_ladder is not None:
+        check_ladder(bin_slop_ladder)
+    auto = isinstance(bin_slop, str)
+    if auto and bin_slop != "auto":
+        raise TypeError(f"bin_slop must be a number >= 0, None or 'auto'; got {bin_slop!r}")
+    if method != "tree":
+        if auto:
+            raise ValueError("bin_slop='auto' chooses the tree's slop: it needs method='tree'")
+        return None
+    if auto and approx_error is False:
+        raise ValueError("bin_slop='auto' chooses the slop from the measured approximation error: it needs "
+                         "approx_error=True (or None)")
+    if approx_error is None:
+        cats = [c for c in cats if c is not None]
+        approx_error = bool(cats) and all(getattr(c, "patch", None) is not None for c in cats) and len(
+            {c.npatch for c in cats}) == 1
+    if n_clusters is not None or not (approx_error or auto):
+        if bin_slop_ladder is not None:
+            raise ValueError("bin_slop_ladder is used only with bin_slop='auto'")
+        return None
+    return dict(n_rotations=n_rotations, spot_fraction=spot_fraction, spot_npatch=spot_npatch,
+                bin_slop_ladder=bin_slop_ladder)
 
 
 def _check_clustered_var_method(var_method):
@@ -90,7 +127,8 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
                 backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                 fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                 tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
-                bin_slop=None, angle_slop=None, approx_tol=None):
+                bin_slop=None, angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8, spot_fraction=0.1,
+                spot_npatch=20, bin_slop_ladder=None):
     """Shear-shear correlation xi+(theta), xi-(theta) (paper eqs. 7-8).
 
     Without ``n_clusters``: the exact estimator over all pairs
@@ -130,11 +168,36 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     bin_slop, angle_slop, approx_tol :
         ``method="tree"`` settings (TreeCorr's meanings and defaults; see
         :func:`cosmocorr.estimators.shear_shear`); the values used are on the result.
+        ``bin_slop="auto"``: the largest slop of ``bin_slop_ladder`` whose measured approximation
+        error bound stays below ``approx_tol`` (default 0.1) statistical sigmas in every bin
+        (:func:`cosmocorr.estimators.approximation_error.choose_bin_slop`).
+    approx_error : bool, optional
+        ``method="tree"``: measure the tree's approximation error per bin (result fields
+        ``approx_error``, ``approx_sigma``, their ``_err`` and ``approx_info``; docs/tree_error.md).
+        None (default): when the catalogs carry patches, or with ``bin_slop="auto"``; True:
+        always (catalogs without patches get ``spot_npatch`` k-means patches, and the tree runs
+        patch by patch); False: never.
+    n_rotations, spot_fraction, spot_npatch, bin_slop_ladder :
+        The measurement's settings: random rotations of the sky (>= 2, default 8), fraction of
+        the patch pairs of each stratum checked by the exact kernel (default 0.1), patches made
+        when the catalogs have none (default 20), and the slops ``"auto"`` may choose (default:
+        TreeCorr's default slop, then 0.1, 0.05, 0.02, 0.01, 0). ``seed`` seeds them.
 
     Returns
     -------
     ShearShearResult or ClusteredShearShearResult
     """
+    approx = _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction,
+                           spot_npatch, bin_slop_ladder, (cat1, cat2))
+    if approx:
+        check_catalog(cat1, "cat1").require_shear("cat1")
+        if cat2 is not None:
+            check_catalog(cat2, "cat2").require_shear("cat2")
+        bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+        return tree_with_error("shear", (cat1, cat2), bins, bin_slop=bin_slop, angle_slop=angle_slop,
+                               approx_tol=approx_tol, seed=seed, progress=progress, backend=backend,
+                               var_method=var_method, cross_patch_weight=cross_patch_weight,
+                               num_bootstrap=num_bootstrap, **approx)
     if n_clusters is None:
         with reporting(check_bool(progress, "progress"), "shear_shear: row blocks of pair tiles"):
             return estimators.shear_shear(cat1, cat2, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
@@ -161,11 +224,13 @@ def landy_szalay(data, randoms, bins=None, *, data2=None, randoms2=None, estimat
                  backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                  fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                  tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
-                 bin_slop=None, angle_slop=None, approx_tol=None):
+                 bin_slop=None, angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8, spot_fraction=0.1,
+                 spot_npatch=20, bin_slop_ladder=None):
     """Landy-Szalay omega(theta) (paper eq. 1): exact, or by Algorithm 1 with ``n_clusters``
     (data and randoms each clustered; :func:`cosmocorr.uncertainty.clustered_landy_szalay`).
     ``method="tree"`` (with ``bin_slop``, ``angle_slop``) takes DD, DR, RR from TreeCorr's tree
-    (without ``n_clusters``), as :func:`shear_shear`.
+    (without ``n_clusters``), as :func:`shear_shear`, with the same approximation-error settings
+    (``approx_error``, ``bin_slop="auto"``, ...; the result's dicts hold ``xi``).
 
     ``data2``/``randoms2`` give the cross-correlation (D1D2 - D1R2 - R1D2 + R1R2) / R1R2,
     ``estimator`` the natural or Davis-Peebles estimator instead, and ``randoms`` may be a list of
@@ -195,6 +260,16 @@ def landy_szalay(data, randoms, bins=None, *, data2=None, randoms2=None, estimat
     -------
     LandySzalayResult or ClusteredLandySzalayResult
     """
+    approx = _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction,
+                           spot_npatch, bin_slop_ladder, (data, randoms))
+    if approx:
+        check_catalog(data, "data")
+        check_catalog(randoms, "randoms")
+        bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+        return tree_with_error("counts", (data, randoms), bins, bin_slop=bin_slop, angle_slop=angle_slop,
+                               approx_tol=approx_tol, seed=seed, progress=progress, backend=backend,
+                               var_method=var_method, cross_patch_weight=cross_patch_weight,
+                               num_bootstrap=num_bootstrap, **approx)
     if n_clusters is None:
         with reporting(check_bool(progress, "progress"), "landy_szalay: row blocks of pair tiles (DD, DR, RR)"):
             return estimators.landy_szalay(data, randoms, bins, data2=data2, randoms2=randoms2, estimator=estimator,
@@ -224,11 +299,13 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
                    backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                    fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                    tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
-                   bin_slop=None, angle_slop=None, approx_tol=None):
+                   bin_slop=None, angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8,
+                   spot_fraction=0.1, spot_npatch=20, bin_slop_ladder=None):
     """rho0..rho5 (paper eqs. 2-6; rho0 as Gatti et al. 2021): exact, or by Algorithm 1 on the stars with ``n_clusters``
     (:func:`cosmocorr.uncertainty.clustered_rho_statistics`). ``method="tree"`` (with
     ``bin_slop``, ``angle_slop``) takes the six from TreeCorr's tree (without ``n_clusters``),
-    as :func:`shear_shear`.
+    as :func:`shear_shear`, with the same approximation-error settings (each entry's dicts hold
+    ``xip``, ``xim``).
 
     Parameters
     ----------
@@ -255,6 +332,15 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
     RhoResult
         ``result["rho1"].xip`` etc.; empty bins hold NaN.
     """
+    approx = _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction,
+                           spot_npatch, bin_slop_ladder, (getattr(stars, "catalog", None),))
+    if approx:
+        check_stars(stars)
+        bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+        return tree_with_error("rho", (stars,), bins, bin_slop=bin_slop, angle_slop=angle_slop,
+                               approx_tol=approx_tol, seed=seed, progress=progress, backend=backend,
+                               var_method=var_method, cross_patch_weight=cross_patch_weight,
+                               num_bootstrap=num_bootstrap, **approx)
     if n_clusters is None:
         with reporting(check_bool(progress, "progress"), "rho_statistics: row blocks of pair tiles"):
             return estimators.rho_statistics(stars, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,

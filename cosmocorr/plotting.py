@@ -29,7 +29,7 @@ import numpy as np
 __all__ = ["plot_rho", "plot_rho_statistics", "plot_rho_panels", "plot_xi", "save_figure", "sign_legend_handles",
            "plot_field_correlation", "FIELD_LABELS", "plot_psf_leakage", "plot_projected_ia",
            "auto_linthresh", "set_xscale", "error_description", "y_label", "RHO_NAMES", "RHO_LABELS", "THETA_LABEL",
-           "DEFAULT_DPI", "SCALES"]
+           "DEFAULT_DPI", "SCALES", "plot_approximation_error"]
 
 RHO_NAMES = ("rho1", "rho2", "rho3", "rho4", "rho5")
 RHO_LABELS = {k: rf"$\rho_{k[-1]}$" for k in RHO_NAMES}
@@ -506,4 +506,77 @@ def plot_projected_ia(rp_bins, curves, errors=None, ylabel=r"$w_{g+}(r_p)$ [Mpc/
     ax.legend(handles=handles + sign_legend_handles(), fontsize="small")
     if title:
         ax.set_title(title)
+    return fig
+
+
+def _approx_panels(result):
+    """(label, approx dicts' key, the entry holding them) for every statistic of a tree result."""
+    if getattr(result, "rho", None) is not None and isinstance(result.rho, dict):
+        return [(f"{RHO_LABELS.get(n, n)} $\\xi_+$", "xip", result.rho[n]) for n in result.rho]
+    return [({"xip": r"$\xi_+$", "xim": r"$\xi_-$", "xi": r"$w(\theta)$"}.get(k, k), k, result)
+            for k in result.approx_error]
+
+
+def plot_approximation_error(result, axes=None, title=None, xscale=None):
+    """The measured approximation error of a ``method="tree"`` result beside its statistical error.
+
+    One panel per statistic (xi+ and xi-; w for Landy-Szalay; xi+ of each rho), on a log axis
+    against separation: the statistical sigma (sqrt of the result's variance; line), the random
+    part ``approx_sigma`` and the magnitude of the systematic part ``|approx_error|``, each with
+    its standard error as an error bar (``approx_sigma_err``, ``approx_error_err``; a bar
+    reaching zero continues as an arrow), and ``approx_tol`` sigma when recorded (dashed).
+
+    Parameters
+    ----------
+    result : ShearShearResult, LandySzalayResult or RhoResult
+        With ``approx_error`` etc. set (``method="tree"`` with ``approx_error=True``).
+    axes : array of Axes, optional
+    title : str, optional
+    xscale : {"log", "linear"}, optional
+        Default: that of the result's bins.
+
+    Returns
+    -------
+    matplotlib Figure
+    """
+    import matplotlib.pyplot as plt
+
+    panels_of = _approx_panels(result) if getattr(result, "approx_info", None) is not None else []
+    if not panels_of or any(getattr(e, "approx_error", None) is None for _, _, e in panels_of):
+        raise ValueError("result has no approximation error: compute it with method='tree' (approx_error=True)")
+    if axes is None:
+        n = len(panels_of)
+        fig, axes = plt.subplots(1, n, figsize=(3.8 * n, 3.6), sharey=True, constrained_layout=True, squeeze=False)
+    else:
+        fig = np.ravel(axes)[0].figure
+    bins = result.bins
+    xscale = xscale or ("log" if getattr(bins, "spacing", "log") == "log" else "linear")
+    tol = (result.approx_info or {}).get("approx_tol")
+    handles = []
+    for ax, (label, key, entry) in zip(np.ravel(axes), panels_of):
+        theta = np.asarray(bins.rnom, dtype=float)
+        var = getattr(entry, "var" + key, None)
+        sig = np.sqrt(np.asarray(var, dtype=float)) if var is not None else None
+        h = []
+        if sig is not None:
+            (line,) = ax.plot(theta, sig, color="k", label="statistical sigma")
+            h.append(line)
+            if tol is not None:
+                (tl,) = ax.plot(theta, tol * sig, color="k", linestyle="--", linewidth=0.8,
+                                label=f"approx_tol = {tol:g} sigma")
+                h.append(tl)
+        h.append(plot_rho(ax, theta, entry.approx_sigma[key], yerr=entry.approx_sigma_err[key], color="C1",
+                          marker="o", offset=0.98, scale="log", label="approx_sigma (random part)"))
+        h.append(plot_rho(ax, theta, entry.approx_error[key], yerr=entry.approx_error_err[key], color="C0",
+                          marker="s", offset=1.02, scale="log", label="|approx_error| (systematic)"))
+        handles = h
+        ax.set_title(label)
+        ax.set_xlabel(THETA_LABEL)
+        set_xscale(ax, xscale)
+        ax.grid(True, which="major", alpha=0.25)
+    np.ravel(axes)[0].set_ylabel("error (units of the statistic)")
+    fig.legend(handles=handles + sign_legend_handles(), loc=_legend_loc(fig), ncol=3, fontsize="small",
+               frameon=False)
+    if title:
+        fig.suptitle(title)
     return fig

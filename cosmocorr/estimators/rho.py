@@ -53,7 +53,9 @@ class RhoResult(ResultIO):
     Each entry carries its own ``varxip``, ``varxim``, ``cov`` and ``meanlogr``. ``cov`` here is
     the joint covariance of (rho0 xi+, rho0 xi-, ..., rho5 xi+, rho5 xi-) by ``var_method``
     (TreeCorr's ``estimate_multi_cov`` order), 12 nbins square. ``method``, ``bin_slop`` and
-    ``angle_slop``: how the pair sums were taken (as on each entry).
+    ``angle_slop``: how the pair sums were taken (as on each entry). ``approx_info``: how the
+    approximation error of ``cosmocorr.rho_statistics(method="tree")`` was measured; each entry
+    carries its own ``approx_error``, ``approx_sigma`` (and ``_err``) dicts of ``xip``, ``xim``.
     """
 
     bins: Bins
@@ -64,6 +66,7 @@ class RhoResult(ResultIO):
     method: str = "exact"
     bin_slop: float = 0.0
     angle_slop: float = 0.0
+    approx_info: dict = None
 
     def _shot_variances(self):
         """The diagonal of the joint shot-noise ``cov``: each rho's varxip then varxim."""

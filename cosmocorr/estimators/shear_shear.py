@@ -57,6 +57,16 @@ class ShearShearResult(ResultIO):
     bin_slop, angle_slop : float
         The tree's slop values used (TreeCorr's defaults resolved); 0 for ``method="exact"``
         (every pair at its own separation and projection angle).
+    approx_error, approx_error_err : dict or None
+        ``cosmocorr.shear_shear(method="tree")``: the measured approximation error
+        (:mod:`cosmocorr.estimators.approximation_error`), systematic part (tree - exact, signed)
+        per bin as {"xip": ..., "xim": ...} and its standard error; None otherwise.
+    approx_sigma, approx_sigma_err : dict or None
+        Its random part: the spread of the tree estimate over random rotations of the sky, and
+        the standard error of that spread.
+    approx_info : dict or None
+        How they were measured (rotations, units checked exactly, the ``bin_slop`` values tried
+        by ``bin_slop="auto"`` and each one's worst error bound in statistical sigmas).
     """
 
     bins: Bins
@@ -81,6 +91,11 @@ class ShearShearResult(ResultIO):
     method: str = "exact"
     bin_slop: float = 0.0
     angle_slop: float = 0.0
+    approx_error: dict = None
+    approx_error_err: dict = None
+    approx_sigma: dict = None
+    approx_sigma_err: dict = None
+    approx_info: dict = None
 
     @property
     def rnom(self):

@@ -14,8 +14,8 @@ from .._validate import check_positive_int
 from .catalog import Catalog
 from .stars import StarCatalog
 
-__all__ = ["synthetic_star_catalog", "synthetic_shear_catalog", "uniform_randoms", "synthetic_psf_leakage",
-           "leaky_galaxies_for_stars"]
+__all__ = ["synthetic_star_catalog", "synthetic_shear_catalog", "gaussian_shear_catalog", "uniform_randoms",
+           "synthetic_psf_leakage", "leaky_galaxies_for_stars"]
 
 
 def _field(x, y, rng, amplitude, n_modes=4, k_range=(0.5, 2.0)):
@@ -80,6 +80,66 @@ def synthetic_shear_catalog(n=1000, seed=0, ra0=150.0, dec0=2.2, width_deg=1.0, 
     g2 = _field(u, v, rng, signal) + rng.normal(0, shape_noise, n)
     w = rng.uniform(0.2, 2.0, n) if weighted else None
     return Catalog(ra, dec, g1, g2, w)
+
+
+def gaussian_shear_catalog(n=10000, seed=0, ra0=150.0, dec0=2.2, width_deg=2.0, shape_noise=0.2,
+                           signal=0.02, scale_arcmin=10.0, grid=256):
+    """A seeded Catalog carrying a Gaussian random (E-mode) shear field plus shape noise.
+
+    The convergence is a Gaussian random field on a flat periodic square twice the field's
+    side (so that the periodicity is beyond every separation inside the field), with power
+    spectrum P(k) proportional to k^-1 exp(-(k s)^2) (``s = scale_arcmin``); the shear is its
+    Kaiser-Squires transform, gamma(k) = (k1^2 - k2^2 + 2 i k1 k2) / k^2 kappa(k), scaled to an
+    RMS of ``signal`` per component, and interpolated (bilinear) to the positions, which are
+    uniform in an RA/Dec box as :func:`synthetic_shear_catalog`. xi+ of such a field is positive
+    and falls off over a few ``scale_arcmin``; xi- changes sign.
+
+    Parameters
+    ----------
+    n : int
+        Number of objects.
+    seed : int, SeedSequence or Generator
+        Seed of the ``numpy.random.Generator`` (field, positions and noise).
+    ra0, dec0, width_deg : float
+        Centre and side of the field (degrees).
+    shape_noise : float
+        Standard deviation of the Gaussian shape noise per component (0: noise-free).
+    signal : float
+        RMS of each shear component of the field.
+    scale_arcmin : float
+        Smoothing scale of the power spectrum (arcmin).
+    grid : int
+        Grid points per side of the periodic square.
+
+    Returns
+    -------
+    Catalog
+    """
+    from scipy.ndimage import map_coordinates
+
+    n = check_positive_int(n, "n")
+    grid = check_positive_int(grid, "grid", minimum=8)
+    rng = np.random.default_rng(seed)
+    side = 2.0 * width_deg * 60.0                      # arcmin, periodic square
+    k = 2 * np.pi * np.fft.fftfreq(grid, d=side / grid)
+    k1, k2 = np.meshgrid(k, k, indexing="ij")
+    ksq = k1**2 + k2**2
+    with np.errstate(divide="ignore", invalid="ignore"):
+        amp = np.where(ksq > 0, np.sqrt(np.exp(-ksq * scale_arcmin**2) / np.sqrt(ksq)), 0.0)
+        kernel = np.where(ksq > 0, (k1**2 - k2**2 + 2j * k1 * k2) / ksq, 0.0)
+    kappa_k = np.fft.fft2(rng.standard_normal((grid, grid))) * amp
+    gamma = np.fft.ifft2(kernel * kappa_k)
+    gamma *= signal / np.sqrt(0.5 * np.mean(np.abs(gamma) ** 2))
+    u, v = rng.uniform(0, 1, n), rng.uniform(0, 1, n)
+    dec = dec0 + (v - 0.5) * width_deg
+    ra = ra0 + (u - 0.5) * width_deg / np.cos(np.radians(dec0))
+    # flat coordinates of each object in grid units: east (ra cos dec) and north offsets, arcmin
+    x = (ra - ra0) * np.cos(np.radians(dec)) * 60.0 / side * grid + grid / 2
+    y = (dec - dec0) * 60.0 / side * grid + grid / 2
+    g = [map_coordinates(part, [x, y], order=1, mode="wrap") for part in (gamma.real, gamma.imag)]
+    g1 = g[0] + rng.normal(0, shape_noise, n)
+    g2 = g[1] + rng.normal(0, shape_noise, n)
+    return Catalog(ra, dec, g1, g2)
 
 
 def uniform_randoms(n, ra_range, dec_range, seed=0):

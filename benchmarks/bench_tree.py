@@ -1,0 +1,173 @@
+"""Tree estimator with its measured approximation error vs exact vs TreeCorr (shear-shear xi+/xi-).
+
+Catalogs: :func:`cosmocorr.sky.synthetic.gaussian_shear_catalog` on a 2 x 2 deg field (E-mode
+Gaussian random shear, RMS 0.02 per component, plus shape noise 0.2), 10 log bins 1-60 arcmin.
+
+Part 1 (``--sizes``, default 1e4 1e5; ``--big`` adds 1e6): per N, the CPU time (``process_time``,
+all threads) and wall time of TreeCorr's default tree (called directly), cosmocorr's tree at
+TreeCorr's default slop with and without its error estimate, ``bin_slop="auto"`` and the exact
+estimator (extrapolated as N^2 from a subsample when it would take over ``--exact-limit`` seconds),
+with the worst estimated and true errors in units of the shot-noise sigma where exact ran.
+
+Part 2 (``--coverage SEED [SEED ...]`` at ``--coverage-n``): for each seed, a signal+noise and a
+pure-noise catalog; the fraction of bins (xi+ and xi-) where the true error of the tree at
+TreeCorr's default slop is covered, |delta - approx_error| <= 2 sqrt(approx_error_err^2 +
+approx_sigma^2), and, for ``bin_slop="auto"``, the worst true |delta| / sigma and its time ratio to
+exact (error estimate included). Prints every seed and the mean and spread over seeds.
+
+    python benchmarks/bench_tree.py                       # part 1 at 1e4, 1e5
+    python benchmarks/bench_tree.py --sizes 10000 --coverage 1 2 3 --coverage-n 100000
+    python benchmarks/bench_tree.py --big                 # adds N = 1e6 (exact extrapolated)
+
+Exact results are cached in ``--cache`` (default benchmarks/.cache_tree) by (N, seed, noise).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+import cosmocorr as cc
+from cosmocorr import estimators
+from cosmocorr.sky.synthetic import gaussian_shear_catalog
+
+BINS = cc.Bins(1.0, 60.0, 10, "log")
+WIDTH = 2.0
+
+
+def timed(fn):
+    c, w = time.process_time(), time.time()
+    out = fn()
+    return out, time.process_time() - c, time.time() - w
+
+
+def catalog(n, seed, noise):
+    signal = 0.02 if noise != "noise" else 0.0
+    return gaussian_shear_catalog(n, seed=seed, width_deg=WIDTH, shape_noise=0.2, signal=signal)
+
+
+def exact(n, seed, noise, cache, limit):
+    """Exact xi+/xi- (cached), or None with an N^2 extrapolated time when over ``limit`` s."""
+    path = Path(cache) / f"exact_{n}_{seed}_{noise}.npz"
+    if path.exists():
+        z = np.load(path)
+        return {k: z[k] for k in z.files}
+    cat = catalog(n, seed, noise)
+    sub = min(n, 20000)
+    _, c_sub, w_sub = timed(lambda: estimators.shear_shear(cat.subset(np.arange(sub)), None, BINS))
+    c_est = c_sub * (n / sub) ** 2
+    if c_est > limit:
+        return {"cpu": c_est, "wall": w_sub * (n / sub) ** 2, "extrapolated": True}
+    r, c, w = timed(lambda: estimators.shear_shear(cat, None, BINS))
+    out = {"xip": r.xip, "xim": r.xim, "varxip": r.varxip, "varxim": r.varxim, "cpu": c, "wall": w,
+           "extrapolated": False}
+    Path(cache).mkdir(parents=True, exist_ok=True)
+    np.savez(path, **out)
+    return out
+
+
+def treecorr_default(cat):
+    import treecorr
+
+    tc = treecorr.Catalog(ra=cat.ra, dec=cat.dec, g1=cat.g1, g2=cat.g2, ra_units="deg", dec_units="deg")
+    gg = treecorr.GGCorrelation(min_sep=BINS.min_sep, max_sep=BINS.max_sep, nbins=BINS.nbins, sep_units="arcmin",
+                                metric="Arc")
+    gg.process(tc)
+    return gg
+
+
+def worst(res, ex, what):
+    """max over bins of |x| / sigma_shot (exact's) for x = estimated bound, true error, ..."""
+    out = 0.0
+    for k in ("xip", "xim"):
+        sig = np.sqrt(ex["var" + k])
+        if what == "true":
+            x = np.abs(getattr(res, k) - ex[k])
+        else:
+            x = np.abs(res.approx_error[k]) + 2 * np.hypot(res.approx_error_err[k], res.approx_sigma[k])
+        out = max(out, float(np.nanmax(x / sig)))
+    return out
+
+
+def coverage(res, ex):
+    hits = []
+    for k in ("xip", "xim"):
+        d = getattr(res, k) - ex[k]
+        tot = np.hypot(res.approx_error_err[k], res.approx_sigma[k])
+        ok = np.isfinite(d)
+        hits.append(np.abs(d - res.approx_error[k])[ok] <= 2 * tot[ok])
+    return float(np.mean(np.concatenate(hits)))
+
+
+def part1(sizes, args):
+    print(f"# Part 1: shear-shear, 10 log bins 1-60', {WIDTH}x{WIDTH} deg, GRF signal 0.02 + noise 0.2; seed 1")
+    print("# CPU s (wall s); errors in shot-noise sigma of exact; bound = |approx_error| + 2 sqrt(err^2 + sigma^2)")
+    hdr = f"{'N':>8} {'TreeCorr':>13} {'tree':>13} {'tree+err':>13} {'auto+err':>13} {'exact':>15} " \
+          f"{'slop':>6} {'bound':>6} {'true':>6} {'auto slop':>9} {'a.bound':>7} {'a.true':>6} {'exact/auto':>10}"
+    print(hdr)
+    for n in sizes:
+        cat = catalog(n, 1, "signal")
+        _, c_tc, w_tc = timed(lambda: treecorr_default(cat))
+        _, c_t, w_t = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", approx_error=False))
+        r_d, c_d, w_d = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", approx_error=True, seed=1))
+        r_a, c_a, w_a = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", bin_slop="auto", seed=1))
+        ex = exact(n, 1, "signal", args.cache, args.exact_limit)
+        star = "*" if ex.get("extrapolated") else ""
+        ran = not ex.get("extrapolated")
+        bound_d = worst(r_d, ex, "bound") if ran else float("nan")
+        true_d = worst(r_d, ex, "true") if ran else float("nan")
+        bound_a = worst(r_a, ex, "bound") if ran else float("nan")
+        true_a = worst(r_a, ex, "true") if ran else float("nan")
+        print(f"{n:>8} {c_tc:6.2f} ({w_tc:5.1f}) {c_t:6.2f} ({w_t:5.1f}) {c_d:6.1f} ({w_d:5.1f}) "
+              f"{c_a:6.1f} ({w_a:5.1f}) {float(ex['cpu']):7.0f}{star} ({float(ex['wall']):5.0f}) "
+              f"{r_d.bin_slop:6.3f} {bound_d:6.3f} {true_d:6.3f} {r_a.bin_slop:9.3f} {bound_a:7.3f} {true_a:6.3f} "
+              f"{float(ex['cpu']) / c_a:10.1f}", flush=True)
+        print(f"{'':>8} auto tried {r_a.approx_info['bin_slop_tried']} worst bound/sigma "
+              f"{np.round(r_a.approx_info['worst_bound_over_sigma'], 3).tolist()}", flush=True)
+    print("# * exact extrapolated as N^2 from a 20000-object subsample")
+
+
+def part2(seeds, n, args):
+    print(f"\n# Part 2: coverage at N = {n}, seeds {seeds}; default slop (TreeCorr's) and bin_slop='auto' "
+          f"(approx_tol 0.1)")
+    print(f"{'seed':>5} {'catalog':>8} {'coverage':>9} {'auto slop':>9} {'auto true/sig':>13} {'auto CPU':>9} "
+          f"{'exact CPU':>9} {'ratio':>6}")
+    rows = {"signal": [], "noise": []}
+    for seed in seeds:
+        for kind in ("signal", "noise"):
+            cat = catalog(n, seed, kind)
+            ex = exact(n, seed, kind, args.cache, float("inf"))
+            r_d = cc.shear_shear(cat, bins=BINS, method="tree", approx_error=True, seed=seed)
+            r_a, c_a, _ = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", bin_slop="auto", seed=seed))
+            row = (coverage(r_d, ex), r_a.bin_slop, worst(r_a, ex, "true"), c_a, float(ex["cpu"]))
+            rows[kind].append(row)
+            print(f"{seed:>5} {kind:>8} {row[0]:9.2f} {row[1]:9.3f} {row[2]:13.3f} {row[3]:9.1f} {row[4]:9.1f} "
+                  f"{row[4] / row[3]:6.1f}", flush=True)
+    for kind, r in rows.items():
+        a = np.array(r)
+        print(f"{'all':>5} {kind:>8} {a[:, 0].mean():5.2f}+-{a[:, 0].std():.2f} {'':>5} "
+              f"max {a[:, 2].max():.3f} {'':>4} ratio {np.mean(a[:, 4] / a[:, 3]):.1f}+-{np.std(a[:, 4] / a[:, 3]):.1f}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="*", default=[10000, 100000])
+    ap.add_argument("--big", action="store_true", help="add N = 1e6 to part 1")
+    ap.add_argument("--coverage", type=int, nargs="*", default=[], metavar="SEED")
+    ap.add_argument("--coverage-n", type=int, default=100000)
+    ap.add_argument("--exact-limit", type=float, default=600.0, help="extrapolate exact beyond this many CPU s")
+    ap.add_argument("--cache", default=os.path.join(os.path.dirname(__file__), ".cache_tree"))
+    args = ap.parse_args()
+    print("# machine shared with other jobs: CPU time is the comparable figure")
+    sizes = list(args.sizes) + ([1000000] if args.big else [])
+    if sizes:
+        part1(sizes, args)
+    if args.coverage:
+        part2(args.coverage, args.coverage_n, args)
+
+
+if __name__ == "__main__":
+    main()

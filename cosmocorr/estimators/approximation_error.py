@@ -1,0 +1,747 @@
+r"""The approximation error of a tree estimate, measured (the paper's Algorithm 1 idea, sec. 2.3).
+
+A tree (TreeCorr's, ``method="tree"``) lets a pair of cells stand for all the pairs of their
+objects when the cells are small enough (``bin_slop``, ``angle_slop``). Its estimate xi_T differs
+from the exact one xi_E by an *approximation error* delta = xi_T - xi_E. This module measures
+delta per bin, with an uncertainty on the measurement, in two parts (docs/tree_error.md).
+
+**Units.** The tree runs patch by patch (the catalogs' patches, or ``spot_npatch`` k-means ones),
+so every sum S of the estimator (numerator and weight of eq. 8; DD, DR, RR of eq. 1) is a sum over
+*units* u = {p, q}, the pairs with one object in patch p and one in q (p <= q; only units that can
+hold a pair in range): S = sum_u S_u, for the tree and the exact kernel alike. The units are put in
+strata h (the diagonal p = q; off-diagonal units by thirds of the separation of the patch centres)
+and n_h of the N_h units of each stratum are drawn without replacement (seeded Generator); unit u
+of stratum h carries the Horvitz-Thompson weight N_h / n_h.
+
+**Random part, by randomised clustering** (Algorithm 1's idea applied to the tree: make the
+clustering random and measure the spread). The exact estimator is invariant under a rotation R of
+the sphere (positions rotated, spin-2 fields turned by the local frame angle:
+:mod:`cosmocorr.sky.rotations`); the tree is not, as its cells are cut along the Cartesian axes.
+Each drawn unit is run by the tree on M rotations drawn uniformly on SO(3). With X_u^m the change of
+the statistic f (xi+, xi-, w, ...) when unit u's sums move from their rotation mean T_u to their
+value on rotation m,
+
+.. math::
+    \sigma_{\rm approx}^2 = \sum_h \frac{N_h}{n_h} \sum_{u \in s_h} \widehat{\rm Var}_m(X_u^m),
+
+the Horvitz-Thompson estimate of the variance of xi_T over rotations (units taken as independent):
+``approx_sigma`` is the epistemic (clustering) error of one tree estimate, the paper's
+sigma_epistemic of sec. 2.3.
+
+**Systematic part, by exact spot checks.** Each drawn unit's exact sums E_u are computed once (they
+do not depend on the rotation, nor on ``bin_slop``); with D_u = T_u - E_u,
+
+.. math::
+    \hat D = \sum_h \frac{N_h}{n_h} \sum_{u \in s_h} D_u, \qquad
+    \widehat{\rm approx\_error} = f(S_T) - f(S_T - \hat D),
+
+D_hat is unbiased for D = sum_u D_u (each unit of stratum h is drawn with probability n_h / N_h),
+S_T are the result's own tree sums, and approx_error is the ratio effect of the estimated
+difference on every bin. The standard errors of approx_error and approx_sigma are stratified
+delete-one jackknife ones over the drawn units (no linearisation of f needed),
+
+.. math::
+    v_J = \sum_h \Big(1 - \frac{n_h}{N_h}\Big) \frac{n_h - 1}{n_h}
+          \sum_{u \in s_h} \big(\theta_{(hu)} - \bar\theta_h\big)^2,
+
+theta_(hu) the estimate with unit u left out (its stratum's other units weighted N_h / (n_h - 1)).
+
+**Coverage.** The result's xi_T is one orientation, delta = b + e with b the systematic part and e
+of spread sigma_approx, so ``|delta - approx_error| <= z sqrt(approx_error_err^2 +
+approx_sigma^2)`` at about the normal level of z (z = 2: 95 %); :func:`approximation_bound` gives
+``|approx_error| + z sqrt(approx_error_err^2 + approx_sigma^2)``, an upper bound on |delta| at that
+level, which ``bin_slop="auto"`` (:func:`choose_bin_slop`) keeps below ``approx_tol`` times the
+statistical sigma of every bin.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+
+import numpy as np
+
+from .._parallel import using_threads
+from .._progress import progress_bar
+from .._validate import check_positive_int, check_real, check_seed
+from ..sky.geometry import ARCMIN
+from ..sky.patches import assign_patches, kmeans_patches
+from ..sky.rotations import random_rotations, rotate_catalog, rotate_stars
+from ..sky.stars import StarCatalog
+from .pair_sums import _patch_geometry, ratio
+
+__all__ = ["ApproximationError", "Problem", "shear_problem", "counts_problem", "rho_problem", "SpotChecks",
+           "estimate_approximation_error", "choose_bin_slop", "approximation_bound", "DEFAULT_LADDER",
+           "check_ladder", "check_approx_settings", "Z_COVERAGE"]
+
+#: the bin_slop values ``bin_slop="auto"`` tries, largest first
+DEFAULT_LADDER = (2.0, 1.0, 0.5, 0.25, 0.1, 0.05, 0.02, 0.01, 0.0)
+#: the normal quantile of the stated coverage (2: about 95 %)
+Z_COVERAGE = 2.0
+
+
+# ----------------------------------------------------------------------------- what is correlated
+@dataclass
+class Problem:
+    """One estimator's inputs, seen by the approximation-error machinery.
+
+    Attributes
+    ----------
+    kind : {"shear", "counts", "rho"}
+    inputs : tuple
+        The catalogs: ``(cat1, cat2)`` (``cat2`` None for an auto-correlation), ``(data,
+        randoms)`` or ``(stars,)``.
+    bins : Bins
+    run : callable
+        ``run(inputs, bin_slop)`` -> the estimator's result on ``inputs`` with the tree at
+        ``bin_slop`` (the same settings otherwise: angle_slop, var_method, patches).
+    """
+
+    kind: str
+    inputs: tuple
+    bins: object
+    run: object
+
+    def rotated(self, R):
+        """The inputs moved by the rotation R (positions, spin-2 fields; patches kept)."""
+        if self.kind == "rho":
+            return (rotate_stars(self.inputs[0], R),)
+        return tuple(None if c is None else rotate_catalog(c, R) for c in self.inputs)
+
+    def catalogs(self, inputs=None):
+        """The position catalogs of ``inputs`` (default: the problem's own), None entries dropped."""
+        inputs = self.inputs if inputs is None else inputs
+        if self.kind == "rho":
+            return [inputs[0].catalog]
+        return [c for c in inputs if c is not None]
+
+    def values(self, result):
+        """The statistics of a result, flat: name -> per-bin array (``xip``, ``xim``; ``xi``;
+        ``rho1.xip`` ...)."""
+        return _flat(result, self.kind, "value")
+
+    def sigmas(self, result):
+        """The statistical sigma of each statistic of a result (sqrt of its variance)."""
+        return _flat(result, self.kind, "sigma")
+
+    def statistics(self, sums):
+        """The statistics (flat, as :meth:`values`) from a dict of sum sets."""
+        if self.kind == "counts":
+            from .landy_szalay import LandySzalayResult   # the estimator's own formula (eq. 1)
+
+            data, randoms = self.inputs
+            full = {k: {"npairs": 0.0, "wr": 0.0, **sums[k]} for k in ("dd", "dr", "rr")}  # xi needs weights only
+            r = LandySzalayResult.from_sums(self.bins, full["dd"], full["dr"], full["rr"], data.sumw, randoms.sumw)
+            return {"xi": r.xi}
+        out = {}
+        for name, s in sums.items():
+            prefix = "" if self.kind == "shear" else name + "."
+            out[prefix + "xip"] = ratio(s["xip"], s["weight"])
+            out[prefix + "xim"] = ratio(s["xim"], s["weight"])
+        return out
+
+    def unit_sums(self, engine, parts, p, q):
+        """Sums of every sum set over the pairs of unit {p, q} (p <= q) by ``engine``.
+
+        ``parts[k][p]`` is input k's objects of patch p (a Catalog / StarCatalog, or None when
+        the patch holds none of them).
+        """
+        bins = self.bins
+        if self.kind == "shear":
+            a, b = parts[0], parts[1] if parts[1] is not None else parts[0]
+            return {"gg": _pairs(engine, a, b, p, q, bins, shear=True, auto=parts[1] is None)}
+        if self.kind == "counts":
+            d, r = parts
+            return {"dd": _pairs(engine, d, d, p, q, bins, shear=False, auto=True),
+                    "dr": _pairs(engine, d, r, p, q, bins, shear=False, auto=False),
+                    "rr": _pairs(engine, r, r, p, q, bins, shear=False, auto=True)}
+        from .rho import RHO_FIELDS
+
+        stars = parts[0]
+        sp, sq = stars[p], stars[q]
+        if sp is None or sq is None:
+            return None
+        if p == q:
+            return engine.field_pairs(sp.catalog, sp.fields(), RHO_FIELDS, bins)
+        fp, fq = sp.fields(), sq.fields()
+        out = {}
+        for name, (x, y) in RHO_FIELDS.items():
+            s = engine.all_pairs(sp.catalog, sq.catalog, bins, g1=fp[x], g2=fq[y])
+            if x != y:   # ordered pairs: x at p with y at q, and x at q with y at p
+                s = _add(s, engine.all_pairs(sq.catalog, sp.catalog, bins, g1=fq[x], g2=fp[y]))
+            out[name] = s
+        return out
+
+
+def _flat(result, kind, what):
+    def get(r, name):
+        if what == "value":
+            return np.asarray(getattr(r, name), dtype=float)
+        v = getattr(r, "var" + name, None)
+        return np.full(r.bins.nbins, np.nan) if v is None else np.sqrt(np.asarray(v, dtype=float))
+
+    if kind == "counts":
+        return {"xi": get(result, "xi")}
+    if kind == "shear":
+        return {"xip": get(result, "xip"), "xim": get(result, "xim")}
+    return {f"{n}.{s}": get(result[n], s) for n in result.rho for s in ("xip", "xim")}
+
+
+def _add(a, b):
+    return {k: a[k] + b[k] for k in a}
+
+
+def _pairs(engine, parts_a, parts_b, p, q, bins, *, shear, auto):
+    """Sums over pairs with one object of ``parts_a[p]`` and one of ``parts_b[q]`` (and, for
+    two catalogs and p != q, one of ``parts_a[q]`` with one of ``parts_b[p]``). ``auto``: one
+    catalog, so unit {p, p} is its auto-correlation and {p, q} a cross-correlation."""
+    def cross(x, y):
+        if x is None or y is None:
+            return None
+        return engine.all_pairs(x, y, bins, shear=shear)
+
+    if auto:
+        if p == q:
+            return None if parts_a[p] is None or parts_a[p].nobj < 2 else engine.all_pairs(parts_a[p], None, bins,
+                                                                                             shear=shear)
+        return cross(parts_a[p], parts_a[q])
+    s = cross(parts_a[p], parts_b[q])
+    if p != q:
+        t = cross(parts_a[q], parts_b[p])
+        s = t if s is None else (s if t is None else _add(s, t))
+    return s
+
+
+def shear_problem(cat1, cat2, bins, run):
+    """A shear-shear problem (``cat2`` None: auto-correlation)."""
+    return Problem("shear", (cat1, cat2), bins, run)
+
+
+def counts_problem(data, randoms, bins, run):
+    """A Landy-Szalay problem (DD, DR, RR)."""
+    return Problem("counts", (data, randoms), bins, run)
+
+
+def rho_problem(stars, bins, run):
+    """A rho-statistics problem (rho1..rho5 of one StarCatalog)."""
+    return Problem("rho", (stars,), bins, run)
+
+
+# ----------------------------------------------------------------------------- spot checks
+@dataclass
+class SpotChecks:
+    """The drawn units and their exact sums (computed once, shared by every bin_slop).
+
+    Attributes
+    ----------
+    npatch : int
+        Patches of the spot checks (the catalogs' own, or k-means ones).
+    units : ndarray (n, 2)
+        The drawn units (p, q), p <= q.
+    strata : ndarray (n,)
+        Stratum of each drawn unit (0: p == q; 1-3: off-diagonal, by thirds of the separation of
+        the patch centres).
+    N_h, n_h : ndarray (4,)
+        Units in range and units drawn, per stratum.
+    exact : list of dict
+        Exact sums of each drawn unit (dict of sum sets; empty: no pair).
+    parts : list
+        ``parts[k][p]``: input k's objects in patch p (None for a patch no drawn unit uses).
+    """
+
+    npatch: int
+    units: np.ndarray
+    strata: np.ndarray
+    N_h: np.ndarray
+    n_h: np.ndarray
+    exact: list = field(default_factory=list)
+    parts: list = field(default_factory=list)
+
+    @property
+    def n_units(self):
+        return int(self.N_h.sum())
+
+    @property
+    def weights(self):
+        """Horvitz-Thompson weight N_h / n_h of each drawn unit."""
+        return np.array([self.N_h[h] / self.n_h[h] for h in self.strata], dtype=float)
+
+
+def _spot_labels(problem, npatch, rng):
+    """Patch labels for the spot checks: the inputs' own (all must have the same patches), or
+    k-means patches of the first catalog with the others assigned to the same centres."""
+    cats = problem.catalogs()
+    if all(c.patch is not None for c in cats) and len({c.npatch for c in cats}) == 1:
+        return [np.asarray(c.patch) for c in cats], cats[0].npatch
+    npatch = min(npatch, cats[0].nobj)
+    labels, centers = kmeans_patches(cats[0].ra, cats[0].dec, npatch, seed=rng)
+    return [labels] + [assign_patches(c.ra, c.dec, centers) for c in cats[1:]], npatch
+
+
+def draw_spot_checks(problem, exact_engine, fraction, npatch, rng, progress=False):
+    """Draw the units of the spot checks (stratified, without replacement) and compute their exact
+    sums (module docstring). Returns a :class:`SpotChecks`."""
+    labels, npatch = _spot_labels(problem, npatch, rng)
+    cats = problem.catalogs()
+    # units in range: patch pairs some pair of which can be closer than max_sep
+    geo = [_patch_geometry(SimpleNamespace(xyz=cat.xyz, patch=lab), npatch) for cat, lab in zip(cats, labels)]
+    reach = problem.bins.max_sep * ARCMIN
+    cen = geo[0][0]
+    rad = np.max([g[1] for g in geo], axis=0)
+    sep = np.arccos(np.clip(cen.T @ cen, -1.0, 1.0))
+    p, q = np.triu_indices(npatch)
+    keep = (sep[p, q] - rad[p] - rad[q] <= reach + 1e-9) & (rad[p] >= 0) & (rad[q] >= 0)
+    p, q = p[keep], q[keep]
+    d = sep[p, q]
+    off = p != q
+    strata = np.zeros(p.size, dtype=int)
+    if np.any(off):
+        edges = np.quantile(d[off], [1 / 3, 2 / 3])
+        strata[off] = 1 + np.searchsorted(edges, d[off], side="right")
+    N_h = np.bincount(strata, minlength=4)
+    n_h = np.where(N_h > 0, np.minimum(N_h, np.maximum(2, np.ceil(fraction * N_h).astype(int))), 0)
+    chosen = [np.sort(rng.choice(np.flatnonzero(strata == h), size=n_h[h], replace=False))
+              for h in range(4) if n_h[h]]
+    chosen = np.concatenate(chosen) if chosen else np.zeros(0, dtype=int)
+    units = np.column_stack([p[chosen], q[chosen]])
+    needed = np.unique(units)
+    objs = [problem.inputs[0]] if problem.kind == "rho" else [c for c in problem.inputs if c is not None]
+    parts = []
+    for obj, lab in zip(objs, labels):
+        members = {k: np.flatnonzero(lab == k) for k in needed}
+        parts.append([obj.subset(members[k]) if k in members and members[k].size else None for k in range(npatch)])
+    if problem.kind == "shear" and problem.inputs[1] is None:
+        parts.append(None)
+    spots = SpotChecks(npatch, units, strata[chosen], N_h, n_h, parts=parts)
+    with progress_bar(len(units), desc="exact spot checks", progress=progress) as bar:
+        for a, b in units:
+            spots.exact.append(problem.unit_sums(exact_engine, parts, int(a), int(b)) or {})
+            bar.update()
+    return spots
+
+
+def _rotated_parts(problem, parts, R):
+    """The spot checks' patch subsets moved by R (the same rotation for every patch)."""
+    turn = rotate_stars if problem.kind == "rho" else rotate_catalog
+    return [None if ps is None else [None if c is None else turn(c, R) for c in ps] for ps in parts]
+
+
+# ----------------------------------------------------------------------------- the estimate
+@dataclass
+class ApproximationError:
+    """The approximation error of a tree estimate at one ``bin_slop`` (module docstring).
+
+    Every dict attribute maps a statistic (``xip``, ``xim`` for shear; ``xi`` for
+    Landy-Szalay; ``rho1.xip`` ... for the rho statistics) to a per-bin array.
+
+    Attributes
+    ----------
+    bin_slop : float
+    approx_error, approx_error_err : dict
+        Systematic error (signed, tree - exact) and its standard error.
+    approx_sigma, approx_sigma_err : dict
+        Spread of the tree estimate over random rotations and its standard error.
+    sigma_stat : dict
+        Statistical sigma of each bin (the result's own variance).
+    n_rotations, n_units, n_spot : int
+        Rotations; units in range; units checked exactly.
+    seconds : float
+        CPU time of this bin_slop's tree runs on the units.
+    unit_runs : list
+        The tree sums of every drawn unit on every rotation (kept to re-evaluate the estimate on
+        another base result).
+    """
+
+    bin_slop: float
+    approx_error: dict
+    approx_error_err: dict
+    approx_sigma: dict
+    approx_sigma_err: dict
+    sigma_stat: dict
+    n_rotations: int
+    n_units: int
+    n_spot: int
+    seconds: float = 0.0
+    unit_runs: list = field(default=None, repr=False)
+
+    def bound(self, z=Z_COVERAGE):
+        """:func:`approximation_bound` of this estimate (dict statistic -> per-bin array)."""
+        return approximation_bound(self.approx_error, self.approx_error_err, self.approx_sigma, z)
+
+    def worst_ratio(self, z=Z_COVERAGE):
+        """max over bins and statistics of bound / sigma_stat (NaN bins skipped; inf if sigma is 0)."""
+        worst = 0.0
+        for k, b in self.bound(z).items():
+            s = self.sigma_stat[k]
+            ok = np.isfinite(b) & np.isfinite(s)
+            if np.any(ok):
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    r = np.where(s[ok] > 0, b[ok] / s[ok], np.where(b[ok] > 0, np.inf, 0.0))
+                worst = max(worst, float(np.max(r)))
+        return worst
+
+
+def approximation_bound(approx_error, approx_error_err, approx_sigma, z=Z_COVERAGE):
+    """|approx_error| + z sqrt(approx_error_err^2 + approx_sigma^2): an upper bound on the
+    approximation error |xi_T - xi_E| of one tree estimate at about the normal level of ``z``."""
+    return {k: np.abs(approx_error[k]) + z * np.hypot(approx_error_err[k], approx_sigma[k]) for k in approx_error}
+
+
+def _plus(S, terms, weights):
+    """S + sum_u weights[u] terms[u], over S's sum sets and keys (a term may lack a set: no pair)."""
+    out = {name: {k: np.array(v, dtype=float) for k, v in s.items()} for name, s in S.items()}
+    for t, w in zip(terms, weights):
+        if w == 0:
+            continue
+        for name, s in t.items():
+            for k in out.get(name, {}):
+                out[name][k] += w * s[k]
+    return out
+
+
+def _sub(a, b):
+    """a - b for dicts of sum sets (a set missing on one side counts as zero)."""
+    out = {}
+    for name in set(a) | set(b):
+        x, y = a.get(name), b.get(name)
+        keys = (x or y).keys()
+        out[name] = {k: (0.0 if x is None else x[k]) - (0.0 if y is None else y[k]) for k in keys}
+    return out
+
+
+def _mean(sets):
+    out = {}
+    for s in sets:
+        for name, v in s.items():
+            acc = out.setdefault(name, {k: np.zeros_like(np.asarray(x, dtype=float)) for k, x in v.items()})
+            for k, x in v.items():
+                acc[k] += x / len(sets)
+    return out
+
+
+def run_units(problem, tree_engine, spots, rotations, progress=False, desc="rotations"):
+    """The tree sums of every drawn unit on every rotation: list (unit) of list (rotation)."""
+    out = [[] for _ in range(len(spots.units))]
+    # each unit is small: one thread per TreeCorr call (no OpenMP start-up per call)
+    with using_threads(1), progress_bar(len(rotations), desc=desc, progress=progress) as bar:
+        for R in rotations:
+            parts = _rotated_parts(problem, spots.parts, R)
+            for u, (a, b) in enumerate(spots.units):
+                out[u].append(problem.unit_sums(tree_engine, parts, int(a), int(b)) or {})
+            bar.update()
+    return out
+
+
+def summarize(problem, bin_slop, unit_runs, spots, base, seconds=0.0):
+    """:class:`ApproximationError` from the units' tree runs, their exact sums and a base result
+    (the tree estimate whose sums set the ratio effect, and whose variance is sigma_stat)."""
+    S = _result_sums(problem, base)
+    f0 = problem.statistics(S)
+    names = list(f0)
+    nb = problem.bins.nbins
+    M = len(unit_runs[0]) if unit_runs else 0
+    w = spots.weights
+    T_mean = [_mean(runs) for runs in unit_runs]
+    D = [_sub(t, e) for t, e in zip(T_mean, spots.exact)]
+    # per unit and rotation: the effect on each statistic of the unit's deviation from its mean
+    dev_var = []
+    for runs, tm in zip(unit_runs, T_mean):
+        eff = [problem.statistics(_plus(S, [_sub(r, tm)], [1.0])) for r in runs]
+        dev_var.append({k: np.var([e[k] - f0[k] for e in eff], axis=0, ddof=1) if M > 1 else np.zeros(nb)
+                        for k in names})
+
+    def estimate(weights):
+        f_exact = problem.statistics(_plus(S, D, -weights))
+        b = {k: f0[k] - f_exact[k] for k in names}
+        v = {k: sum(wu * dv[k] for wu, dv in zip(weights, dev_var)) if len(dev_var) else np.zeros(nb)
+             for k in names}
+        return b, {k: np.sqrt(np.maximum(v[k], 0.0)) for k in names}
+
+    b, sig = estimate(w)
+    var_b = {k: np.zeros(nb) for k in names}
+    var_s = {k: np.zeros(nb) for k in names}
+    for h in range(len(spots.N_h)):
+        members = np.flatnonzero(spots.strata == h)
+        n, N = spots.n_h[h], spots.N_h[h]
+        if n < 2 or n >= N:
+            continue           # a census stratum has no sampling variance
+        reps = []
+        for u in members:
+            wu = w.copy()
+            wu[members] = N / (n - 1)
+            wu[u] = 0.0
+            reps.append(estimate(wu))
+        factor = (1 - n / N) * (n - 1) / n
+        for k in names:
+            for acc, j in ((var_b, 0), (var_s, 1)):
+                t = np.array([r[j][k] for r in reps])
+                acc[k] += factor * np.sum((t - t.mean(axis=0)) ** 2, axis=0)
+    sigma_stat = problem.sigmas(base)
+    return ApproximationError(
+        bin_slop=float(bin_slop), approx_error=b, approx_error_err={k: np.sqrt(var_b[k]) for k in names},
+        approx_sigma=sig, approx_sigma_err={k: np.sqrt(var_s[k]) for k in names}, sigma_stat=sigma_stat,
+        n_rotations=M, n_units=spots.n_units, n_spot=len(spots.units), seconds=seconds, unit_runs=unit_runs)
+
+
+def _result_sums(problem, r):
+    """The sum sets of a result (weights and numerators of each statistic)."""
+    def gg(e):
+        w = np.asarray(e.weight, float)
+        return {"weight": w, "xip": np.where(w > 0, e.xip * w, 0.0), "xim": np.where(w > 0, e.xim * w, 0.0)}
+
+    if problem.kind == "shear":
+        return {"gg": gg(r)}
+    if problem.kind == "counts":
+        return {"dd": {"weight": np.asarray(r.dd, float)}, "dr": {"weight": np.asarray(r.dr, float)},
+                "rr": {"weight": np.asarray(r.rr, float)}}
+    return {n: gg(e) for n, e in r.rho.items()}
+
+
+# ----------------------------------------------------------------------------- bin_slop="auto"
+def check_ladder(ladder):
+    """The bin_slop ladder as a tuple of floats >= 0, largest first (ValueError naming it)."""
+    if isinstance(ladder, (str, bytes)) or not hasattr(ladder, "__iter__"):
+        raise TypeError(f"bin_slop_ladder must be a sequence of numbers >= 0, got {type(ladder).__name__}")
+    vals = [check_real(v, "bin_slop_ladder entry", low=0.0) for v in ladder]
+    if not vals:
+        raise ValueError("bin_slop_ladder is empty: give at least one bin_slop to try")
+    return tuple(sorted(set(vals), reverse=True))
+
+
+def check_approx_settings(n_rotations, spot_fraction, spot_npatch, approx_tol, seed):
+    """Validate the approximation-error settings (each error names its argument)."""
+    n_rotations = check_positive_int(n_rotations, "n_rotations", minimum=2)
+    spot_fraction = check_real(spot_fraction, "spot_fraction", low=0.0, high=1.0, low_open=True)
+    spot_npatch = check_positive_int(spot_npatch, "spot_npatch", minimum=2)
+    approx_tol = check_real(approx_tol, "approx_tol", low=0.0, low_open=True)
+    check_seed(seed)
+    return n_rotations, spot_fraction, spot_npatch, approx_tol
+
+
+def _seeds(seed):
+    """Two independent streams (rotations; patches and units) from ``seed``."""
+    if isinstance(seed, np.random.SeedSequence):
+        ss = seed
+    elif isinstance(seed, np.random.Generator):
+        ss = np.random.SeedSequence(int(seed.integers(2**63)))
+    else:
+        ss = np.random.SeedSequence(seed)
+    return ss.spawn(2)
+
+
+def _next_slops(slops, s, ratio, approx_tol):
+    """The ladder below ``s`` without the entries a failed step makes hopeless: assuming the
+    bound grows at least linearly with bin_slop, a slop above s approx_tol / ratio cannot pass;
+    the smallest entry is always kept."""
+    rest = [x for x in slops if x < s]
+    if not rest or not np.isfinite(ratio) or ratio <= 0:
+        return rest
+    limit = s * approx_tol / ratio
+    keep = [x for x in rest if x <= limit]
+    return keep if keep else rest[-1:]
+
+
+def choose_bin_slop(problem, make_tree_engine, exact_engine, *, bin_slop="auto", ladder=DEFAULT_LADDER,
+                    approx_tol=0.1, n_rotations=8, spot_fraction=0.1, spot_npatch=20, seed=None,
+                    z=Z_COVERAGE, progress=False, deterministic=None):
+    """The tree result with its approximation error, at ``bin_slop`` or (``"auto"``) at the
+    largest slop of ``ladder`` whose error bound stays below ``approx_tol`` statistical sigmas.
+
+    ``"auto"`` tries the ladder from the largest slop down and stops at the first that passes
+    (:func:`approximation_bound` <= ``approx_tol`` times the result's sigma in every bin of every
+    statistic). After a failed step, entries above ``s approx_tol / ratio`` are skipped (s the
+    failed slop, ratio its worst bound / sigma: the bound is assumed to grow at least linearly
+    with the slop). If none passes, the smallest slop tried is used and a warning emitted. The
+    rotations and the drawn units are the same for every slop; the exact sums of the units are
+    computed once.
+
+    Parameters
+    ----------
+    problem : Problem
+    make_tree_engine : callable
+        ``make_tree_engine(bin_slop)`` -> the tree's pair-sum engine at that slop.
+    exact_engine : object
+        The exact pair sums (``all_pairs``, ``field_pairs``).
+    bin_slop : float or "auto"
+    ladder : sequence of float
+        Slops ``"auto"`` may choose (largest first).
+    approx_tol : float > 0
+    n_rotations : int >= 2
+        M, the random rotations of the randomised clustering.
+    spot_fraction : float in (0, 1]
+        Fraction of the units of each stratum checked exactly (at least 2 per stratum).
+    spot_npatch : int
+        Patches made for the spot checks when the catalogs have none.
+    seed : int, SeedSequence or Generator, optional
+        Seeds the rotations, the patches and the draw of units (spawned streams).
+    z : float
+        Normal quantile of the bound.
+    deterministic : callable, optional
+        ``deterministic(bin_slop)`` -> True when the tree at that slop lets no cell stand for
+        its pairs (``bin_slop=0`` with ``angle_slop=0``): then its result does not depend on the
+        rotation (no random part) and one orientation is checked.
+
+    Returns
+    -------
+    result :
+        The estimator's tree result at the chosen slop.
+    chosen : ApproximationError
+        Its approximation error (re-evaluated on ``result``).
+    tried : list of ApproximationError
+        Every slop tried, in order (each evaluated on the result at the ladder's first slop).
+    spots : SpotChecks
+    """
+    import time
+
+    s_rot, s_spot = _seeds(seed)
+    rotations = random_rotations(n_rotations, s_rot)
+    auto = isinstance(bin_slop, str)
+    todo = list(ladder) if auto else [bin_slop]
+    base = problem.run(problem.inputs, todo[0])
+    spots = draw_spot_checks(problem, exact_engine, spot_fraction, spot_npatch, np.random.default_rng(s_spot),
+                             progress=progress)
+    tried = []
+    while todo:
+        s = todo.pop(0)
+        t0 = time.process_time()
+        rots = rotations[:1] if deterministic is not None and deterministic(s) else rotations
+        runs = run_units(problem, make_tree_engine(s), spots, rots, progress=progress,
+                         desc=f"rotations (bin_slop={s:g})")
+        est = summarize(problem, s, runs, spots, base, seconds=time.process_time() - t0)
+        tried.append(est)
+        ratio = est.worst_ratio(z)
+        if not auto or ratio <= approx_tol:
+            break
+        todo = _next_slops(todo, s, ratio, approx_tol)
+    else:
+        from .._warnings import emit_warning
+
+        emit_warning(f"bin_slop='auto': no bin_slop tried ({', '.join(f'{e.bin_slop:g}' for e in tried)}) keeps "
+                     f"the approximation error bound below approx_tol={approx_tol} statistical sigma in every bin "
+                     f"(smallest: {tried[-1].worst_ratio(z):.3g} sigma); using bin_slop={tried[-1].bin_slop:g}")
+    chosen = tried[-1]
+    result = base
+    if chosen.bin_slop != tried[0].bin_slop:
+        result = problem.run(problem.inputs, chosen.bin_slop)
+        chosen = summarize(problem, chosen.bin_slop, chosen.unit_runs, spots, result, chosen.seconds)
+    return result, chosen, tried, spots
+
+
+# ----------------------------------------------------------------------------- the estimators' entry
+def _with_patches(cat, labels, npatch):
+    """A copy of ``cat`` (Catalog or StarCatalog) carrying the given patch labels."""
+    out = cat.subset(np.arange(len(cat)))
+    target = out.catalog if isinstance(out, StarCatalog) else out
+    target.patch, target.npatch, target._patch_centers = np.asarray(labels), npatch, None
+    return out
+
+
+def _attach(kind, result, est, info):
+    """Set the approximation-error fields on a result (per statistic dicts; rho: on each entry)."""
+    fields = ("approx_error", "approx_error_err", "approx_sigma", "approx_sigma_err")
+    if kind == "rho":
+        for name, entry in result.rho.items():
+            for f in fields:
+                setattr(entry, f, {s: getattr(est, f)[f"{name}.{s}"] for s in ("xip", "xim")})
+            entry.approx_info = info
+    else:
+        for f in fields:
+            setattr(result, f, dict(getattr(est, f)))
+    result.approx_info = info
+    return result
+
+
+def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, approx_tol=None, n_rotations=8,
+                    spot_fraction=0.1, spot_npatch=20, bin_slop_ladder=None, seed=None, progress=False,
+                    **estimator_kwargs):
+    """A ``method="tree"`` result carrying its measured approximation error (module docstring).
+
+    Parameters
+    ----------
+    kind : {"shear", "counts", "rho"}
+        :func:`cosmocorr.estimators.shear_shear` (``inputs = (cat1, cat2)``),
+        :func:`~cosmocorr.estimators.landy_szalay` (``(data, randoms)``) or
+        :func:`~cosmocorr.estimators.rho_statistics` (``(stars,)``).
+    inputs : tuple
+    bins : Bins
+    bin_slop : float >= 0, None or "auto"
+        None: TreeCorr's default. ``"auto"``: :func:`choose_bin_slop` on ``bin_slop_ladder``
+        (default: :data:`DEFAULT_LADDER` entries up to TreeCorr's default slop for these bins).
+    angle_slop : float, optional
+        TreeCorr's (None: its default, 0.1), the same at every slop ``"auto"`` tries. With
+        ``angle_slop=0`` the ladder's last rung (bin_slop=0) is the exact tree, which has no
+        random part (one orientation is checked).
+    approx_tol : float > 0, optional
+        ``"auto"``'s tolerance in statistical sigmas (default 0.1).
+    n_rotations, spot_fraction, spot_npatch, seed, progress :
+        As :func:`choose_bin_slop`.
+    **estimator_kwargs :
+        The estimator's other settings (``var_method``, ...).
+
+    The tree runs patch by patch (TreeCorr's patch processing) on the catalogs' own patches, or,
+    when they have none, on ``spot_npatch`` k-means patches given to copies of the catalogs, so
+    that the drawn units are exactly parts of the result's own sums.
+
+    Returns
+    -------
+    The estimator's result with ``approx_error``, ``approx_error_err``, ``approx_sigma``,
+    ``approx_sigma_err`` (dicts statistic -> per-bin array) and ``approx_info`` (settings, the
+    ladder tried with each slop's worst bound / sigma) set; ``bin_slop`` is the slop used.
+    """
+    from .landy_szalay import landy_szalay
+    from .pair_sums import check_slop, pair_sum_method
+    from .rho import rho_statistics
+    from .shear_shear import shear_shear
+
+    auto = isinstance(bin_slop, str)
+    if auto and bin_slop != "auto":
+        raise TypeError(f"bin_slop must be a number >= 0, None or 'auto'; got {bin_slop!r}")
+    if not auto:
+        bin_slop = check_slop(bin_slop, "bin_slop")
+    approx_tol = 0.1 if approx_tol is None else approx_tol
+    n_rotations, spot_fraction, spot_npatch, approx_tol = check_approx_settings(n_rotations, spot_fraction,
+                                                                                spot_npatch, approx_tol, seed)
+    angle_slop = check_slop(angle_slop, "angle_slop")
+    s_patch, s_rest = _seeds(seed)
+    probe = Problem(kind, inputs, bins, None)
+    cats = probe.catalogs()
+    if not (all(c.patch is not None for c in cats) and len({c.npatch for c in cats}) == 1):
+        labels, npatch = _spot_labels(probe, spot_npatch, np.random.default_rng(s_patch))
+        objs = [inputs[0]] if kind == "rho" else [c for c in inputs if c is not None]
+        moved = iter(_with_patches(o, lab, npatch) for o, lab in zip(objs, labels))
+        inputs = tuple(None if c is None else next(moved) for c in inputs)
+    estimator = {"shear": shear_shear, "counts": landy_szalay, "rho": rho_statistics}[kind]
+    default = pair_sum_method("tree").settings(bins, "NN" if kind == "counts" else "GG")
+    default = default["bin_slop"]       # TreeCorr's default for these bins
+
+    def angle(slop):
+        """angle_slop at every slop: the user's, or TreeCorr's default (None)."""
+        return angle_slop
+
+    def run(args, slop):
+        return estimator(*args, bins, method="tree", bin_slop=slop, angle_slop=angle(slop), **estimator_kwargs)
+
+    problem = Problem(kind, inputs, bins, run)
+    if not auto and bin_slop is None:
+        bin_slop = default
+    if auto:
+        if bin_slop_ladder is None:
+            ladder = tuple(x for x in DEFAULT_LADDER if x <= default + 1e-12)
+            ladder = ladder if default in ladder else (default,) + ladder
+        else:
+            ladder = check_ladder(bin_slop_ladder)
+    else:
+        ladder = None
+        if bin_slop_ladder is not None:
+            raise ValueError("bin_slop_ladder is used only with bin_slop='auto'")
+    backend = estimator_kwargs.get("backend")
+    result, chosen, tried, spots = choose_bin_slop(
+        problem, lambda s: pair_sum_method("tree", bin_slop=s, angle_slop=angle(s)), pair_sum_method(
+            "exact", backend=backend), bin_slop="auto" if auto else bin_slop, ladder=ladder or DEFAULT_LADDER,
+        approx_tol=approx_tol, n_rotations=n_rotations, spot_fraction=spot_fraction, spot_npatch=spot_npatch,
+        seed=s_rest, progress=progress, deterministic=lambda s: s == 0 and angle_slop == 0)
+    info = {"bin_slop_auto": auto, "bin_slop_tried": [e.bin_slop for e in tried],
+            "worst_bound_over_sigma": [e.worst_ratio() for e in tried], "approx_tol": approx_tol,
+            "z": Z_COVERAGE, "n_rotations": n_rotations, "spot_fraction": spot_fraction, "npatch": spots.npatch,
+            "n_units": spots.n_units, "n_spot": len(spots.units),
+            "seed": None if seed is None or not isinstance(seed, (int, np.integer)) else int(seed)}
+    return _attach(kind, result, chosen, info)
