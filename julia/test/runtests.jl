@@ -439,7 +439,7 @@ end
             push!(history, jm)
             if it == 6
                 @test dense(out.neighbours, out.membership, 12) ≈
-                    dense(idx, U, 12) atol = 1.0e-12
+                    dense(idx, U, 12) atol = 1.0e-11
             else
                 C = Cn
             end
