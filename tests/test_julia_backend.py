@@ -783,8 +783,8 @@ def test_auto_uses_julia_per_trusted_family(fake_env, monkeypatch, capsys):
     assert not hasattr(kernels, "field_pair_sums")   # trusted, but this stand-in has none: never NumPy's
     assert backend.get_kernels("numpy") is _kernels_numpy
     cat = synthetic_shear_catalog(60, seed=3)
-    res = cosmocorr.shear_shear(cat, min_sep=1, max_sep=60, nbins=3)
-    ref = cosmocorr.shear_shear(cat, min_sep=1, max_sep=60, nbins=3, backend="numpy")
+    res = cosmocorr.shear_shear(cat, min_sep=1, max_sep=60, nbins=3, spacing="log")
+    ref = cosmocorr.shear_shear(cat, min_sep=1, max_sep=60, nbins=3, spacing="log", backend="numpy")
     assert "pair_sums" in fake.calls
     np.testing.assert_allclose(res.xip, ref.xip, rtol=1e-12)
     fake.calls.clear()

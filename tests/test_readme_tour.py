@@ -50,8 +50,29 @@ def _run(blocks, ns, where):
     return ns
 
 
+TOUR = re.compile(r"<!-- tour-start -->(.*?)<!-- tour-end -->", flags=re.S)
+
+
+def _tour_text():
+    text = (ROOT / "README.md").read_text()
+    m = TOUR.search(text)
+    assert m, "README.md has no <!-- tour-start --> ... <!-- tour-end --> section"
+    return m.group(1)
+
+
+def _blocks_of(text):
+    return re.findall(r"^```python\n(.*?)^```", text, flags=re.S | re.M)
+
+
 def _readme_namespace():
-    return _run(python_blocks(ROOT / "README.md"), {}, "README.md")
+    """The tour's blocks, in order, in one namespace (the guides continue it)."""
+    return _run(_blocks_of(_tour_text()), {}, "README.md tour")
+
+
+def _standalone_blocks():
+    """The README's other python blocks (the sections after the tour): each self-contained."""
+    text = (ROOT / "README.md").read_text()
+    return _blocks_of(TOUR.sub("", text))
 
 
 def test_readme_has_python_blocks_and_guides_exist():
@@ -77,6 +98,20 @@ def test_readme_runs_verbatim(tmp_path, monkeypatch):
     np.testing.assert_allclose(ns["gg"].xip, ref.xip, rtol=1e-6, atol=1e-11)
     np.testing.assert_allclose(ns["gg"].varxip, ref.varxip, rtol=1e-6)
     assert np.all(np.isfinite(ns["u"].ratio("rho1")))
+    assert not os.listdir(tmp_path)  # nothing written to the working directory
+
+
+def test_readme_sections_run_on_their_own(tmp_path, monkeypatch):
+    """Every README python block outside the tour runs verbatim in a fresh namespace (they use
+    built-in synthetic data only, so they need no reference data)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    monkeypatch.chdir(tmp_path)
+    blocks = _standalone_blocks()
+    assert blocks, "README.md has no python block outside the tour"
+    for i, code in enumerate(blocks):
+        _run([code], {}, f"README.md section block {i + 1}")
     assert not os.listdir(tmp_path)  # nothing written to the working directory
 
 

@@ -259,8 +259,8 @@ def test_tree_cross_with_missing_top_patch_is_a_clear_error():
                       patch_centers=data.patch_centers)
     assert top.any() and half.npatch == 4 and np.bincount(half.patch, minlength=4)[-1] == 0
     with pytest.raises(ValueError, match="cat2 has no object in patch"):
-        cc.landy_szalay(data, half, min_sep=1.0, max_sep=30.0, nbins=3, method="tree", var_method="jackknife")
-    cc.landy_szalay(data, half, min_sep=1.0, max_sep=30.0, nbins=3, var_method="jackknife")   # exact: fine
+        cc.landy_szalay(data, half, min_sep=1.0, max_sep=30.0, nbins=3, spacing="log", method="tree", var_method="jackknife")
+    cc.landy_szalay(data, half, min_sep=1.0, max_sep=30.0, nbins=3, spacing="log", var_method="jackknife")   # exact: fine
 
 
 def test_rho_tree_patches_jackknife_equals_treecorr_multi_cov():
@@ -362,7 +362,7 @@ def test_bad_tree_arguments_are_named(cat):
     rng = np.random.default_rng(0)
     d = cc.Catalog(rng.uniform(0, 1, 50), rng.uniform(0, 1, 50))
     for fn, args in ((cc.shear_shear, (cat,)), (cc.rho_statistics, (stars,)), (cc.landy_szalay, (d, d))):
-        kw = dict(min_sep=1.0, max_sep=30.0, nbins=3)
+        kw = dict(min_sep=1.0, max_sep=30.0, nbins=3, spacing="log")
         with pytest.raises(ValueError, match="method"):
             fn(*args, method="fast", **kw)
         with pytest.raises(TypeError, match="method"):
@@ -430,7 +430,7 @@ def test_rho_and_nn_commands_tree(tmp_path, capsys):
     rng = np.random.default_rng(4)
     Table({"ra": rng.uniform(0, 1, 300), "dec": rng.uniform(0, 1, 300)}).write(tmp_path / "d.csv")
     assert main(["nn", str(tmp_path / "d.csv"), "--n-randoms", "600", "--seed", "3", "--min-sep", "1",
-                 "--max-sep", "40", "--nbins", "4", "--method", "tree", "--bin-slop", "0", "--json",
+                 "--max-sep", "40", "--nbins", "4", "--spacing", "log", "--method", "tree", "--bin-slop", "0", "--json",
                  str(tmp_path / "nn.json"), "--out", ""]) == 0
     nn = cc.LandySzalayResult.read(tmp_path / "nn.json")
     assert (nn.method, nn.bin_slop) == ("tree", 0.0)
@@ -457,7 +457,8 @@ def test_tree_settings_from_a_config_file(tmp_path, capsys):
 
 def test_tree_cli_errors_are_one_line(tmp_path, capsys):
     _shear_fits(tmp_path / "shear.fits", n=200)
-    base = ["gg", str(tmp_path / "shear.fits"), "--g1", "e1", "--g2", "e2", "--out", ""]
+    base = ["gg", str(tmp_path / "shear.fits"), "--g1", "e1", "--g2", "e2", "--min-sep", "1", "--max-sep", "40",
+            "--nbins", "4", "--spacing", "log", "--out", ""]
     cases = [(base + ["--method", "fast"], "invalid choice"),
              (base + ["--method", "tree", "--bin-slop", "-1"], "bin_slop"),
              (base + ["--method", "tree", "--angle-slop", "x"], "invalid slop value"),
