@@ -74,7 +74,7 @@ _EXECUTOR_DOC = """
 def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
                 backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                 fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
-                tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0):
+                tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, coarse_to_fine=None):
     """Shear-shear correlation xi+(theta), xi-(theta) (paper eqs. 7-8).
 
     Without ``n_clusters``: the exact estimator over all pairs
@@ -100,7 +100,7 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
         (``Catalog(..., patch=...)`` or ``npatch=``). ``seed`` seeds the bootstrap draws.
         Algorithm 1 results carry the shot-noise variance (other methods are a ValueError there;
         see :func:`cosmocorr.clustering_uncertainty` for its aleatoric errors).
-    tol, max_iter, accelerate, init, weight_factor :
+    tol, max_iter, accelerate, init, weight_factor, coarse_to_fine :
         Fuzzy c-means settings of Algorithm 1 (:func:`cosmocorr.fuzzy_c_means`); stopping at
         ``max_iter`` without converging emits a :class:`cosmocorr.ConvergenceWarning` and is
         recorded on the result (``converged``).
@@ -122,14 +122,14 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     return clustered_shear_shear(cat1, cat2, bins, n_clusters=n_clusters, assignment=assignment,
                                  n_samples=n_samples, seed=seed, fuzziness=fuzziness, backend=backend,
                                  progress=progress, tol=tol, max_iter=max_iter, accelerate=accelerate, init=init,
-                                 weight_factor=weight_factor)
+                                 weight_factor=weight_factor, coarse_to_fine=coarse_to_fine)
 
 
 @_executor_args
 def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
                  backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                  fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
-                 tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0):
+                 tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, coarse_to_fine=None):
     """Landy-Szalay omega(theta) (paper eq. 1): exact, or by Algorithm 1 with ``n_clusters``
     (data and randoms each clustered; :func:`cosmocorr.uncertainty.clustered_landy_szalay`).
 
@@ -149,14 +149,14 @@ def landy_szalay(data, randoms, bins=None, *, min_sep=None, max_sep=None, nbins=
     return clustered_landy_szalay(data, randoms, bins, n_clusters=n_clusters, assignment=assignment,
                                   n_samples=n_samples, seed=seed, fuzziness=fuzziness, backend=backend,
                                   progress=progress, tol=tol, max_iter=max_iter, accelerate=accelerate, init=init,
-                                  weight_factor=weight_factor)
+                                  weight_factor=weight_factor, coarse_to_fine=coarse_to_fine)
 
 
 @_executor_args
 def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
                    backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None,
                    fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
-                   tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0):
+                   tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, coarse_to_fine=None):
     """rho1..rho5 (paper eqs. 2-6): exact, or by Algorithm 1 on the stars with ``n_clusters``
     (:func:`cosmocorr.uncertainty.clustered_rho_statistics`).
 
@@ -177,4 +177,4 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
     return clustered_rho_statistics(stars, bins, n_clusters=n_clusters, assignment=assignment,
                                     n_samples=n_samples, seed=seed, fuzziness=fuzziness, backend=backend,
                                     progress=progress, tol=tol, max_iter=max_iter, accelerate=accelerate, init=init,
-                                    weight_factor=weight_factor)
+                                    weight_factor=weight_factor, coarse_to_fine=coarse_to_fine)
