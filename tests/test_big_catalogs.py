@@ -13,6 +13,7 @@ from astropy.io import fits
 from astropy.table import Table
 
 import cosmocorr as cc
+from cosmocorr.sky.synthetic import synthetic_star_catalog
 
 N_COLS = 40
 
@@ -114,3 +115,15 @@ def test_other_formats_read_the_same_columns_and_rows(tmp_path):
 def test_bad_rows(wide, kw, error, match):
     with pytest.raises(error, match=match):
         cc.Catalog.read(wide[0], **kw)
+
+
+def test_star_catalog_rows(tmp_path):
+    stars = synthetic_star_catalog(500, seed=2)
+    t = Table({"ra": stars.ra, "dec": stars.dec, "g1_vignet": stars.g1_star, "g2_vignet": stars.g2_star,
+               "T_s": stars.T_star, "g1_psfex": stars.g1_model, "g2_psfex": stars.g2_model, "T_m": stars.T_model})
+    t.write(tmp_path / "s.fits")
+    got = cc.StarCatalog.read(tmp_path / "s.fits", T_star="T_s", T_model="T_m", first_row=3, last_row=400, every_nth=5)
+    np.testing.assert_array_equal(got.ra, stars.ra[2:400:5])
+    np.testing.assert_array_equal(got.T_model, stars.T_model[2:400:5])
+    with pytest.raises(ValueError, match="every_nth"):
+        cc.StarCatalog.read(tmp_path / "s.fits", T_star="T_s", T_model="T_m", every_nth=0)
