@@ -160,6 +160,8 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
         Fuzzy c-means settings (:func:`cosmocorr.fuzzy_c_means`), used by every fit (the fit of
         the epistemic study and each re-clustering). A fit stopping at ``max_iter`` warns
         (:class:`cosmocorr.ConvergenceWarning`) and is recorded (``converged``, ``n_unconverged``).
+        ``coarse_to_fine`` applies to every fit; sizes given as a list must stay below the
+        objects of each re-clustered subset (``True`` adapts to each fit's size).
     seed, backend, progress :
         As elsewhere; one seed makes the whole study reproducible.
     clustering : FuzzyCMeansResult, optional
