@@ -206,9 +206,12 @@ def _read_columns(path, fmt, hdu, names, rows):
             _check_rows(rows, len(table), path.name)
             return table, len(table)
         if fmt.startswith("ascii"):
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                header = Table.read(path, format=fmt, data_end=1).colnames
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    header = Table.read(path, format=fmt, data_end=1).colnames
+            except (ValueError, TypeError):
+                return None, None    # not a table astropy can read: the whole read reports it
             lower = {c.lower() for c in header}
             if not all(n in header or n.lower() in lower for n in names.values()):
                 return None, None    # e.g. a SkyCoord column of ECSV: the whole table, then the usual errors
