@@ -2,6 +2,11 @@
 
     python benchmarks/bench_scale.py fcm      # N = 1e6 uniform on 3 x 3 deg, c = 1000, k = 20, tol 1e-3
     python benchmarks/bench_scale.py fcm 1e-2 # the same with another tol
+    python benchmarks/bench_scale.py fcm --coarse      # cold start vs coarse_to_fine=True, N = 2e5 (c = 200)
+                                                       # then N = 1e6 (c = 1000), k = 20, tol 1e-3: iterations,
+                                                       # times, J_m and rho1 of both in one run
+    python benchmarks/bench_scale.py fcm --coarse 2e5  # only the N = 2e5 comparison (a few minutes)
+    python benchmarks/bench_scale.py fcm --coarse 1e6 --coarse-first   # only N = 1e6, the coarse start first
     python benchmarks/bench_scale.py k        # N = 1e5, c = 100: J_m and rho1 of sparse vs dense vs k
     python benchmarks/bench_scale.py dask     # exact shear-shear (N = 50,000) and clustering_uncertainty
                                               # (100 draws + 100 resamples) on 1 and 2 worker processes
@@ -54,6 +59,58 @@ def fcm_million(n=1_000_000, c=1000, k=20, tol=1e-3, num_threads=2):
     print(f"| {n:,} | {c} | {k} | {tol:g} | {res.n_iter} (converged={res.converged}) "
           f"| {t_init.wall:.1f} / {t_init.cpu:.1f} | {t_fit.wall:.1f} / {t_fit.cpu:.1f} "
           f"| {t_init.wall + t_fit.wall:.1f} | {peak_gb():.2f} | {res.objective[-1]:.7e} |", flush=True)
+
+
+def coarse_versus_cold(sizes=((200_000, 200, (1, 2, 3)), (1_000_000, 1000, (1,))), k=20, tol=1e-3, num_threads=2,
+                       order=("cold", "coarse")):
+    """Cold start (k-means++ on all N) against ``coarse_to_fine=True`` (k-means++ on the smallest
+    subsample, each subsample fitted to convergence, then all N), same seed, tol, accelerate.
+    Positions: a synthetic star catalog uniform on 3 x 3 deg (rho1 of its PSF residuals by
+    Algorithm 1, greedy assignment, 6 log bins 1-40 arcmin). ``order``: which start runs first
+    (``--coarse-first`` on the command line)."""
+    from cosmocorr.sky.synthetic import synthetic_star_catalog
+    from cosmocorr.uncertainty import clustered_rho_statistics
+
+    bins = cc.Bins(1.0, 40.0, 6, spacing="log")
+    print(f"Machine shared with other jobs: CPU time (all threads of this process) is the steadier figure. "
+          f"tol={tol:g}, k={k}, accelerate=True, {num_threads} threads; seed = the fit's seed (k-means++ and subsample)")
+    print("| N | c | seed | start | stages (objects: iterations) | full-size iterations | wall / cpu (s) "
+          "| J_m (arcmin^2) | J_m / cold - 1 | max abs rho1 diff / max abs rho1 (cold) | same, vs cold of the first seed |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for n, c, seeds in sizes:
+        stars = synthetic_star_catalog(n, seed=3, width_deg=3.0)
+        ra, dec = stars.catalog.ra, stars.catalog.dec
+        cpu = {"cold": [], "coarse": []}
+        first = None
+        for seed in seeds:
+            got = {}
+            for start in order:
+                with Clock() as t:
+                    fit = cc.fuzzy_c_means(ra, dec, c, seed=seed, neighbours=k, tol=tol, max_iter=5000, accelerate=True,
+                                           num_threads=num_threads, coarse_to_fine=start == "coarse")
+                rho1 = clustered_rho_statistics(stars, bins, c, assignment="greedy", clustering=fit)["rho1"].xip
+                stages = ", ".join(f"{m:,}: {i}" for m, i, _ in fit.stages)
+                got[start] = fit.objective[-1], rho1
+                cpu[start].append(t.cpu)
+                if start == "cold" and first is None:
+                    first = rho1
+                ref = got.get("cold")
+                if ref is None:
+                    rel_jm = rel_rho = first_rho = "(below)"
+                else:
+                    rel_jm = f"{fit.objective[-1] / ref[0] - 1:+.2e}"
+                    rel_rho = f"{np.nanmax(np.abs(rho1 - ref[1])) / np.nanmax(np.abs(ref[1])):.2e}"
+                    first_rho = f"{np.nanmax(np.abs(rho1 - first)) / np.nanmax(np.abs(first)):.2e}"
+                print(f"| {n:,} | {c} | {seed} | {start} | {stages} | {fit.n_iter} (converged={fit.converged}) "
+                      f"| {t.wall:.1f} / {t.cpu:.1f} | {fit.objective[-1]:.7e} | {rel_jm} | {rel_rho} | {first_rho} |",
+                      flush=True)
+            if order[0] == "coarse":
+                (jc, rc), (j0, r0) = got["coarse"], got["cold"]
+                print(f"seed {seed}, coarse vs cold: J_m / cold - 1 = {jc / j0 - 1:+.2e}, max abs rho1 diff / max abs "
+                      f"rho1 = {np.nanmax(np.abs(rc - r0)) / np.nanmax(np.abs(r0)):.2e}", flush=True)
+        ratio = np.array(cpu["cold"]) / np.array(cpu["coarse"])
+        print(f"N = {n:,}: CPU time cold / coarse over seeds {list(seeds)}: {', '.join(f'{r:.2f}' for r in ratio)}"
+              f" (mean {ratio.mean():.2f})", flush=True)
 
 
 def versus_k(n=100_000, c=100, ks=(5, 10, 20, 50), tol=1e-3):
@@ -127,7 +184,12 @@ def dask_speedup(n=50_000, n_draws=100, n_resamples=100, only=None):
 
 if __name__ == "__main__":
     part = sys.argv[1] if len(sys.argv) > 1 else "all"
-    if part in ("fcm", "all"):
+    if part == "fcm" and "--coarse" in sys.argv:
+        only = [float(a) for a in sys.argv[2:] if not a.startswith("--")]
+        coarse_versus_cold([(n, c, s) for n, c, s in ((200_000, 200, (1, 2, 3)), (1_000_000, 1000, (1,)))
+                            if not only or n in only],
+                           order=("coarse", "cold") if "--coarse-first" in sys.argv else ("cold", "coarse"))
+    elif part in ("fcm", "all"):
         fcm_million(tol=float(sys.argv[2]) if part == "fcm" and len(sys.argv) > 2 else 1e-3)
     if part in ("k", "all"):
         versus_k()

@@ -128,7 +128,7 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
                 fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                 tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
                 bin_slop=None, angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8, spot_fraction=0.1,
-                spot_npatch=20, bin_slop_ladder=None):
+                spot_npatch=20, bin_slop_ladder=None, coarse_to_fine=None):
     """Shear-shear correlation xi+(theta), xi-(theta) (paper eqs. 7-8).
 
     Without ``n_clusters``: the exact estimator over all pairs
@@ -157,7 +157,7 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
         (``Catalog(..., patch=...)`` or ``npatch=``). ``seed`` seeds the bootstrap draws.
         Algorithm 1 results carry the shot-noise variance (other methods are a ValueError there;
         see :func:`cosmocorr.clustering_uncertainty` for its aleatoric errors).
-    tol, max_iter, accelerate, init, weight_factor :
+    tol, max_iter, accelerate, init, weight_factor, coarse_to_fine :
         Fuzzy c-means settings of Algorithm 1 (:func:`cosmocorr.fuzzy_c_means`); stopping at
         ``max_iter`` without converging emits a :class:`cosmocorr.ConvergenceWarning` and is
         recorded on the result (``converged``).
@@ -215,7 +215,7 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     return clustered_shear_shear(cat1, cat2, bins, n_clusters=n_clusters, assignment=assignment,
                                  n_samples=n_samples, seed=seed, fuzziness=fuzziness, backend=backend,
                                  progress=progress, tol=tol, max_iter=max_iter, accelerate=accelerate, init=init,
-                                 weight_factor=weight_factor)
+                                 weight_factor=weight_factor, coarse_to_fine=coarse_to_fine)
 
 
 @_executor_args
@@ -225,7 +225,7 @@ def landy_szalay(data, randoms, bins=None, *, data2=None, randoms2=None, estimat
                  fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                  tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
                  bin_slop=None, angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8, spot_fraction=0.1,
-                 spot_npatch=20, bin_slop_ladder=None):
+                 spot_npatch=20, bin_slop_ladder=None, coarse_to_fine=None):
     """Landy-Szalay omega(theta) (paper eq. 1): exact, or by Algorithm 1 with ``n_clusters``
     (data and randoms each clustered; :func:`cosmocorr.uncertainty.clustered_landy_szalay`).
     ``method="tree"`` (with ``bin_slop``, ``angle_slop``) takes DD, DR, RR from TreeCorr's tree
@@ -291,7 +291,7 @@ def landy_szalay(data, randoms, bins=None, *, data2=None, randoms2=None, estimat
     return clustered_landy_szalay(data, randoms, bins, n_clusters=n_clusters, assignment=assignment,
                                   n_samples=n_samples, seed=seed, fuzziness=fuzziness, backend=backend,
                                   progress=progress, tol=tol, max_iter=max_iter, accelerate=accelerate, init=init,
-                                  weight_factor=weight_factor)
+                                  weight_factor=weight_factor, coarse_to_fine=coarse_to_fine)
 
 
 @_executor_args
@@ -300,7 +300,7 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
                    fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                    tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
                    bin_slop=None, angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8,
-                   spot_fraction=0.1, spot_npatch=20, bin_slop_ladder=None):
+                   spot_fraction=0.1, spot_npatch=20, bin_slop_ladder=None, coarse_to_fine=None):
     """rho0..rho5 (paper eqs. 2-6; rho0 as Gatti et al. 2021): exact, or by Algorithm 1 on the stars with ``n_clusters``
     (:func:`cosmocorr.uncertainty.clustered_rho_statistics`). ``method="tree"`` (with
     ``bin_slop``, ``angle_slop``) takes the six from TreeCorr's tree (without ``n_clusters``),
@@ -356,7 +356,7 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
     return clustered_rho_statistics(stars, bins, n_clusters=n_clusters, assignment=assignment,
                                     n_samples=n_samples, seed=seed, fuzziness=fuzziness, backend=backend,
                                     progress=progress, tol=tol, max_iter=max_iter, accelerate=accelerate, init=init,
-                                    weight_factor=weight_factor)
+                                    weight_factor=weight_factor, coarse_to_fine=coarse_to_fine)
 
 
 def _field_api(name, result_name, clustered_result, first, second, randoms_doc):

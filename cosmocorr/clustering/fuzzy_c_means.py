@@ -8,6 +8,12 @@ with d the great-circle (Vincenty, eq. 16) distance, alternating the centre upda
 done on unit vectors and renormalised, so that it is correct across RA = 0/360 and near the
 poles) and the membership update (eq. 18). Memberships are rows of ``U`` (N, c) that sum to 1;
 each row is the categorical distribution of Algorithm 1's assignment (eq. 19).
+
+Coarse to fine (``coarse_to_fine=``): eqs. 17-18 are first iterated to convergence on a seeded
+random subsample, whose J_m (eq. 15 over its own objects) has its minima near those of the whole
+catalog's; the centres found start the next, larger subsample and finally all N objects, so
+most iterations are paid at a fraction of the full cost. The last stage is an ordinary fit of
+all N objects with the usual stopping rule, so its result is a fixed point of eqs. 17-18.
 """
 from __future__ import annotations
 
@@ -66,6 +72,10 @@ class FuzzyCMeansResult:
         Whether max ``|U_new - U_old|`` < tol was reached before ``max_iter``. When it was not, :func:`fuzzy_c_means`
         emits a :class:`cosmocorr.ConvergenceWarning`.
     fuzziness : float
+    stages : tuple of (int, int, bool)
+        (objects, iterations, converged) of each stage of a ``coarse_to_fine`` fit, smallest
+        subsample first and the whole catalog last; ``n_iter``, ``objective`` and ``converged``
+        are those of the last (full-size) stage. A one-stage fit has one entry.
     """
 
     centers: np.ndarray
@@ -74,6 +84,12 @@ class FuzzyCMeansResult:
     objective: np.ndarray
     converged: bool
     fuzziness: float
+    stages: tuple = ()
+
+    @property
+    def total_iterations(self):
+        """Iterations over all stages (subsample iterations included)."""
+        return int(sum(s[1] for s in self.stages)) if self.stages else self.n_iter
 
     @property
     def n_clusters(self):
@@ -88,7 +104,7 @@ class FuzzyCMeansResult:
 
 def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, seed=None, init=None,
                   weights=None, weight_factor=0.0, backend=None, accelerate=False, neighbours=None,
-                  num_threads=None, progress=False):
+                  num_threads=None, progress=False, coarse_to_fine=None):
     """Fuzzy c-means on the sky (paper eqs. 15, 17, 18; Algorithm 1 steps 1-2).
 
     Parameters
@@ -102,11 +118,12 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
     tol : float
         Stop when max ``|U_new - U_old|`` < tol.
     max_iter : int
-        Maximum number of iterations.
+        Maximum number of iterations (of each stage with ``coarse_to_fine``).
     seed : int or Generator, optional
-        Seed for the k-means++ initialisation.
+        Seed for the k-means++ initialisation (and the subsamples of ``coarse_to_fine``).
     init : array_like (c, 2), optional
-        Initial centres (degrees) instead of k-means++.
+        Initial centres (degrees) instead of k-means++ (with ``coarse_to_fine``: the start of
+        the smallest subsample's fit).
     weights : array_like, optional
         Object weights in the centre update: finite, non-negative, not all zero (ValueError).
     weight_factor : float
@@ -136,8 +153,23 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
     num_threads : int, optional
         Threads for the iterations (default: all cores; see :mod:`cosmocorr._parallel`).
     progress : bool
-        Show a tqdm bar counting the iterations (out of ``max_iter``; it stops early at
-        convergence). The Julia backend reports its iterations once, when it returns.
+        Show a tqdm bar counting the iterations (out of ``max_iter`` per stage; it stops early at
+        convergence), those of every ``coarse_to_fine`` stage included. The Julia backend reports
+        its iterations once, when it returns.
+    coarse_to_fine : bool or sequence of int, optional
+        Start the fit from the centres of fits to random subsamples (a large catalog then needs
+        fewer iterations at full size). ``None``/``False`` (default): one fit of all N objects.
+        A sequence of increasing sizes n_1 < n_2 < ... < N (each >= ``n_clusters``): nested
+        subsamples drawn without replacement with ``seed`` (the smaller is the first objects of
+        the larger); k-means++ (or ``init``) starts the fit of eqs. 17-18 on n_1 objects, which
+        runs to convergence (``tol``, ``max_iter``); each next subsample, and finally the whole
+        catalog, is fitted starting from the previous centres. Every stage minimises J_m (eq. 15)
+        of its own objects; only the last is the fit of the catalog, so the result is a fixed
+        point of eqs. 17-18 on all N objects, judged by the same stopping rule as a cold start
+        (a local minimum of J_m like any fuzzy c-means fit; on the same data it may be a
+        different one). ``True``: sizes N / 10, N / 100, ... down to the smallest of them that
+        is at least max(10,000, 20 c) (none when N < 10 max(10,000, 20 c)).
+        ``stages`` on the result records the objects, iterations and convergence of each stage.
 
     Returns
     -------
@@ -156,41 +188,94 @@ def fuzzy_c_means(ra, dec, n_clusters, fuzziness=2.0, tol=1e-6, max_iter=300, se
         # negative weights would pull the centres (eq. 17) away from the data
         weights = check_weights(weights, "weights", n)
     neighbours = check_neighbours(neighbours, n_clusters)
-    if init is None and neighbours is not None:
-        init = kmeans_plus_plus_fast(ra, dec, n_clusters, seed=seed, weight_factor=weight_factor)
-    elif init is None:
-        init = kmeans_plus_plus(ra, dec, n_clusters, seed=seed, weight_factor=weight_factor)
-    else:
+    sizes = coarse_sizes(coarse_to_fine, n, n_clusters)
+    if init is not None:
         init = as_float_array(init, "init", ndim=2)
         if init.shape != (n_clusters, 2):
             raise ValueError(f"init must have shape ({n_clusters}, 2), got {init.shape}")
         check_sky_coords(init[:, 0], init[:, 1], ra_name="init ra", dec_name="init dec")
+    # nested subsamples: the first n_j objects of one seeded random order (sorted, to keep the
+    # catalog's own order); k-means++ draws from the same Generator afterwards
+    rng = np.random.default_rng(seed) if sizes else seed
+    order = rng.permutation(n)[:sizes[-1]] if sizes else None
+    picks = [np.sort(order[:m]) for m in sizes] + [None]
+    first = picks[0]
+    if init is None:
+        ra0, dec0 = (ra, dec) if first is None else (ra[first], dec[first])
+        pp = kmeans_plus_plus_fast if neighbours is not None else kmeans_plus_plus
+        init = pp(ra0, dec0, n_clusters, seed=rng, weight_factor=weight_factor)
     xyz = unit_vectors(ra, dec)
     cxyz = unit_vectors(init[:, 0], init[:, 1])
-    with progress_bar(max_iter, "fuzzy c-means iterations", progress) as bar:
-        if neighbours is not None:
-            # Julia only once its self-test passed (also for backend="julia"); accelerate: NumPy
-            what = f"sparse fuzzy c-means (neighbours={neighbours}{', accelerate=True' if accelerate else ''})"
-            if accelerate:
-                numpy_only(what, backend)
-                kernel = sparse_fcm_iterate
-            else:
-                kernel = trusted_kernel("fcm_sparse", "sparse_fcm_iterate", what, backend) or sparse_fcm_iterate
-            cxyz, U, it, history, converged, _ = kernel(
-                xyz, cxyz, fuzziness, float(tol), max_iter, neighbours, weights, relax=1.5 if accelerate else 1.0,
-                num_threads=num_threads, progress=bar)
-        else:
-            with using_threads(num_threads):
-                if accelerate:
-                    requested = get_backend() if backend is None else str(backend).lower()
-                    kernels = get_kernels("numpy" if requested == "auto" else backend)
-                    cxyz, U, it, history, converged = kernels.fcm_iterate(
-                        xyz, cxyz, fuzziness, float(tol), max_iter, weights, relax=1.5, progress=bar)
-                else:
-                    cxyz, U, it, history, converged = get_kernels(backend).fcm_iterate(
-                        xyz, cxyz, fuzziness, float(tol), max_iter, weights, progress=bar)
+    stages = []
+    desc = "fuzzy c-means iterations" + (f" ({len(picks)} stages)" if sizes else "")
+    with progress_bar(max_iter * len(picks), desc, progress) as bar:
+        for pick in picks:
+            w = weights if pick is None or weights is None else weights[pick]
+            if w is not None and not np.any(w > 0):
+                raise ValueError(f"weights: the {pick.size} objects of a coarse_to_fine subsample all have zero "
+                                 f"weight; give larger subsample sizes")
+            cxyz, U, it, history, converged = _iterate(xyz if pick is None else xyz[:, pick], cxyz, fuzziness,
+                                                       float(tol), max_iter, w, backend, accelerate, neighbours,
+                                                       num_threads, bar)
+            stages.append((n if pick is None else int(pick.size), int(it), bool(converged)))
     return _warn_unconverged(FuzzyCMeansResult(vectors_to_radec(cxyz), U, int(it), np.asarray(history),
-                                               bool(converged), fuzziness), tol, max_iter)
+                                               bool(converged), fuzziness, tuple(stages)), tol, max_iter)
+
+
+def coarse_sizes(coarse_to_fine, n_objects, n_clusters):
+    """The subsample sizes of ``coarse_to_fine`` (increasing, each in [c, N); empty: one fit),
+    checked (see :func:`fuzzy_c_means`)."""
+    if coarse_to_fine is None or coarse_to_fine is False or coarse_to_fine is np.False_:
+        return []
+    if coarse_to_fine is True or coarse_to_fine is np.True_:
+        smallest = max(COARSE_MIN_OBJECTS, COARSE_MIN_PER_CLUSTER * n_clusters)
+        sizes, m = [], n_objects // 10
+        while m >= smallest:
+            sizes.insert(0, m)
+            m //= 10
+        return sizes
+    if isinstance(coarse_to_fine, (str, bytes)) or not np.iterable(coarse_to_fine):
+        raise TypeError(f"coarse_to_fine must be True, False, None or a sequence of subsample sizes, "
+                        f"got {type(coarse_to_fine).__name__}")
+    sizes = [check_positive_int(m, "coarse_to_fine") for m in coarse_to_fine]
+    if not sizes:
+        raise ValueError("coarse_to_fine: give at least one subsample size (or None for one fit)")
+    if any(b <= a for a, b in zip(sizes, sizes[1:])):
+        raise ValueError(f"coarse_to_fine sizes must increase strictly, got {sizes}")
+    if sizes[0] < n_clusters:
+        raise ValueError(f"coarse_to_fine: a subsample of {sizes[0]} objects cannot hold {n_clusters} clusters "
+                         f"(each size must be >= n_clusters)")
+    if sizes[-1] >= n_objects:
+        raise ValueError(f"coarse_to_fine: subsample sizes must be smaller than the {n_objects} objects, "
+                         f"got {sizes[-1]}")
+    return sizes
+
+
+#: ``coarse_to_fine=True``: the smallest subsample has at least this many objects ...
+COARSE_MIN_OBJECTS = 10_000
+#: ... and at least this many per cluster
+COARSE_MIN_PER_CLUSTER = 20
+
+
+def _iterate(xyz, cxyz, fuzziness, tol, max_iter, weights, backend, accelerate, neighbours, num_threads, bar):
+    """Eqs. 17-18 from the centres ``cxyz`` to convergence on the objects ``xyz`` (one stage):
+    (centres (3, c), U, n_iter, J_m history, converged) from the dense or sparse kernel."""
+    if neighbours is not None:
+        # Julia only once its self-test passed (also for backend="julia"); accelerate: NumPy
+        what = f"sparse fuzzy c-means (neighbours={neighbours}{', accelerate=True' if accelerate else ''})"
+        if accelerate:
+            numpy_only(what, backend)
+            kernel = sparse_fcm_iterate
+        else:
+            kernel = trusted_kernel("fcm_sparse", "sparse_fcm_iterate", what, backend) or sparse_fcm_iterate
+        return kernel(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights, relax=1.5 if accelerate else 1.0,
+                      num_threads=num_threads, progress=bar)[:5]
+    with using_threads(num_threads):
+        if accelerate:
+            requested = get_backend() if backend is None else str(backend).lower()
+            kernels = get_kernels("numpy" if requested == "auto" else backend)
+            return kernels.fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights, relax=1.5, progress=bar)
+        return get_kernels(backend).fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, weights, progress=bar)
 
 
 def _warn_unconverged(result, tol, max_iter):

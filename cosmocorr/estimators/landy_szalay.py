@@ -16,7 +16,7 @@ from ..sky.bins import Bins
 from ..sky.catalog import concatenate_catalogs
 from .._validate import check_choice
 from .covariance import LazyShotCov, check_cross_patch_weight, check_var_method, estimate_multi_cov
-from .pair_sums import check_catalog, pair_sum_method, patches_in_use
+from .pair_sums import check_addable, check_catalog, pair_sum_method, patches_in_use, sums_from_means
 from .pair_sums import ratio as _ratio
 
 __all__ = ["LandySzalayResult", "landy_szalay", "ESTIMATORS"]
@@ -232,15 +232,18 @@ class LandySzalayResult(ResultIO):
     @classmethod
     def from_sums(cls, bins, dd, dr, rr, sumw_d, sumw_r, *, patches=None, var_method="shot",
                   cross_patch_weight="simple", num_bootstrap=500, seed=None, rd=None, sumw=None,
-                  estimator="landy_szalay", settings=None, **extra):
+                  estimator="landy_szalay", settings=None, totals=None, **extra):
         """A result from the DD, DR, RR sums (``patches``: their PatchPairSums, for the patch
         covariance methods: (dd, dr, rr) or, cross, (dd, dr, rr, rd)).
 
         Cross-correlation: ``rd`` (R1D2 sums) and ``sumw`` = (sum w_d1, sum w_d2, sum w_r1,
         sum w_r2); ``sumw_d``/``sumw_r`` are then unused. ``settings``: ``method``, ``bin_slop``,
-        ``angle_slop`` (default exact)."""
+        ``angle_slop`` (default exact). ``totals`` (dd_tot, dr_tot, rr_tot) replaces the auto
+        normalisations from ``sumw_d``/``sumw_r`` (sums of chunks, :meth:`add`)."""
         if sumw is None:
             dd_tot, rr_tot, dr_tot, rd_tot = 0.5 * sumw_d**2, 0.5 * sumw_r**2, sumw_d * sumw_r, None
+            if totals is not None:
+                dd_tot, dr_tot, rr_tot = totals
         else:
             d1, d2, r1, r2 = sumw
             dd_tot, rr_tot, dr_tot, rd_tot = d1 * d2, r1 * r2, d1 * r2, r1 * d2
@@ -267,6 +270,41 @@ class LandySzalayResult(ResultIO):
             **({} if settings is None else settings),
         )
         return out._set_covariance(var_method, cross_patch_weight, num_bootstrap, seed)
+
+    # --- sums of chunks (TreeCorr's +=) ------------------------------------------------------
+    def add(self, other):
+        """The result over the pairs of both (TreeCorr's ``+=`` on the DD, DR and RR
+        correlations, then ``calculateXi``): DD, DR, RR, their pair numbers and their
+        normalisations (``dd_tot``, ``dr_tot``, ``rr_tot``) add; ``xi`` (eq. 1), ``meanr``,
+        ``meanlogr`` and the shot noise are recomputed. ``other``: a LandySzalayResult on the
+        same bins, without patches (TypeError / ValueError otherwise).
+
+        Returns
+        -------
+        LandySzalayResult
+        """
+        check_addable(self, other, LandySzalayResult)
+        for r, name in ((self, "self"), (other, "other")):
+            if r.rd is not None or r.estimator != "landy_szalay":
+                raise ValueError(f"{name}: only auto Landy-Szalay results add (estimator={r.estimator!r}, "
+                                 f"cross={r.rd is not None}); cross and other estimators need the four counts of "
+                                 "the whole catalogs")
+
+        def part(r):
+            means = {"wr": r.meanr} if r.meanlogr is None else {"wr": r.meanr, "wlogr": r.meanlogr}
+            dd = {**sums_from_means(r.dd, means), "weight": r.dd, "npairs": r.dd_npairs}
+            return dd, {"weight": r.dr, "npairs": r.dr_npairs}, {"weight": r.rr, "npairs": r.rr_npairs}
+
+        summed = [{k: np.asarray(x[k], float) + np.asarray(y[k], float) for k in x if k in y}
+                  for x, y in zip(part(self), part(other))]
+        totals = (self.dd_tot + other.dd_tot, self.dr_tot + other.dr_tot, self.rr_tot + other.rr_tot)
+        return LandySzalayResult.from_sums(self.bins, *summed, 0.0, 0.0, totals=totals)
+
+    def __add__(self, other):
+        return self.add(other)
+
+    def __radd__(self, other):
+        return self if isinstance(other, int) and other == 0 else self.add(other)   # sum([...]) starts at 0
 
     # to_dict / to_json / write / read / to_table: cosmocorr.io.ResultIO (complete and lossless)
 

@@ -37,7 +37,8 @@ from ..sky.geometry import ARCMIN
 __all__ = ["naive_pair_sums", "field_pair_sums", "check_catalog", "ratio", "logr_sums", "field_variance",
            "patch_pair_sums", "PatchPairSums", "sum_both_orders", "check_same_patches", "patches_in_use",
            "tree_pair_sums", "tree_patch_pair_sums", "tree_kind_pair_sums", "tree_kind_patch_pair_sums",
-           "pair_sum_method", "ExactSums", "TreeSums", "METHODS", "check_method", "check_slop"]
+           "pair_sum_method", "ExactSums", "TreeSums", "METHODS", "check_method", "check_slop", "check_addable",
+           "sums_from_means", "combined_variance"]
 
 
 def ratio(num, den):
@@ -203,6 +204,43 @@ def field_pair_sums(cat1, cat2, bins, f1, f2, field_kind, *, backend=None, logr=
     c2 = cat1 if auto else cat2
     return _field_kernel_sums(get_kernels(backend), cat1.xyz, cat1.w, np.asarray(f1, complex), c2.xyz, c2.w,
                               np.asarray(f1 if auto else f2, complex), bins, auto, logr, field_kind)
+
+
+def check_addable(a, b, base):
+    """Raise unless the results ``a`` and ``b`` can be added as sums over disjoint sets of pairs
+    (TreeCorr's ``+=``): both plain all-pairs results of class ``base`` (not Algorithm 1's sample
+    means), the same bins, shot-noise errors (per-patch sums and patch covariances do not add)."""
+    for r, name in ((a, "self"), (b, "other")):
+        if type(r) is not base:
+            raise TypeError(f"{name}: only {base.__name__} results of the exact estimator can be added, got "
+                            f"{type(r).__name__}")
+        if r.var_method != "shot" or getattr(r, "npatch", 1) != 1:
+            raise ValueError(f"{name}: results with patches (var_method={r.var_method!r}, npatch={r.npatch}) cannot be "
+                             f"added; compute the chunks without patches (the chunks are the patches)")
+    if a.bins != b.bins:
+        raise ValueError(f"other: different bins ({b.bins!r} vs {a.bins!r}); only results on the same bins add")
+
+
+def sums_from_means(weight, means):
+    """Bin sums back from a result's weighted means (mean x weight; 0 in empty bins, whose means
+    are NaN)."""
+    w = np.asarray(weight, dtype=float)
+    return {k: np.where(w != 0, np.asarray(v, dtype=float) * w, 0.0) for k, v in means.items()}
+
+
+def combined_variance(mine, theirs, given, name):
+    """The field variance of the sum of two results: ``given`` when given, else the results' own
+    when they agree (the same field), else a ValueError asking for it (chunks of a catalog each
+    carry their own field's variance; the sum needs the whole catalog's)."""
+    if given is not None:
+        from .._validate import check_real
+
+        return check_real(given, name, low=0.0)
+    if (np.isnan(mine) and np.isnan(theirs)) or np.isclose(mine, theirs, rtol=1e-12, atol=0.0):
+        return mine
+    raise ValueError(f"{name}: the two results' fields have different variances ({mine:.6g} and {theirs:.6g}), as "
+                     f"chunks of one catalog do; the sum's shot noise needs the whole catalog's: "
+                     f"a.add(b, {name}=...) (cosmocorr.estimators.pair_sums.field_variance of all its objects)")
 
 
 def sum_both_orders(s_ab, s_ba):

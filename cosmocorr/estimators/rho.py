@@ -94,6 +94,46 @@ class RhoResult(ResultIO):
         """Nominal bin centres (arcmin), TreeCorr's ``rnom``."""
         return self.bins.rnom
 
+    # --- sums of chunks (TreeCorr's +=) ------------------------------------------------------
+    def add(self, other, *, field_variances=None):
+        """rho1..rho5 over the pairs of both (each :meth:`ShearShearResult.add`), e.g. of star
+        fields farther apart than the largest bin.
+
+        Parameters
+        ----------
+        other : RhoResult
+            On the same bins, without patches.
+        field_variances : dict, optional
+            Shape-noise variance of each field of the whole (keys ``"e"``, ``"de"``, ``"edt"``:
+            star ellipticity, residual, e dT/T; see :data:`RHO_FIELDS`). Default: the results'
+            own where they agree (a ValueError when they differ).
+
+        Returns
+        -------
+        RhoResult
+        """
+        if not isinstance(other, RhoResult):
+            raise TypeError(f"other: only a RhoResult can be added to a RhoResult, got {type(other).__name__}")
+        if set(self.rho) != set(other.rho):
+            raise ValueError(f"other: holds {sorted(other.rho)}, this result {sorted(self.rho)}")
+        fv = {} if field_variances is None else dict(field_variances)
+        unknown = set(fv) - {k for ab in RHO_FIELDS.values() for k in ab}
+        if unknown:
+            raise ValueError(f"field_variances: unknown fields {sorted(unknown)}; the fields are 'e', 'de', 'edt'")
+        rho = {}
+        for name, r in self.rho.items():
+            a, b = RHO_FIELDS[name]
+            rho[name] = r.add(other.rho[name], varg1=fv.get(a), varg2=fv.get(b))
+        out = RhoResult(self.bins, rho)
+        out.cov = np.diag(out.estimate_cov("shot"))
+        return out
+
+    def __add__(self, other):
+        return self.add(other)
+
+    def __radd__(self, other):
+        return self if isinstance(other, int) and other == 0 else self.add(other)   # sum([...]) starts at 0
+
     # to_dict / to_json / write / read / to_table: cosmocorr.io.ResultIO (complete and lossless)
 
 

@@ -14,7 +14,8 @@ import numpy as np
 from ..io import ResultIO
 from ..sky.bins import Bins
 from .covariance import LazyShotCov, check_cross_patch_weight, check_var_method, estimate_multi_cov
-from .pair_sums import check_catalog, field_variance, pair_sum_method, patches_in_use
+from .pair_sums import (check_addable, check_catalog, combined_variance, field_variance, pair_sum_method,
+                        patches_in_use, sums_from_means)
 from .pair_sums import ratio as _ratio
 
 __all__ = ["ShearShearResult", "shear_shear"]
@@ -182,6 +183,54 @@ class ShearShearResult(ResultIO):
             **({} if settings is None else settings),
         )
         return out._set_covariance(var_method, cross_patch_weight, num_bootstrap, seed)
+
+    # --- sums of chunks (TreeCorr's +=) ------------------------------------------------------
+    def pair_sums(self):
+        """The bin sums behind the result (eq. 8's numerators and denominators: ``weight``,
+        ``npairs``, ``wr``, ``wlogr``, ``xip``, ``xim``, ``xip_im``, ``xim_im``), recovered from
+        the means (0 in empty bins)."""
+        means = {"wr": self.meanr, "xip": self.xip, "xim": self.xim, "xip_im": self.xip_im, "xim_im": self.xim_im}
+        if self.meanlogr is not None:
+            means["wlogr"] = self.meanlogr
+        out = sums_from_means(self.weight, means)
+        out["weight"], out["npairs"] = np.asarray(self.weight, float), np.asarray(self.npairs, float)
+        return out
+
+    def add(self, other, *, varg1=None, varg2=None):
+        """The result over the pairs of both (TreeCorr's ``+=``): for sums over disjoint sets of
+        pairs, e.g. the chunks (p, q), p <= q, of a catalog cut into patches, each computed by
+        :func:`shear_shear` (``shear_shear(cat_p)`` for p = q, ``shear_shear(cat_p, cat_q)``
+        otherwise). Sums add; ``xip``, ``xim``, ``meanr``, ``meanlogr`` are recomputed from
+        them (eq. 8) and the shot noise ``2 varg1 varg2 / weight`` from the field variances.
+
+        Parameters
+        ----------
+        other : ShearShearResult
+            On the same bins, without patches (a TypeError / ValueError otherwise).
+        varg1, varg2 : float, optional
+            Shape-noise variances of the two fields of the whole (e.g.
+            :func:`~cosmocorr.estimators.pair_sums.field_variance` of the whole catalog). Default:
+            the results' own when they agree; chunks of one catalog carry different ones, and
+            then these are required (ValueError).
+
+        Returns
+        -------
+        ShearShearResult
+        """
+        check_addable(self, other, ShearShearResult)
+        a, b = self.pair_sums(), other.pair_sums()
+        if ("wlogr" in a) != ("wlogr" in b):
+            a.pop("wlogr", None)
+            b.pop("wlogr", None)
+        return ShearShearResult.from_sums(self.bins, {k: a[k] + b[k] for k in a},
+                                          varg1=combined_variance(self.varg1, other.varg1, varg1, "varg1"),
+                                          varg2=combined_variance(self.varg2, other.varg2, varg2, "varg2"))
+
+    def __add__(self, other):
+        return self.add(other)
+
+    def __radd__(self, other):
+        return self if isinstance(other, int) and other == 0 else self.add(other)   # sum([...]) starts at 0
 
     # to_dict / to_json / write / read / to_table: cosmocorr.io.ResultIO (complete and lossless)
 

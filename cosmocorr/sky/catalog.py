@@ -274,24 +274,39 @@ class Catalog:
                    k=c.get("k"), **kwargs)
 
     @classmethod
-    def read(cls, path, format=None, hdu=None, ra="ra", dec="dec", g1=None, g2=None, w=None, **kwargs):
-        """Read a Catalog from a file with :func:`astropy.table.Table.read`.
+    def read(cls, path, format=None, hdu=None, ra="ra", dec="dec", g1=None, g2=None, w=None, *, first_row=1,
+             last_row=-1, every_nth=1, **kwargs):
+        """Read a Catalog from a file: only the columns it uses, only the rows asked for.
 
         Parameters
         ----------
         path : str or Path
         format : str, optional
             astropy format: ``"fits"``, ``"ascii"`` (whitespace, header line), ``"ascii.csv"``,
-            ``"ascii.ecsv"``, ``"hdf5"``, ``"parquet"`` (when pyarrow is installed), ...; by
-            default chosen from the extension (anything unknown is read as ASCII).
+            ``"ascii.ecsv"``, ``"hdf5"``, ``"parquet"``, ...; by default chosen from the
+            extension (anything unknown is read as ASCII). HDF5 needs h5py and Parquet pyarrow
+            (``pip install "cosmocorr[hdf5]"`` / ``"cosmocorr[parquet]"``).
         hdu : int or str, optional
-            FITS: the HDU index or EXTNAME (default: the first table). HDF5: the dataset path.
+            FITS: the HDU index or EXTNAME (default: the first table). HDF5: the dataset path
+            (astropy's layout) or a group with one dataset per column (TreeCorr's).
         ra, dec, g1, g2, w, **kwargs :
-            As :meth:`from_table` (units, masked values, flags, flips, patches).
+            As :meth:`from_table` (units, masked values, flags, flips, patches). Only these
+            columns (and ``flag=``, ``patch=`` when they name columns) are read: FITS columns
+            are copied one at a time out of a memory map, HDF5 fields with h5py, Parquet
+            columns with pyarrow; text files are parsed keeping only these columns.
+        first_row, last_row, every_nth : int
+            TreeCorr's row selection: rows ``first_row`` to ``last_row`` (1-based, inclusive;
+            ``last_row=-1``: to the end), every ``every_nth``-th of them (FITS and HDF5 copy only
+            those rows). A first or last row beyond the file, ``every_nth < 1`` or a non-integer
+            is an error naming the argument.
         """
-        from .tables import read_table
+        from .tables import read_table, row_slice
 
-        table = read_table(path, format=format, hdu=hdu)
+        rows = row_slice(first_row, last_row, every_nth)
+        names = {k: v for k, v in dict(ra=ra, dec=dec, g1=g1, g2=g2, w=w, flag=kwargs.get("flag"),
+                                       patch=kwargs.get("patch")).items() if isinstance(v, str)}
+        whole = rows.start == 0 and rows.stop is None and rows.step == 1
+        table = read_table(path, format=format, hdu=hdu, columns=names, rows=None if whole else rows)
         return cls.from_table(table, ra=ra, dec=dec, g1=g1, g2=g2, w=w, source=Path(path).name, **kwargs)
 
 

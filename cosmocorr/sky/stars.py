@@ -171,12 +171,16 @@ class StarCatalog:
                    s2 * c["g2_model"], t_model, c.get("w"), **kwargs)
 
     @classmethod
-    def read(cls, path, format=None, hdu=None, **kwargs):
+    def read(cls, path, format=None, hdu=None, *, first_row=1, last_row=-1, every_nth=1, **kwargs):
         """Read stars from a file with :func:`astropy.table.Table.read` (FITS by HDU index or name,
-        ASCII, CSV, HDF5, Parquet when pyarrow is installed); keywords as :meth:`from_table`."""
+        ASCII, CSV, HDF5, Parquet when pyarrow is installed); ``first_row``, ``last_row``,
+        ``every_nth`` select rows as :meth:`Catalog.read` (TreeCorr's meanings); other keywords as
+        :meth:`from_table`."""
         from pathlib import Path
 
-        from .tables import read_table
+        from .tables import read_table, row_slice
 
-        table = read_table(path, format=format, hdu=hdu)
+        rows = row_slice(first_row, last_row, every_nth)
+        whole = rows.start == 0 and rows.stop is None and rows.step == 1
+        table = read_table(path, format=format, hdu=hdu, rows=None if whole else rows)
         return cls.from_table(table, source=Path(path).name, **kwargs)

@@ -16,7 +16,7 @@ import numpy as np
 
 from .units import angle_unit, is_skycoord, skycoord_degrees
 
-__all__ = ["read_table", "select_columns", "unmask_arrays", "POSITION_ARGS"]
+__all__ = ["read_table", "select_columns", "unmask_arrays", "POSITION_ARGS", "row_slice"]
 
 POSITION_ARGS = ("ra", "dec")
 
@@ -34,13 +34,137 @@ def _guess_format(path):
     return "ascii"  # whitespace-separated text with a header line, as TreeCorr reads
 
 
-def read_table(path, format=None, hdu=None, **kwargs):
+def row_slice(first_row=1, last_row=-1, every_nth=1):
+    """TreeCorr's row selection (``treecorr.Catalog``'s ``first_row``, ``last_row``,
+    ``every_nth``) as a slice: rows ``first_row`` to ``last_row`` (1-based, inclusive; -1: to
+    the end), every ``every_nth``-th of them. Bad values are a TypeError/ValueError naming the
+    argument."""
+    from .._validate import check_positive_int
+
+    first_row = check_positive_int(first_row, "first_row")
+    every_nth = check_positive_int(every_nth, "every_nth")
+    if isinstance(last_row, bool) or not isinstance(last_row, numbers.Integral):
+        raise TypeError(f"last_row must be an integer (-1: the last row), got {type(last_row).__name__}")
+    last_row = int(last_row)
+    if last_row != -1 and last_row < first_row:
+        raise ValueError(f"last_row must be -1 (the last row) or >= first_row ({first_row}), got {last_row}")
+    return slice(first_row - 1, None if last_row == -1 else last_row, every_nth)
+
+
+def _check_rows(rows, nrows, source):
+    """The row slice against the file's ``nrows`` rows (a ValueError naming the argument)."""
+    if rows is None:
+        return
+    if rows.start >= nrows:
+        raise ValueError(f"first_row={rows.start + 1} but {source} has {nrows} rows")
+    if rows.stop is not None and rows.stop > nrows:
+        raise ValueError(f"last_row={rows.stop} but {source} has {nrows} rows (use last_row=-1 for the last row)")
+
+
+def _resolve(names, available, source):
+    """Each wanted name's spelling in the file (case-insensitive), or a ValueError naming the
+    argument (``names``: argument -> column name) and listing the file's columns."""
+    lower = {c.lower(): c for c in available}
+    out = []
+    for arg, name in names.items():
+        real = name if name in available else lower.get(name.lower())
+        if real is None:
+            raise ValueError(f"{arg}: column {name!r} not found in {source}; available columns: "
+                             f"{', '.join(available)}")
+        out.append(real)
+    return list(dict.fromkeys(out))
+
+
+def _read_fits_columns(path, hdu, names, rows):
+    """Only ``names`` of a FITS table, only ``rows``: the file is memory-mapped and each column
+    copied out on its own (NaN floats and TNULL integers masked, as astropy's reader does)."""
+    from astropy.io import fits
+    from astropy.table import MaskedColumn, Table
+
+    with fits.open(path, memmap=True) as hdul:
+        if hdu is None:
+            hdu = next((i for i, h in enumerate(hdul) if isinstance(h, (fits.BinTableHDU, fits.TableHDU))), None)
+            if hdu is None:
+                raise ValueError(f"path: {path.name} has no table HDU")
+        h = hdul[int(hdu) if isinstance(hdu, numbers.Integral) else hdu]
+        nrows = int(h.header.get("NAXIS2", 0))
+        _check_rows(rows, nrows, path.name)
+        sel = slice(None) if rows is None else rows
+        # the column definitions before the data: once the data is mapped they refer to it, and
+        # astropy copies a still-referenced map into memory (the whole table) when the file closes
+        info = {real: (h.columns[real].null, h.columns[real].unit)
+                for real in _resolve(names, list(h.columns.names), path.name)}
+        out = {}
+        for real, (null, unit) in info.items():
+            data = np.array(h.data.field(real)[sel])
+            mask = None
+            if data.dtype.kind == "f":
+                mask = np.isnan(data)
+            elif data.dtype.kind in "iu" and null not in (None, ""):
+                mask = data == int(null)
+            unit = unit if unit not in (None, "") else None
+            out[real] = (MaskedColumn(data, mask=mask, unit=unit, name=real) if mask is not None and mask.any()
+                         else (data if unit is None else data * _unit(unit)))
+        del h.data
+        return Table(out), nrows
+
+
+def _unit(unit):
+    from astropy import units as u
+
+    return u.Unit(unit, parse_strict="silent")
+
+
+def _read_hdf5_columns(path, hdu, names, rows):
+    """Only ``names`` of an HDF5 table, only ``rows``, with h5py: fields of a compound dataset
+    (astropy's layout; units from its column metadata) or datasets of a group (TreeCorr's)."""
+    import h5py
+    from astropy.table import Table
+
+    with h5py.File(path, "r") as f:
+        node = f if hdu is None else f.get(hdu)
+        if node is None:
+            raise ValueError(f"hdu: {path.name} has no dataset or group {hdu!r}")
+        if hdu is None:     # astropy's default: the first table (compound dataset) at the top
+            node = next((f[k] for k in f if isinstance(f[k], h5py.Dataset) and f[k].dtype.names), f)
+        sel = slice(None) if rows is None else rows
+        if isinstance(node, h5py.Dataset):
+            if not node.dtype.names:
+                raise ValueError(f"hdu: dataset {node.name!r} of {path.name} is not a table (no named fields)")
+            nrows = node.shape[0]
+            _check_rows(rows, nrows, path.name)
+            real = _resolve(names, list(node.dtype.names), path.name)
+            units = {}
+            meta_path = node.name + ".__table_column_meta__"
+            if meta_path in f:
+                from astropy.table import meta
+
+                header = meta.get_header_from_yaml(h.decode("utf-8") for h in f[meta_path])
+                units = {d["name"]: d["unit"] for d in header.get("datatype", []) if d.get("unit")}
+            data = node.fields(real)[sel] if len(real) > 1 else {real[0]: node.fields(real[0])[sel]}
+            return Table({k: np.asarray(data[k]) * _unit(units[k]) if k in units else np.asarray(data[k])
+                          for k in real}), nrows
+        available = [k for k in node if isinstance(node[k], h5py.Dataset)]
+        real = _resolve(names, available, path.name)
+        nrows = node[real[0]].shape[0]
+        _check_rows(rows, nrows, path.name)
+        return Table({k: np.asarray(node[k][sel]) for k in real}), nrows
+
+
+def read_table(path, format=None, hdu=None, columns=None, rows=None, **kwargs):
     """Read a table with :func:`astropy.table.Table.read`.
 
     ``format``: an astropy format name (``"fits"``, ``"ascii"``, ``"ascii.csv"``, ``"hdf5"``,
     ``"parquet"``, ...) or None to choose by extension. ``hdu``: for FITS, the HDU index or
-    EXTNAME (default: the first table); for HDF5, the dataset path. Errors are a ValueError
-    naming ``path``, ``hdu`` or ``format``.
+    EXTNAME (default: the first table); for HDF5, the dataset path (or a group holding one
+    dataset per column, TreeCorr's layout). Errors are a ValueError naming ``path``, ``hdu``
+    or ``format``.
+
+    ``columns`` (dict argument name -> column name, case-insensitive; None: all) limits what is read: FITS columns are copied
+    out of a memory map one at a time, HDF5 fields / datasets are read with h5py, Parquet
+    columns with pyarrow (through astropy's ``include_names``), text files are parsed with
+    astropy's ``include_names`` (the text itself is read whole). ``rows`` (a slice from
+    :func:`row_slice`) keeps those rows only; for FITS and HDF5 only those are copied.
     """
     from astropy.table import Table
 
@@ -50,13 +174,68 @@ def read_table(path, format=None, hdu=None, **kwargs):
     if not path.exists():
         raise ValueError(f"path: file not found: {path}")
     fmt = _guess_format(path) if format is None else str(format)
+    if columns is not None:
+        table, nrows = _read_columns(path, fmt, hdu, dict(columns), rows)
+        if table is not None:
+            return table if rows is None or fmt in ("fits", "hdf5") else table[rows]
+    table = _read_whole(path, fmt, hdu, **kwargs)
+    if rows is not None:
+        _check_rows(rows, len(table), path.name)
+        table = table[rows]
+    return table
+
+
+def _read_columns(path, fmt, hdu, names, rows):
+    """(table of ``names`` only, rows in the file) by the format's own column reader, or (None,
+    None) when the format has none here (then the whole table is read)."""
+    from astropy.table import Table
+
+    try:
+        if fmt == "fits":
+            return _read_fits_columns(path, _fits_hdu(path, hdu), names, rows)
+        if fmt == "hdf5":
+            return _read_hdf5_columns(path, hdu, names, rows)
+        if hdu is not None:
+            raise ValueError(f"hdu: {fmt} files have no HDUs (hdu={hdu!r} was given)")
+        if fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            schema = pq.read_schema(path)
+            real = _resolve(names, list(schema.names), path.name)
+            table = Table.read(path, format="parquet", include_names=real)
+            _check_rows(rows, len(table), path.name)
+            return table, len(table)
+        if fmt.startswith("ascii"):
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    header = Table.read(path, format=fmt, data_end=1).colnames
+            except (ValueError, TypeError):
+                return None, None    # not a table astropy can read: the whole read reports it
+            lower = {c.lower() for c in header}
+            if not all(n in header or n.lower() in lower for n in names.values()):
+                return None, None    # e.g. a SkyCoord column of ECSV: the whole table, then the usual errors
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                table = Table.read(path, format=fmt, include_names=_resolve(names, header, path.name))
+            _check_rows(rows, len(table), path.name)
+            return table, len(table)
+    except ImportError as exc:
+        raise ValueError(f"format: reading {fmt} needs a package that is not installed ({exc}); "
+                         f"pip install 'cosmocorr[{'parquet' if fmt == 'parquet' else 'hdf5'}]'") from None
+    except (OSError, KeyError, IndexError, UnicodeDecodeError) as exc:
+        raise ValueError(f"path: cannot read {path} as {fmt}: {exc}") from None
+    return None, None
+
+
+def _read_whole(path, fmt, hdu, **kwargs):
+    """Every column of the table, with :func:`astropy.table.Table.read`."""
+    from astropy.table import Table
+
     kw = dict(kwargs)
     if fmt == "fits":
         if hdu is not None:
-            if isinstance(hdu, (bool, np.bool_)) or not isinstance(hdu, (numbers.Integral, str)):
-                raise TypeError(f"hdu must be an HDU index (int) or an extension name (str), got {type(hdu).__name__}")
-            _check_fits_hdu(path, hdu)
-            kw["hdu"] = int(hdu) if isinstance(hdu, numbers.Integral) else hdu
+            kw["hdu"] = _fits_hdu(path, hdu)
     elif fmt == "hdf5" and hdu is not None:
         kw["path"] = hdu
     elif hdu is not None:
@@ -69,6 +248,16 @@ def read_table(path, format=None, hdu=None, **kwargs):
         raise ValueError(f"format: reading {fmt} needs a package that is not installed ({exc})") from None
     except (OSError, ValueError, TypeError, KeyError, IndexError, UnicodeDecodeError) as exc:
         raise ValueError(f"path: cannot read {path} as {fmt}: {exc}") from None
+
+
+def _fits_hdu(path, hdu):
+    """``hdu`` checked against the file (an int index or an EXTNAME; None stays None)."""
+    if hdu is None:
+        return None
+    if isinstance(hdu, (bool, np.bool_)) or not isinstance(hdu, (numbers.Integral, str)):
+        raise TypeError(f"hdu must be an HDU index (int) or an extension name (str), got {type(hdu).__name__}")
+    _check_fits_hdu(path, hdu)
+    return int(hdu) if isinstance(hdu, numbers.Integral) else hdu
 
 
 def _check_fits_hdu(path, hdu):

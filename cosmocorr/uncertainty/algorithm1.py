@@ -39,7 +39,7 @@ __all__ = [
 
 #: fuzzy c-means settings every clustered estimator passes through (:func:`cosmocorr.fuzzy_c_means`)
 CLUSTER_OPTIONS = {"fuzziness": 2.0, "tol": 1e-6, "max_iter": 300, "accelerate": False, "init": None,
-                   "weight_factor": 0.0}
+                   "weight_factor": 0.0, "coarse_to_fine": None}
 
 
 def fit_catalog(cat, n_clusters, seed, clustering=None, backend=None, **options):
@@ -144,15 +144,16 @@ def _combine_shear(bins, per_sample, clustering, assignment, converged=None):
 
 def clustered_shear_shear(cat1, cat2, bins, n_clusters, assignment="sample", n_samples=10, seed=None,
                           fuzziness=2.0, backend=None, progress=False, clustering=None, clustering2=None,
-                          tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0):
+                          tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, coarse_to_fine=None):
     """xi+/xi- by Algorithm 1 (see :func:`cosmocorr.shear_shear` with ``n_clusters``).
 
     ``cat2`` (cross-correlation) is clustered on its own. ``clustering``/``clustering2`` pass
     precomputed :class:`FuzzyCMeansResult` objects instead of fitting. ``fuzziness``, ``tol``,
-    ``max_iter``, ``accelerate``, ``init``, ``weight_factor`` go to :func:`cosmocorr.fuzzy_c_means`.
+    ``max_iter``, ``accelerate``, ``init``, ``weight_factor``, ``coarse_to_fine`` go to
+    :func:`cosmocorr.fuzzy_c_means`.
     """
     opts = dict(fuzziness=fuzziness, tol=tol, max_iter=max_iter, accelerate=accelerate, init=init,
-                weight_factor=weight_factor)
+                weight_factor=weight_factor, coarse_to_fine=coarse_to_fine)
     n_samples, fit_seed, rng = _setup(n_samples, assignment, seed)
     fit1 = fit_catalog(cat1, n_clusters, fit_seed, clustering, backend, **opts)
     a1 = assign(fit1.membership, assignment, rng, n_samples)
@@ -186,12 +187,13 @@ class ClusteredLandySzalayResult(LandySzalayResult):
 
 def clustered_landy_szalay(data, randoms, bins, n_clusters, assignment="sample", n_samples=10, seed=None,
                            fuzziness=2.0, backend=None, progress=False, clustering=None, random_clustering=None,
-                           tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0):
+                           tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, coarse_to_fine=None):
     """Landy-Szalay omega(theta) by Algorithm 1: data and randoms each clustered into
     ``n_clusters`` (fitted once), cluster objects weighted by their members' total weight.
     ``meanlogr``/``varxi`` (shot noise of the cluster objects) are means over samples; the
     fuzzy c-means options pass through to :func:`cosmocorr.fuzzy_c_means` (``init`` for the data)."""
-    opts = dict(fuzziness=fuzziness, tol=tol, max_iter=max_iter, accelerate=accelerate, weight_factor=weight_factor)
+    opts = dict(fuzziness=fuzziness, tol=tol, max_iter=max_iter, accelerate=accelerate, weight_factor=weight_factor,
+                coarse_to_fine=coarse_to_fine)
     n_samples, fit_seed, rng = _setup(n_samples, assignment, seed)
     fd = fit_catalog(data, n_clusters, fit_seed, clustering, backend, init=init, **opts)
     fr = fit_catalog(randoms, n_clusters, fit_seed + 1, random_clustering, backend, **opts)
@@ -234,7 +236,7 @@ def rho_draws(stars, bins, fit, assignments, backend=None, progress=False, desc=
 
 def clustered_rho_statistics(stars, bins, n_clusters, assignment="sample", n_samples=10, seed=None,
                              fuzziness=2.0, backend=None, progress=False, clustering=None,
-                             tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0):
+                             tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, coarse_to_fine=None):
     """rho0..rho5 by Algorithm 1 (see :func:`cosmocorr.rho_statistics` with ``n_clusters``).
 
     The stars are clustered once; each draw averages e, delta e and e dT/T within clusters.
@@ -243,7 +245,8 @@ def clustered_rho_statistics(stars, bins, n_clusters, assignment="sample", n_sam
     """
     n_samples, fit_seed, rng = _setup(n_samples, assignment, seed)
     fit = fit_catalog(stars.catalog, n_clusters, fit_seed, clustering, backend, fuzziness=fuzziness, tol=tol,
-                      max_iter=max_iter, accelerate=accelerate, init=init, weight_factor=weight_factor)
+                      max_iter=max_iter, accelerate=accelerate, init=init, weight_factor=weight_factor,
+                      coarse_to_fine=coarse_to_fine)
     draws = rho_draws(stars, bins, fit, assign(fit.membership, assignment, rng, n_samples), backend, progress)
     rho = {name: _combine_shear(bins, res, fit, assignment) for name, res in draws.items()}
     return RhoResult(bins, rho, extra={"clustering": fit, "assignment": assignment, "converged": fit.converged})

@@ -131,7 +131,7 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
                            subset_fraction=0.2, fuzziness=2.0, seed=None, backend=None, progress=False,
                            clustering=None, *, aleatoric=None, n_remove=None, npatch=20, tol=1e-6, max_iter=300,
                            accelerate=False, init=None, weight_factor=0.0, client=None, num_threads=None,
-                           lenses=None):
+                           lenses=None, coarse_to_fine=None):
     """Epistemic and aleatoric uncertainty of a clustered estimate (paper sec. 2.3, figs. 8, 14-17).
 
     Parameters
@@ -158,10 +158,12 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
         d / N when ``n_remove`` is not given.
     npatch : int
         Patches for ``"patch_jackknife"`` when ``data`` has none (k-means, seeded by ``seed``).
-    fuzziness, tol, max_iter, accelerate, init, weight_factor :
+    fuzziness, tol, max_iter, accelerate, init, weight_factor, coarse_to_fine :
         Fuzzy c-means settings (:func:`cosmocorr.fuzzy_c_means`), used by every fit (the fit of
         the epistemic study and each re-clustering). A fit stopping at ``max_iter`` warns
         (:class:`cosmocorr.ConvergenceWarning`) and is recorded (``converged``, ``n_unconverged``).
+        ``coarse_to_fine`` applies to every fit; sizes given as a list must stay below the
+        objects of each re-clustered subset (``True`` adapts to each fit's size).
     seed, backend, progress :
         As elsewhere; one seed makes the whole study reproducible.
     clustering : FuzzyCMeansResult, optional
@@ -212,7 +214,7 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
             if n - d < 2:
                 raise ValueError(f"n_remove={d} of {n} objects leaves {n - d}; at least 2 are needed for a pair")
     opts = dict(fuzziness=fuzziness, tol=tol, max_iter=max_iter, accelerate=accelerate, init=init,
-                weight_factor=weight_factor)
+                weight_factor=weight_factor, coarse_to_fine=coarse_to_fine)
     rng = np.random.default_rng(check_seed(seed))
     fit_seed = rng.integers(2**63)
     fits = []
