@@ -32,7 +32,7 @@ from .estimators import _period, _positions, _wrap
 
 __all__ = ["wgp", "wpp", "projected_pair_sums"]
 
-_CHUNK_PAIRS = 2_000_000   # candidate pairs per chunk of sample 1
+_CHUNK_PAIRS = 400_000   # candidate pairs per chunk: arrays of a few MB, reused and cache-resident
 
 
 def _rp_bins(rp_bins, pi_max, period):
@@ -79,56 +79,122 @@ def projected_pair_sums(x1, x2, rp_bins, pi_max, period=None, mark="count", w1=N
     ``mark``: ``"count"`` (sum w_i w_j), ``"gplus"`` (sum w_i w_j cos(2 phi_i), phi_i the angle
     between o1_i and the separation) or ``"plusplus"`` (sum w_i w_j cos(2 phi_i) cos(2 phi_j)).
     ``w1``/``w2`` hold the per-object factors (weights times ellipticities for shape samples).
+
+    The candidates are the pairs with |dx|, |dy| <= r_p,max and |dz| <= pi_max (a max-norm
+    ``cKDTree`` search with z scaled by r_p,max / pi_max: the box holds the cylinder with 4/pi of
+    its volume). With o = (cos theta, sin theta) and psi the position angle of the separation,
+    cos(2 phi) = cos 2theta cos 2psi + sin 2theta sin 2psi, so the per-object factors are
+    precomputed and a pair costs a few gathers. When ``x1`` and ``x2`` are the same points each
+    unordered pair is found once and both of its ordered terms are added (cos 2psi and sin 2psi do
+    not change with the sign of the separation).
     """
     n1, n2 = x1.shape[0], x2.shape[0]
     nb = rp_bins.size - 1
     if n1 == 0 or n2 == 0:
         return np.zeros(nb)
-    reach = float(np.hypot(rp_bins[-1], pi_max)) * (1 + 1e-12)
+    auto = x1 is x2 or (x1.shape == x2.shape and np.array_equal(x1, x2))
+    rp_max = float(rp_bins[-1])
+    cell = np.array([rp_max, rp_max, pi_max])
     # spatial order (cells of the search size): a chunk of sample 1 then meets a compact part of
-    # sample 2, so the per-pair gathers stay in cache (the sums do not depend on the order)
-    x1, w1, o1 = _spatial_order(x1, reach, w1, o1)
-    x2, w2, o2 = _spatial_order(x2, reach, w2, o2)
-    t2 = cKDTree(x2, boxsize=period)
+    # sample 2, so the tree search prunes well and the per-pair gathers stay in cache
+    x1, w1, o1 = _spatial_order(x1, cell, w1, o1)
+    x2, w2, o2 = _spatial_order(x2, cell, w2, o2)
+    f1 = _factors(w1, o1 if mark in ("gplus", "plusplus") else None)
+    f2 = _factors(w2, o2 if mark == "plusplus" else None)
+    scale = rp_max / pi_max
+    box = None if period is None else np.array([period, period, period * scale])
+    s1 = _scaled(x1, scale, box)
+    s2 = s1 if auto else _scaled(x2, scale, box)
+    X1 = [np.ascontiguousarray(x1[:, c]) for c in range(3)]   # 1-D gathers are cheaper than rows
+    X2 = X1 if auto else [np.ascontiguousarray(x2[:, c]) for c in range(3)]
+    reach = rp_max * (1 + 1e-9)     # the exact cuts below use the unscaled separations
     rp_edges2 = rp_bins * rp_bins
-    total = np.zeros(nb)
-    # sample 1 in chunks: the pair arrays of one chunk stay small (memory ~ 60 bytes per pair)
-    chunk = max(1, int(_CHUNK_PAIRS // max(1.0, n2 * (4.0 / 3.0 * np.pi * reach**3) / _volume(x2, period))))
-    X2 = [np.ascontiguousarray(x2[:, c]) for c in range(3)]   # 1-D gathers are cheaper than rows
-    X1 = [np.ascontiguousarray(x1[:, c]) for c in range(3)]
-    lo2, hi2, pi2 = rp_edges2[0], rp_edges2[-1], pi_max * pi_max
+    pi2 = pi_max * pi_max
+    half = None if period is None else period / 2.0
+    total = np.zeros(nb + 2)
+    # sample 1 in chunks: the pair arrays of one chunk stay small (memory ~ 100 bytes per pair)
+    per_point = n2 * 8.0 * rp_max * rp_max * pi_max / _volume(x2, period)
+    chunk = max(1, int(_CHUNK_PAIRS // max(1.0, per_point / (2.0 if auto else 1.0))))
+    t2 = None if auto else cKDTree(s2, boxsize=box)
     for c0 in range(0, n1, chunk):
-        m = cKDTree(x1[c0:c0 + chunk], boxsize=period).sparse_distance_matrix(t2, reach, output_type="ndarray")
-        i = m["i"].astype(np.intp)
-        i += c0
-        j = m["j"].astype(np.intp)
+        ta = cKDTree(s1[c0:c0 + chunk], boxsize=box)
+        if auto:
+            # unordered pairs: j > i among the points from c0 on (the earlier ones met them before)
+            m = ta.sparse_distance_matrix(cKDTree(s2[c0:], boxsize=box, balanced_tree=False), reach, p=np.inf,
+                                          output_type="ndarray")
+            keep = m["j"] > m["i"]
+            i = m["i"][keep]
+            j = m["j"][keep]
+            j += c0
+        else:
+            m = ta.sparse_distance_matrix(t2, reach, p=np.inf, output_type="ndarray")
+            i = np.array(m["i"])
+            j = np.array(m["j"])
         del m
+        i += c0
         d = []
         for c in range(3):
             dc = X2[c][j]
             dc -= X1[c][i]
-            if period is not None:
-                dc -= period * np.rint(dc / period)
+            if half is not None:    # minimum image (|dc| < period: the points lie in the box)
+                np.subtract(dc, period, out=dc, where=dc > half)
+                np.add(dc, period, out=dc, where=dc < -half)
             d.append(dc)
         dx, dy, dz = d
         rp2 = dx * dx
         rp2 += dy * dy
         dz *= dz
-        # halotools: pair in bin k when rp_k^2 < rp^2 <= rp_k+1^2 and 0 < dz^2 <= pi_max^2
-        sel = np.flatnonzero((rp2 > lo2) & (rp2 <= hi2) & (dz > 0) & (dz <= pi2))
-        i, j, dx, dy, rp2 = i[sel], j[sel], dx[sel], dy[sel], rp2[sel]
-        k = np.searchsorted(rp_edges2, rp2, side="left") - 1
-        val = (1.0 if w1 is None else w1[i]) * (1.0 if w2 is None else w2[j]) * np.ones(i.size)
-        if mark in ("gplus", "plusplus"):
-            rp = np.sqrt(rp2)          # > 0: rp^2 > rp_0^2 >= 0
-            c1 = (o1[i, 0] * dx + o1[i, 1] * dy) / rp
-            g = 2.0 * c1 * c1 - 1.0
-            if mark == "plusplus":
-                c2 = (o2[j, 0] * dx + o2[j, 1] * dy) / rp
-                g *= 2.0 * c2 * c2 - 1.0
-            val = val * g
-        total += np.bincount(k, weights=val, minlength=nb)[:nb]
-    return total
+        # halotools: pair in bin k when rp_k^2 < rp^2 <= rp_k+1^2 and 0 < dz^2 <= pi_max^2;
+        # index 0 and nb + 1 collect the rest
+        k = np.searchsorted(rp_edges2, rp2, side="left")
+        k *= (dz > 0) & (dz <= pi2)
+        if mark == "count":
+            cs = None
+        else:
+            with np.errstate(invalid="ignore", divide="ignore"):    # rp = 0 pairs fall out of every bin
+                cs = ((dx * dx - dy * dy) / rp2, 2.0 * dx * dy / rp2)    # cos 2psi, sin 2psi
+        val = _pair_values(f1, f2, i, j, cs)
+        if auto:
+            val = val + _pair_values(f1, f2, j, i, cs)
+        if np.ndim(val) == 0:
+            total += val * np.bincount(k, minlength=nb + 2)
+        else:
+            total += np.bincount(k, weights=val, minlength=nb + 2)
+    return total[1:nb + 1]
+
+
+def _factors(w, o):
+    """Per-object factors: (w,) or (w cos 2theta, w sin 2theta) for orientations o; None when 1."""
+    if o is None:
+        return (None if w is None or np.all(w == 1.0) else w,)
+    c2 = o[:, 0] * o[:, 0] - o[:, 1] * o[:, 1]
+    s2 = 2.0 * o[:, 0] * o[:, 1]
+    return (c2, s2) if w is None else (w * c2, w * s2)
+
+
+def _pair_values(f1, f2, i, j, cs):
+    """The ordered term of each pair (i in sample 1, j in sample 2), a scalar when it is 1; ``cs``
+    holds cos 2psi and sin 2psi of the separations (None for counts)."""
+    a = 1.0 if f1[0] is None else f1[0][i]
+    b = 1.0 if f2[0] is None else f2[0][j]
+    if cs is None:
+        return a * b
+    g = a * cs[0]
+    g += f1[1][i] * cs[1]
+    if len(f2) == 1:
+        return g * b if f2[0] is not None else g
+    g2 = b * cs[0]
+    g2 += f2[1][j] * cs[1]
+    return g * g2
+
+
+def _scaled(x, scale, box):
+    """Positions with z times ``scale`` (the max-norm search box), inside the periodic ``box``."""
+    s = x.copy()
+    s[:, 2] *= scale
+    if box is not None:
+        s[s[:, 2] >= box[2], 2] = 0.0     # z * scale can round up to the period: the same point
+    return s
 
 
 def _spatial_order(x, cell, *arrays):
