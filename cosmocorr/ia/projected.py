@@ -218,13 +218,19 @@ def _column_pairs(x1, x2, rp_max, pi_max, period, auto):
             count = stop - start
             if valid is not True:
                 count *= valid.ravel()
-            n = int(count.sum())
-            if n == 0:
-                continue
-            i = np.repeat(np.repeat(np.arange(a, b), gx.size), count)
-            first = np.cumsum(count) - count
-            j = np.arange(n) + np.repeat(start - first, count)
-            yield i, idx2[j], positive
+            end = np.cumsum(count)
+            # clustered points can hold many more pairs than the mean: pieces of <= 2 chunks
+            cuts = np.searchsorted(end, np.arange(2 * _CHUNK_PAIRS, end[-1], 2 * _CHUNK_PAIRS), "right")
+            for r0, r1 in zip([0, *cuts], [*cuts, count.size]):
+                n = int(end[r1 - 1] - (end[r0 - 1] if r0 else 0)) if r1 > r0 else 0
+                if n == 0:
+                    continue
+                rows = slice(r0, r1)
+                i = np.repeat(a + np.arange(r0, r1) // gx.size, count[rows])
+                first = end[rows] - count[rows]
+                first -= first[0]
+                j = np.arange(n) + np.repeat(start[rows] - first, count[rows])
+                yield i, idx2[j], positive
 
 
 def _factors(w, o):
