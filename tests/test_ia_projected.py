@@ -85,3 +85,24 @@ def test_projected_bad_inputs(mock):
         cc.ia.wpp(x, o, e, x, o, e, RP[::-1], PI_MAX, period=60.0)
     with pytest.raises(ValueError, match="zero-length"):
         cc.ia.wgp(x, np.zeros_like(o), e, x, RP, PI_MAX, period=60.0)
+
+
+def test_projected_small_chunks_and_grid_ties_equal_halotools(monkeypatch):
+    """Tiny chunks (a clump splits into many pieces) and a lattice (pairs at dz = 0, |dz| = pi_max
+    and r_p on bin edges, across the periodic faces): the column search still equals halotools."""
+    from cosmocorr.ia import projected
+
+    monkeypatch.setattr(projected, "_CHUNK_PAIRS", 300)
+    rng = np.random.default_rng(11)
+    L = 40.0
+    clump = np.mod(20.0 + rng.normal(0, 0.7, (400, 3)), L)
+    lattice = np.floor(rng.uniform(0, L, (600, 3)) / 2.5) * 2.5
+    x = np.concatenate([clump, lattice, rng.uniform(0, L, (400, 3))])
+    n = len(x)
+    o, e = rng.normal(size=(n, 2)), rng.uniform(0, 0.4, n)
+    rp, pi_max = np.array([0.5, 1.0, 2.5, 5.0, 10.0]), 5.0
+    np.testing.assert_allclose(cc.ia.wgp(x, o, e, x, rp, pi_max, period=L),
+                               halotools_ia.gi_plus_projected(x, o, e, x, rp, pi_max, period=L), rtol=1e-10)
+    x2, o2, e2 = x[::2], o[::2], e[::2]
+    np.testing.assert_allclose(cc.ia.wpp(x, o, e, x2, o2, e2, rp, pi_max, period=L),
+                               halotools_ia.ii_plus_projected(x, o, e, x2, o2, e2, rp, pi_max, period=L), rtol=1e-10)
