@@ -98,9 +98,11 @@ def test_other_formats_read_the_same_columns_and_rows(tmp_path):
         np.testing.assert_array_equal(cat.ra, np.asarray(t["ra"])[sel], err_msg=name)
         np.testing.assert_array_equal(cat.dec, np.asarray(t["Dec"])[sel], err_msg=name)
         np.testing.assert_array_equal(cat.g1, np.asarray(t["g1"])[sel], err_msg=name)
-    # the unit stored by astropy is honoured: a different ra_units is refused as for a full read
-    with pytest.raises(ValueError, match="disagrees"):
-        cc.Catalog.read(tmp_path / "c.hdf5", hdu="cat", ra_units="rad")
+    # the unit stored by astropy is read: an explicit, different ra_units wins with a warning, as
+    # for a full read (issue 27), and the values are then taken in that unit
+    with pytest.warns(UserWarning, match="ra_units='rad' overrides the unit 'deg'"):
+        cat = cc.Catalog.read(tmp_path / "c.hdf5", hdu="cat", ra_units="rad", g1="G1", g2="g2")
+    np.testing.assert_allclose(cat.ra, np.degrees(np.asarray(t["ra"])) % 360.0, rtol=1e-13)
     with pytest.raises(ValueError, match="g1: column 'nope' not found"):
         cc.Catalog.read(tmp_path / "c.parquet", g1="nope", g2="g2")
 

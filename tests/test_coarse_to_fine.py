@@ -123,6 +123,6 @@ def test_entry_points_pass_coarse_to_fine():
     from cosmocorr.sky.synthetic import synthetic_shear_catalog
 
     cat = synthetic_shear_catalog(1500, seed=1)
-    r = cc.shear_shear(cat, min_sep=2.0, max_sep=20.0, nbins=3, n_clusters=20, n_samples=2, seed=3, tol=1e-4,
+    r = cc.shear_shear(cat, min_sep=2.0, max_sep=20.0, nbins=3, spacing="log", n_clusters=20, n_samples=2, seed=3, tol=1e-4,
                        accelerate=True, coarse_to_fine=[400])
     assert [s[0] for s in r.clustering.stages] == [400, 1500]

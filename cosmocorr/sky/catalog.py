@@ -291,7 +291,7 @@ class Catalog:
             (astropy's layout) or a group with one dataset per column (TreeCorr's).
         ra, dec, g1, g2, w, **kwargs :
             As :meth:`from_table` (units, masked values, flags, flips, patches). Only these
-            columns (and ``flag=``, ``patch=`` when they name columns) are read: FITS columns
+            columns (and ``k=``, ``flag=``, ``patch=`` when they name columns) are read: FITS columns
             are copied one at a time out of a memory map, HDF5 fields with h5py, Parquet
             columns with pyarrow; text files are parsed keeping only these columns.
         first_row, last_row, every_nth : int
@@ -303,7 +303,7 @@ class Catalog:
         from .tables import read_table, row_slice
 
         rows = row_slice(first_row, last_row, every_nth)
-        names = {k: v for k, v in dict(ra=ra, dec=dec, g1=g1, g2=g2, w=w, flag=kwargs.get("flag"),
+        names = {k: v for k, v in dict(ra=ra, dec=dec, g1=g1, g2=g2, w=w, k=kwargs.get("k"), flag=kwargs.get("flag"),
                                        patch=kwargs.get("patch")).items() if isinstance(v, str)}
         whole = rows.start == 0 and rows.stop is None and rows.step == 1
         table = read_table(path, format=format, hdu=hdu, columns=names, rows=None if whole else rows)

@@ -79,7 +79,7 @@ def _read_fits_columns(path, hdu, names, rows):
     """Only ``names`` of a FITS table, only ``rows``: the file is memory-mapped and each column
     copied out on its own (NaN floats and TNULL integers masked, as astropy's reader does)."""
     from astropy.io import fits
-    from astropy.table import MaskedColumn, Table
+    from astropy.table import Column, MaskedColumn, Table
 
     with fits.open(path, memmap=True) as hdul:
         if hdu is None:
@@ -103,8 +103,11 @@ def _read_fits_columns(path, hdu, names, rows):
             elif data.dtype.kind in "iu" and null not in (None, ""):
                 mask = data == int(null)
             unit = unit if unit not in (None, "") else None
+            # a Column with the file's unit, as Table.read gives (an unrecognised TUNIT such as
+            # 'DEG' or 'radians' stays an UnrecognizedUnit for sky.units.angle_unit to parse)
+            unit = None if unit is None else _unit(unit)
             out[real] = (MaskedColumn(data, mask=mask, unit=unit, name=real) if mask is not None and mask.any()
-                         else (data if unit is None else data * _unit(unit)))
+                         else Column(data, unit=unit, name=real))
         del h.data
         return Table(out), nrows
 
@@ -112,7 +115,7 @@ def _read_fits_columns(path, hdu, names, rows):
 def _unit(unit):
     from astropy import units as u
 
-    return u.Unit(unit, parse_strict="silent")
+    return u.Unit(unit, format="fits", parse_strict="silent")   # as astropy's FITS reader parses TUNIT
 
 
 def _read_hdf5_columns(path, hdu, names, rows):
@@ -142,7 +145,11 @@ def _read_hdf5_columns(path, hdu, names, rows):
                 header = meta.get_header_from_yaml(h.decode("utf-8") for h in f[meta_path])
                 units = {d["name"]: d["unit"] for d in header.get("datatype", []) if d.get("unit")}
             data = node.fields(real)[sel] if len(real) > 1 else {real[0]: node.fields(real[0])[sel]}
-            return Table({k: np.asarray(data[k]) * _unit(units[k]) if k in units else np.asarray(data[k])
+            from astropy import units as u
+            from astropy.table import Column
+
+            return Table({k: Column(np.asarray(data[k]), name=k,
+                                    unit=u.Unit(units[k], parse_strict="silent") if k in units else None)
                           for k in real}), nrows
         available = [k for k in node if isinstance(node[k], h5py.Dataset)]
         real = _resolve(names, available, path.name)
