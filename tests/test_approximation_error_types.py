@@ -81,11 +81,14 @@ def test_zero_error_at_zero_slop_with_randoms_and_tau():
 
 def test_field_result_with_error_round_trips_through_a_file(tmp_path):
     lenses, src, kcat = _cats(5, n=800)
-    r = cc.count_scalar(lenses, kcat, bins=BINS, method="tree", bin_slop=0.5, seed=5, **FAST)
-    path = tmp_path / "nk.fits"
-    r.write(path)
-    back = type(r).read(path)
-    np.testing.assert_array_equal(back.xi, r.xi)
+    r = cc.count_shear(lenses, src, bins=BINS, method="tree", bin_slop=0.5, angle_slop=0.3, seed=5, **FAST)
+    for ext in ("fits", "json", "dat"):
+        back = type(r).read(r.write(tmp_path / f"ng.{ext}"))
+        np.testing.assert_array_equal(back.xi, r.xi)
+        for f in ("approx_error", "approx_error_err", "approx_sigma", "approx_sigma_err"):
+            for k in ("xi", "xi_im"):
+                np.testing.assert_array_equal(getattr(back, f)[k], getattr(r, f)[k])
+        assert back.approx_info == r.approx_info and back.bin_slop == r.bin_slop
 
 
 @pytest.mark.parametrize("bad, exc", [(dict(n_rotations=1), ValueError), (dict(spot_fraction=0.0), ValueError),
