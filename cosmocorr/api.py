@@ -374,7 +374,7 @@ def _field_api(name, result_name, clustered_result, first, second, randoms_doc):
            angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8, spot_fraction=0.1, spot_npatch=20,
            bin_slop_ladder=None):
         kw = dict(min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
-        rands = None if randoms is None else concatenate_catalogs(randoms, "randoms")
+        rands = None if randoms is None or method != "tree" else concatenate_catalogs(randoms, "randoms")
         approx = _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction,
                                spot_npatch, bin_slop_ladder, (cat1, cat2, rands))
         if approx:
