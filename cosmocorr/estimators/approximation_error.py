@@ -124,7 +124,7 @@ class Problem:
     def statistics(self, sums):
         """The statistics (flat, as :meth:`values`) from a dict of sum sets."""
         if self.kind in FIELD_KINDS:
-            return _field_statistics(self.kind, sums, self.bins.nbins)
+            return _field_statistics(self.kind, sums)
         if self.kind == "counts":
             from .landy_szalay import LandySzalayResult   # the estimator's own formula (eq. 1)
 
@@ -192,7 +192,7 @@ def _positions(obj):
 FIELD_KINDS = {"NG": ("NG", True), "NK": ("NK", False), "KK": ("KK", False), "KG": ("KG", True)}
 
 
-def _field_values(kind, sums, nb):
+def _field_values(kind, sums):
     """xi (and xi_im) of one sum set: numerator / weight (0 where no pair, as the randoms' term)."""
     w = np.asarray(sums["weight"], dtype=float)
     keys = ("xi", "xi_im") if FIELD_KINDS[kind][1] else ("xi",)
@@ -200,11 +200,11 @@ def _field_values(kind, sums, nb):
         return {k: np.where(w > 0, np.asarray(sums[k], dtype=float) / np.where(w > 0, w, 1.0), 0.0) for k in keys}
 
 
-def _field_statistics(kind, sums, nb):
+def _field_statistics(kind, sums):
     """xi = D / W_D - R / W_R (TreeCorr's DG - RG; no R term without randoms), NaN where W_D = 0."""
-    d = _field_values(kind, sums["d"], nb)
+    d = _field_values(kind, sums["d"])
     empty = np.asarray(sums["d"]["weight"], dtype=float) <= 0
-    r = _field_values(kind, sums["r"], nb) if "r" in sums else None
+    r = _field_values(kind, sums["r"]) if "r" in sums else None
     return {k: np.where(empty, np.nan, v - (0.0 if r is None else r[k])) for k, v in d.items()}
 
 
