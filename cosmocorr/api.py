@@ -18,6 +18,7 @@ from .estimators.approximation_error import check_approx_settings, check_ladder,
 from .estimators.pair_sums import check_catalog
 from .estimators.rho import check_stars
 from .sky import Bins
+from .sky.catalog import concatenate_catalogs
 from .uncertainty import (clustered_field_correlation, clustered_landy_szalay, clustered_rho_statistics,
                           clustered_shear_shear)
 
@@ -370,8 +371,21 @@ def _field_api(name, result_name, clustered_result, first, second, randoms_doc):
            backend=None, n_clusters=None, assignment="sample", n_samples=10, seed=None, fuzziness=2.0,
            progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, tol=1e-6,
            max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact", bin_slop=None,
-           angle_slop=None, approx_tol=None):
+           angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8, spot_fraction=0.1, spot_npatch=20,
+           bin_slop_ladder=None):
         kw = dict(min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+        rands = None if randoms is None or method != "tree" else concatenate_catalogs(randoms, "randoms")
+        approx = _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction,
+                               spot_npatch, bin_slop_ladder, (cat1, cat2, rands))
+        if approx:
+            check_catalog(cat1, first)
+            if cat2 is not None:
+                check_catalog(cat2, second)
+            bins = Bins.coerce(bins, **kw)
+            return tree_with_error(FIELD_LETTERS[name], (cat1, cat2, rands), bins, bin_slop=bin_slop,
+                                   angle_slop=angle_slop, approx_tol=approx_tol, seed=seed, progress=progress,
+                                   backend=backend, var_method=var_method, cross_patch_weight=cross_patch_weight,
+                                   num_bootstrap=num_bootstrap, **approx)
         if n_clusters is None:
             if with_randoms:
                 kw["randoms"] = randoms
@@ -436,6 +450,10 @@ def _field_api(name, result_name, clustered_result, first, second, randoms_doc):
     method, bin_slop, angle_slop, approx_tol :
         ``"tree"``: TreeCorr's tree with these settings instead of every pair (without
         ``n_clusters``), as :func:`shear_shear`.
+    approx_error, n_rotations, spot_fraction, spot_npatch, bin_slop_ladder :
+        The tree result's measured approximation error (``bin_slop="auto"`` too), as
+        :func:`shear_shear`: ``approx_error`` etc. are dicts keyed ``"xi"`` (and ``"xi_im"``),
+        randoms rotated with the catalogs (docs/tree_error.md).
 
     Returns
     -------
@@ -449,15 +467,22 @@ count_shear = _field_api("count_shear", "CountShearResult", "ClusteredCountShear
 count_scalar = _field_api("count_scalar", "CountScalarResult", "ClusteredCountScalarResult", "lenses", "cat",
                           "Random points of the lenses: ``xi = DK - RK`` (TreeCorr's ``rk``).")
 scalar_scalar = _field_api("scalar_scalar", "ScalarScalarResult", "ClusteredScalarScalarResult", "cat1", "cat2", None)
+#: the approximation-error kind of each field estimator (cosmocorr.estimators.approximation_error)
+FIELD_LETTERS = {"count_shear": "NG", "count_scalar": "NK", "scalar_scalar": "KK", "scalar_shear": "KG"}
 scalar_shear = _field_api("scalar_shear", "ScalarShearResult", "ClusteredScalarShearResult", "cat1", "cat2", None)
 
 
 @_executor_args
 def tau_statistics(galaxies, stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
                    backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None,
-                   method="exact", bin_slop=None, angle_slop=None, approx_tol=None):
+                   method="exact", bin_slop=None, angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8,
+                   spot_fraction=0.1, spot_npatch=20, bin_slop_ladder=None, progress=False):
     """tau0, tau2, tau5 (Gatti et al. 2021): galaxy shapes against the PSF model ellipticity, the
     residual e_star - e_model and e_star dT/T at the stars (:func:`cosmocorr.estimators.tau_statistics`).
+
+    ``method="tree"`` with ``approx_error``, ``n_rotations``, ``spot_fraction``, ``spot_npatch``,
+    ``bin_slop_ladder``, ``bin_slop="auto"``: the measured approximation error, as
+    :func:`rho_statistics` (each entry's dicts hold ``xip``, ``xim``; docs/tree_error.md).
 
     Returns
     -------
@@ -466,6 +491,17 @@ def tau_statistics(galaxies, stars, bins=None, *, min_sep=None, max_sep=None, nb
         ``cosmocorr.estimate_multi_cov([rho, tau], "jackknife")`` is the joint covariance that
         :func:`cosmocorr.fit_psf_leakage` uses.
     """
+    approx = _approx_route(method, bin_slop, approx_error, n_clusters=None, n_rotations=n_rotations,
+                           spot_fraction=spot_fraction, spot_npatch=spot_npatch, bin_slop_ladder=bin_slop_ladder,
+                           cats=(galaxies, getattr(stars, "catalog", None)))
+    if approx:
+        check_catalog(galaxies, "galaxies").require_shear("galaxies")
+        check_stars(stars)
+        bins = Bins.coerce(bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins, spacing=spacing)
+        return tree_with_error("tau", (galaxies, stars), bins, bin_slop=bin_slop, angle_slop=angle_slop,
+                               approx_tol=approx_tol, seed=seed, progress=progress, backend=backend,
+                               var_method=var_method, cross_patch_weight=cross_patch_weight,
+                               num_bootstrap=num_bootstrap, **approx)
     return estimators.tau_statistics(galaxies, stars, bins, min_sep=min_sep, max_sep=max_sep, nbins=nbins,
                                      spacing=spacing, backend=backend, var_method=var_method,
                                      cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,

@@ -69,7 +69,7 @@ from ..sky.rotations import random_rotations, rotate_catalog, rotate_stars
 from ..sky.stars import StarCatalog
 from .pair_sums import _patch_geometry, ratio
 
-__all__ = ["ApproximationError", "Problem", "shear_problem", "counts_problem", "rho_problem", "SpotChecks",
+__all__ = ["ApproximationError", "Problem", "FIELD_KINDS", "shear_problem", "counts_problem", "rho_problem", "SpotChecks",
            "estimate_approximation_error", "choose_bin_slop", "approximation_bound", "DEFAULT_LADDER",
            "check_ladder", "check_approx_settings", "Z_COVERAGE"]
 
@@ -86,10 +86,11 @@ class Problem:
 
     Attributes
     ----------
-    kind : {"shear", "counts", "rho"}
+    kind : {"shear", "counts", "rho", "tau", "NG", "NK", "KK", "KG"}
     inputs : tuple
         The catalogs: ``(cat1, cat2)`` (``cat2`` None for an auto-correlation), ``(data,
-        randoms)`` or ``(stars,)``.
+        randoms)``, ``(stars,)``, ``(galaxies, stars)`` or, for the field kinds, ``(cat1, cat2,
+        randoms)`` (None entries: absent).
     bins : Bins
     run : callable
         ``run(inputs, bin_slop)`` -> the estimator's result on ``inputs`` with the tree at
@@ -102,17 +103,14 @@ class Problem:
     run: object
 
     def rotated(self, R):
-        """The inputs moved by the rotation R (positions, spin-2 fields; patches kept)."""
-        if self.kind == "rho":
-            return (rotate_stars(self.inputs[0], R),)
-        return tuple(None if c is None else rotate_catalog(c, R) for c in self.inputs)
+        """The inputs moved by the rotation R (positions, spin-2 fields turned, scalars carried;
+        patches kept)."""
+        return tuple(_turn(c, R) for c in self.inputs)
 
     def catalogs(self, inputs=None):
         """The position catalogs of ``inputs`` (default: the problem's own), None entries dropped."""
         inputs = self.inputs if inputs is None else inputs
-        if self.kind == "rho":
-            return [inputs[0].catalog]
-        return [c for c in inputs if c is not None]
+        return [_positions(c) for c in inputs if c is not None]
 
     def values(self, result):
         """The statistics of a result, flat: name -> per-bin array (``xip``, ``xim``; ``xi``;
@@ -125,6 +123,8 @@ class Problem:
 
     def statistics(self, sums):
         """The statistics (flat, as :meth:`values`) from a dict of sum sets."""
+        if self.kind in FIELD_KINDS:
+            return _field_statistics(self.kind, sums)
         if self.kind == "counts":
             from .landy_szalay import LandySzalayResult   # the estimator's own formula (eq. 1)
 
@@ -146,6 +146,10 @@ class Problem:
         the patch holds none of them).
         """
         bins = self.bins
+        if self.kind in FIELD_KINDS:
+            return _field_unit_sums(self.kind, engine, parts, p, q, bins)
+        if self.kind == "tau":
+            return _tau_unit_sums(engine, parts, p, q, bins)
         if self.kind == "shear":
             a, b = parts[0], parts[1] if parts[1] is not None else parts[0]
             return {"gg": _pairs(engine, a, b, p, q, bins, shear=True, auto=parts[1] is None)}
@@ -172,6 +176,97 @@ class Problem:
         return out
 
 
+def _turn(obj, R):
+    """``obj`` (Catalog, StarCatalog or None) moved by R (:mod:`cosmocorr.sky.rotations`)."""
+    if obj is None:
+        return None
+    return rotate_stars(obj, R) if isinstance(obj, StarCatalog) else rotate_catalog(obj, R)
+
+
+def _positions(obj):
+    """The position Catalog of a Catalog or StarCatalog."""
+    return obj.catalog if isinstance(obj, StarCatalog) else obj
+
+
+#: the NG/NK/KK/KG kinds: (letters, has an imaginary part xi_im)
+FIELD_KINDS = {"NG": ("NG", True), "NK": ("NK", False), "KK": ("KK", False), "KG": ("KG", True)}
+
+
+def _field_values(kind, sums):
+    """xi (and xi_im) of one sum set: numerator / weight (0 where no pair, as the randoms' term)."""
+    w = np.asarray(sums["weight"], dtype=float)
+    keys = ("xi", "xi_im") if FIELD_KINDS[kind][1] else ("xi",)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return {k: np.where(w > 0, np.asarray(sums[k], dtype=float) / np.where(w > 0, w, 1.0), 0.0) for k in keys}
+
+
+def _field_statistics(kind, sums):
+    """xi = D / W_D - R / W_R (TreeCorr's DG - RG; no R term without randoms), NaN where W_D = 0."""
+    d = _field_values(kind, sums["d"])
+    empty = np.asarray(sums["d"]["weight"], dtype=float) <= 0
+    r = _field_values(kind, sums["r"]) if "r" in sums else None
+    return {k: np.where(empty, np.nan, v - (0.0 if r is None else r[k])) for k, v in d.items()}
+
+
+def _field_unit_sums(kind, engine, parts, p, q, bins):
+    """NG/NK/KK/KG sums of unit {p, q}: ``d`` (cat1 with cat2; cat2 None: KK auto) and ``r``
+    (randoms with cat2) when there are randoms. ``parts`` follows the inputs (cat1, cat2, randoms)."""
+    from .field_correlations import field_of
+
+    letters = FIELD_KINDS[kind][0]
+    a, b, r = parts
+    auto = b is None
+    b = a if auto else b
+
+    def cross(x, y):
+        if x is None or y is None:
+            return None
+        return engine.fields(letters, x, y, bins, field_of(x, letters[0], "cat1"), field_of(y, letters[1], "cat2"))
+
+    def unit(pa, pb):
+        if auto:
+            if p == q:
+                c = pa[p]
+                return None if c is None or c.nobj < 2 else engine.fields(letters, c, None, bins,
+                                                                          field_of(c, "K", "cat1"), field_of(c, "K", "cat1"))
+            return cross(pa[p], pa[q])
+        s = cross(pa[p], pb[q])
+        if p != q:
+            t = cross(pa[q], pb[p])
+            s = t if s is None else (s if t is None else _add(s, t))
+        return s
+
+    out = {}
+    for name, pa in (("d", a), ("r", r)):
+        if pa is None:
+            continue
+        s = unit(pa, b)
+        if s is not None:
+            out[name] = {k: np.asarray(s[k], dtype=float) for k in ("weight", "xi", "xi_im") if k in s}
+    return out
+
+
+def _tau_unit_sums(engine, parts, p, q, bins):
+    """tau0, tau2, tau5 sums of unit {p, q}: galaxies at p with star fields at q, and (p != q)
+    galaxies at q with star fields at p (:data:`cosmocorr.estimators.tau.TAU_FIELDS`)."""
+    from .tau import TAU_FIELDS
+
+    gal, stars = parts
+    out = {}
+    pairs = [(p, q)] if p == q else [(p, q), (q, p)]
+    for name, key in TAU_FIELDS.items():
+        s = None
+        for i, j in pairs:
+            g, st = gal[i], stars[j]
+            if g is None or st is None:
+                continue
+            t = engine.all_pairs(g, st.catalog, bins, g1=g.g, g2=st.fields()[key])
+            s = t if s is None else _add(s, t)
+        if s is not None:
+            out[name] = s
+    return out
+
+
 def _flat(result, kind, what):
     def get(r, name):
         if what == "value":
@@ -181,6 +276,10 @@ def _flat(result, kind, what):
 
     if kind == "counts":
         return {"xi": get(result, "xi")}
+    if kind in FIELD_KINDS:
+        return {k: get(result, k) for k in (("xi", "xi_im") if FIELD_KINDS[kind][1] else ("xi",))}
+    if kind == "tau":
+        return {f"{n}.{s}": get(result[n], s) for n in result.tau for s in ("xip", "xim")}
     if kind == "shear":
         return {"xip": get(result, "xip"), "xim": get(result, "xim")}
     return {f"{n}.{s}": get(result[n], s) for n in result.rho for s in ("xip", "xim")}
@@ -304,13 +403,15 @@ def draw_spot_checks(problem, exact_engine, fraction, npatch, rng, progress=Fals
     chosen = np.concatenate(chosen) if chosen else np.zeros(0, dtype=int)
     units = np.column_stack([p[chosen], q[chosen]])
     needed = np.unique(units)
-    objs = [problem.inputs[0]] if problem.kind == "rho" else [c for c in problem.inputs if c is not None]
-    parts = []
-    for obj, lab in zip(objs, labels):
+    parts = []      # aligned with the inputs (None for an absent input)
+    labels_left = iter(labels)
+    for obj in problem.inputs:
+        if obj is None:
+            parts.append(None)
+            continue
+        lab = next(labels_left)
         members = {k: np.flatnonzero(lab == k) for k in needed}
         parts.append([obj.subset(members[k]) if k in members and members[k].size else None for k in range(npatch)])
-    if problem.kind == "shear" and problem.inputs[1] is None:
-        parts.append(None)
     spots = SpotChecks(npatch, units, strata[chosen], N_h, n_h, parts=parts)
     with progress_bar(len(units), desc="exact spot checks", progress=progress) as bar:
         for a, b in units:
@@ -321,8 +422,7 @@ def draw_spot_checks(problem, exact_engine, fraction, npatch, rng, progress=Fals
 
 def _rotated_parts(problem, parts, R):
     """The spot checks' patch subsets moved by R (the same rotation for every patch)."""
-    turn = rotate_stars if problem.kind == "rho" else rotate_catalog
-    return [None if ps is None else [None if c is None else turn(c, R) for c in ps] for ps in parts]
+    return [None if ps is None else [_turn(c, R) for c in ps] for ps in parts]
 
 
 # ----------------------------------------------------------------------------- the estimate
@@ -331,7 +431,8 @@ class ApproximationError:
     """The approximation error of a tree estimate at one ``bin_slop`` (module docstring).
 
     Every dict attribute maps a statistic (``xip``, ``xim`` for shear; ``xi`` for
-    Landy-Szalay; ``rho1.xip`` ... for the rho statistics) to a per-bin array.
+    Landy-Szalay; ``xi`` and ``xi_im`` for NG/NK/KK/KG; ``rho1.xip`` ..., ``tau0.xip`` ... for
+    the rho and tau statistics) to a per-bin array.
 
     Attributes
     ----------
@@ -493,7 +594,17 @@ def _result_sums(problem, r):
     if problem.kind == "counts":
         return {"dd": {"weight": np.asarray(r.dd, float)}, "dr": {"weight": np.asarray(r.dr, float)},
                 "rr": {"weight": np.asarray(r.rr, float)}}
-    return {n: gg(e) for n, e in r.rho.items()}
+    if problem.kind in FIELD_KINDS:
+        w = np.asarray(r.weight, float)
+        keys = ("xi", "xi_im") if FIELD_KINDS[problem.kind][1] else ("xi",)
+        raw = {k: getattr(r, "raw_" + k, None) if r.random_sums is not None else getattr(r, k) for k in keys}
+        out = {"d": {"weight": w, **{k: np.where(w > 0, np.nan_to_num(raw[k]) * w, 0.0) for k in keys}}}
+        if r.random_sums is not None:
+            out["r"] = {"weight": np.asarray(r.random_sums["weight"], float),
+                        **{k: np.asarray(r.random_sums[k], float) for k in keys}}
+        return out
+    entries = r.tau if problem.kind == "tau" else r.rho
+    return {n: gg(e) for n, e in entries.items()}
 
 
 # ----------------------------------------------------------------------------- bin_slop="auto"
@@ -638,8 +749,8 @@ def _with_patches(cat, labels, npatch):
 def _attach(kind, result, est, info):
     """Set the approximation-error fields on a result (per statistic dicts; rho: on each entry)."""
     fields = ("approx_error", "approx_error_err", "approx_sigma", "approx_sigma_err")
-    if kind == "rho":
-        for name, entry in result.rho.items():
+    if kind in ("rho", "tau"):
+        for name, entry in getattr(result, kind).items():
             for f in fields:
                 setattr(entry, f, {s: getattr(est, f)[f"{name}.{s}"] for s in ("xip", "xim")})
             entry.approx_info = info
@@ -650,6 +761,32 @@ def _attach(kind, result, est, info):
     return result
 
 
+def _field_estimator(name):
+    """The NG/NK/KK/KG estimator on inputs (cat1, cat2, randoms) (randoms: NG, NK only)."""
+    def run(cat1, cat2, randoms, bins, **kw):
+        from . import field_correlations as fc
+
+        if randoms is not None:
+            kw["randoms"] = randoms
+        return getattr(fc, name)(cat1, cat2, bins, **kw)
+    return run
+
+
+def _import(module, name):
+    def get():
+        import importlib
+
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)
+    return get
+
+
+#: the estimator of each kind (imported when used: the estimators import this module's settings)
+_ESTIMATORS = {"shear": _import("shear_shear", "shear_shear"), "counts": _import("landy_szalay", "landy_szalay"),
+               "rho": _import("rho", "rho_statistics"), "tau": _import("tau", "tau_statistics"),
+               "NG": lambda: _field_estimator("count_shear"), "NK": lambda: _field_estimator("count_scalar"),
+               "KK": lambda: _field_estimator("scalar_scalar"), "KG": lambda: _field_estimator("scalar_shear")}
+
+
 def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, approx_tol=None, n_rotations=8,
                     spot_fraction=0.1, spot_npatch=20, bin_slop_ladder=None, seed=None, progress=False,
                     **estimator_kwargs):
@@ -657,10 +794,13 @@ def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, appro
 
     Parameters
     ----------
-    kind : {"shear", "counts", "rho"}
+    kind : {"shear", "counts", "rho", "tau", "NG", "NK", "KK", "KG"}
         :func:`cosmocorr.estimators.shear_shear` (``inputs = (cat1, cat2)``),
-        :func:`~cosmocorr.estimators.landy_szalay` (``(data, randoms)``) or
-        :func:`~cosmocorr.estimators.rho_statistics` (``(stars,)``).
+        :func:`~cosmocorr.estimators.landy_szalay` (``(data, randoms)``),
+        :func:`~cosmocorr.estimators.rho_statistics` (``(stars,)``),
+        :func:`~cosmocorr.estimators.tau_statistics` (``(galaxies, stars)``) or
+        :func:`~cosmocorr.estimators.count_shear` etc. (``(cat1, cat2, randoms)``; ``cat2`` None:
+        KK auto-correlation; ``randoms`` one Catalog or None, NG and NK only).
     inputs : tuple
     bins : Bins
     bin_slop : float >= 0, None or "auto"
@@ -687,10 +827,7 @@ def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, appro
     ``approx_sigma_err`` (dicts statistic -> per-bin array) and ``approx_info`` (settings, the
     ladder tried with each slop's worst bound / sigma) set; ``bin_slop`` is the slop used.
     """
-    from .landy_szalay import landy_szalay
     from .pair_sums import check_slop, pair_sum_method
-    from .rho import rho_statistics
-    from .shear_shear import shear_shear
 
     auto = isinstance(bin_slop, str)
     if auto and bin_slop != "auto":
@@ -706,11 +843,12 @@ def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, appro
     cats = probe.catalogs()
     if not (all(c.patch is not None for c in cats) and len({c.npatch for c in cats}) == 1):
         labels, npatch = _spot_labels(probe, spot_npatch, np.random.default_rng(s_patch))
-        objs = [inputs[0]] if kind == "rho" else [c for c in inputs if c is not None]
+        objs = [c for c in inputs if c is not None]
         moved = iter(_with_patches(o, lab, npatch) for o, lab in zip(objs, labels))
         inputs = tuple(None if c is None else next(moved) for c in inputs)
-    estimator = {"shear": shear_shear, "counts": landy_szalay, "rho": rho_statistics}[kind]
-    default = pair_sum_method("tree").settings(bins, "NN" if kind == "counts" else "GG")
+    estimator = _ESTIMATORS[kind]()
+    default = pair_sum_method("tree").settings(bins, FIELD_KINDS[kind][0] if kind in FIELD_KINDS else
+                                               "NN" if kind == "counts" else "GG")
     default = default["bin_slop"]       # TreeCorr's default for these bins
 
     def angle(slop):

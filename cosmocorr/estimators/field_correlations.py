@@ -86,6 +86,10 @@ class FieldCorrelationResult(ResultIO):
         How the pair sums were taken (``"tree"``: TreeCorr's tree, :mod:`cosmocorr.backends.tree`).
     bin_slop, angle_slop : float
         The tree's slop values used (TreeCorr's defaults resolved); 0 for ``method="exact"``.
+    approx_error, approx_error_err, approx_sigma, approx_sigma_err : dict or None
+        ``method="tree"`` with its measured approximation error
+        (:mod:`cosmocorr.estimators.approximation_error`): per bin, {"xi": ...} (and "xi_im"
+        for NG, KG); None otherwise. ``approx_info``: how they were measured.
     """
 
     bins: Bins
@@ -111,6 +115,11 @@ class FieldCorrelationResult(ResultIO):
     method: str = "exact"
     bin_slop: float = 0.0
     angle_slop: float = 0.0
+    approx_error: dict = None
+    approx_error_err: dict = None
+    approx_sigma: dict = None
+    approx_sigma_err: dict = None
+    approx_info: dict = None
 
     #: TreeCorr's letters (file header ``corr``) and class, and whether there is an imaginary part
     letters = None

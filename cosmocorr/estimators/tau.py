@@ -46,7 +46,8 @@ class TauResult(ResultIO):
     ``var_method``, 6 nbins square. The joint covariance with the rho statistics (for the
     leakage fit) is ``cosmocorr.estimate_multi_cov([rho, tau], "jackknife")`` when stars and
     galaxies share patches. ``method``, ``bin_slop`` and ``angle_slop``: how the pair sums were
-    taken (as on each entry).
+    taken (as on each entry). ``approx_info``: how the tree's approximation error was measured
+    (``method="tree"``; each entry then carries ``approx_error`` etc. as dicts of ``xip``, ``xim``).
     """
 
     bins: Bins
@@ -57,6 +58,7 @@ class TauResult(ResultIO):
     method: str = "exact"
     bin_slop: float = 0.0
     angle_slop: float = 0.0
+    approx_info: dict = None
 
     def _shot_variances(self):
         """The diagonal of the joint shot-noise ``cov``: each tau's varxip then varxim."""

@@ -135,7 +135,8 @@ def _turn(g, beta):
 
 
 def rotate_catalog(cat, R):
-    """The Catalog moved by the rotation R: positions rotated, shears turned by the frame angle.
+    """The Catalog moved by the rotation R: positions rotated, shears turned by the frame angle,
+    a scalar field ``k`` (spin 0) carried unchanged.
 
     Weights and patch labels travel with the objects (the rotated catalog has the same patches,
     its centres rotated), so every exact estimator gives the same result on it to rounding.
@@ -157,7 +158,7 @@ def rotate_catalog(cat, R):
     if cat.has_shear:
         g = _turn(cat.g, frame_angle(cat.ra, cat.dec, ra, dec, R))
         g1, g2 = g.real, g.imag
-    out = Catalog(ra, dec, g1, g2, cat.w, keep_zero_weight=True)
+    out = Catalog(ra, dec, g1, g2, cat.w, keep_zero_weight=True, k=cat.k)
     _carry_patches(cat, out)
     return out
 
