@@ -4,8 +4,10 @@ For each N: the value pass (``soft_shear_shear`` without tangents), the VJP (``s
 a value pass plus one reverse pass; and given the value pass's result, ``value=``, the reverse
 pass alone, as in a reverse-mode AD rule that keeps the forward result) and the JVP with P = 1, 4, 16 tangents (every object's ra, dec,
 g1, g2, w moved along P random directions). Each line prints CPU time (time.process_time, summed
-over threads) and wall time, the ratio of CPU times against the value pass, and the tracemalloc
-peak of the call (NumPy reports its buffers to tracemalloc) beside the size of one (N, N) float
+over threads) and wall time, the ratio of CPU times against the value pass (timed without
+tracemalloc, whose allocation hook slows the many small temporaries of the tiled passes several-fold
+and the reverse pass most), and the tracemalloc peak of a second run of the call (NumPy reports its
+buffers to tracemalloc) beside the size of one (N, N) float
 array. The machine may be shared: compare the CPU-time ratios. With ``--repeat R`` the value pass
 and the two VJPs run R times in interleaved rounds (value, VJP, reverse only, value, ...) and each
 line gives the smallest CPU time (the least disturbed by other jobs) with the range over the rounds.
@@ -24,10 +26,13 @@ from cosmocorr.sky.synthetic import synthetic_shear_catalog
 
 
 def timed(fn):
-    tracemalloc.start()
+    """(result, CPU s, wall s, tracemalloc peak bytes): the times from a run without tracemalloc (its
+    allocation hook slows allocation-heavy code several-fold), the peak from a second, traced run."""
     c0, w0 = time.process_time(), time.perf_counter()
     out = fn()
     c1, w1 = time.process_time(), time.perf_counter()
+    tracemalloc.start()
+    fn()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return out, c1 - c0, w1 - w0, peak
@@ -45,7 +50,7 @@ def main():
     bins = cc.Bins(1.0, 45.0, 8)
     print(f"bins {bins}, sigmoid alpha = {args.alpha}/arcmin, field {args.width} x {args.width} deg, "
           f"threads: cosmocorr default")
-    print("| N | seed | pass | CPU (s) | wall (s) | CPU / value CPU | peak memory (MB) | (N, N) float64 (MB) |"
+    print("| N | seed | pass | CPU (s) | wall (s) | CPU / value CPU | peak memory (MB, traced run) | (N, N) float64 (MB) |"
           + (f" CPU range over {args.repeat} rounds (s) |" if args.repeat > 1 else ""))
     print("|---|---|---|---|---|---|---|---|" + ("---|" if args.repeat > 1 else ""))
     for n in args.sizes:
