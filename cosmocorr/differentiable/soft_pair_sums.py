@@ -114,9 +114,16 @@ def _permute(side, order):
     return Side(t(side.xyz, 1), t(side.w, 0), t(side.H, 1), t(side.dxyz, 1), t(side.dw, 0), t(side.dH, 1))
 
 
-def _weights(r, edges, alpha, kind, deriv):
+def _fast_sigmoid(edges, alpha, kind):
+    """Whether :func:`_weights` takes its one-exponential sigmoid path."""
+    return kind == "sigmoid" and alpha * edges[-1] < 650.0
+
+
+def _weights(r, edges, alpha, kind, deriv, scaled=True):
     """Soft weights W (nbins, npairs) (eqs. 22-23) and, with ``deriv``, dW/dr; ``kind="hard"``:
     the indicator of edges[k] <= r < edges[k+1], r > 0 (TreeCorr's bins, eq. 8), dW/dr = 0.
+    With ``scaled=False`` the sigmoid path (:func:`_fast_sigmoid`) returns dW/dr / alpha (the caller
+    folds alpha into a smaller array).
 
     Sigmoid bins with alpha * max_sep < 650 use one exponential per pair: with
     t_j = exp(-alpha r) exp(alpha e_j) = exp(alpha (e_j - r)), sigma(alpha (r - e_j)) = 1 / (1 + t_j)
@@ -127,7 +134,7 @@ def _weights(r, edges, alpha, kind, deriv):
     nb = edges.size - 1
     W = np.empty((nb, r.size))
     Wp = np.empty((nb, r.size)) if deriv else None
-    if kind == "sigmoid" and alpha * edges[-1] < 650.0:
+    if _fast_sigmoid(edges, alpha, kind):
         u = np.exp(-alpha * r)
         E_prev = None
         for j in range(nb + 1):
@@ -142,7 +149,8 @@ def _weights(r, edges, alpha, kind, deriv):
                 if deriv:
                     np.subtract(F, E_prev, out=Wp[k])
                     Wp[k] *= W[k]
-                    Wp[k] *= alpha
+                    if scaled:
+                        Wp[k] *= alpha
             E_prev = E
         return W, Wp
     for k in range(nb):
@@ -223,7 +231,10 @@ def pair_sums(a, b, pairs, edges, alpha, kind, *, jvp=False, cotangent=None, blo
         keep = np.triu(keep)
     cot = None if not rev else np.asarray(cotangent, dtype=float)
     if rev:
-        cmat = np.ascontiguousarray(cot.T)           # (nbins, 3): columns Num+, Num-, Den
+        # rows Num+, Num-, Den; for dW/dr with the factors alpha (when _weights leaves it out) and
+        # 1/ARCMIN of dr/dh folded in (see the reverse pass in tile)
+        wfac = (alpha if not jvp and _fast_sigmoid(edges, alpha, kind) else 1.0) / ARCMIN
+        cotp = cot * wfac
     na, nbo = A.n, B.n
 
     def zeros_like_side(s, lo, hi):
@@ -272,13 +283,13 @@ def pair_sums(a, b, pairs, edges, alpha, kind, *, jvp=False, cotangent=None, blo
                 Tp, Tm = Tp * mask, Tm * mask
             cols = [Tp, Tm, ww]
         npair = r.size
-        W, Wp = _weights(r.ravel(), edges, alpha, kind, jvp or rev)
-        Q = np.stack([c.ravel() for c in cols], axis=1)                     # (npairs, 1 or 3)
-        acc["sums"][3 - Q.shape[1]:] += (W @ Q).T
+        W, Wp = _weights(r.ravel(), edges, alpha, kind, jvp or rev, scaled=jvp)
+        Q = np.stack([c.ravel() for c in cols])                             # (1 or 3, npairs)
+        acc["sums"][3 - Q.shape[0]:] += Q @ W.T
         if not (jvp or rev):
             return
-        den = np.maximum(sq * np.sqrt(np.maximum(1.0 - 0.5 * h, 0.0)), 1e-300) * ARCMIN   # dr/dh = 1/den
         if jvp:
+            den = np.maximum(sq * np.sqrt(np.maximum(1.0 - 0.5 * h, 0.0)), 1e-300) * ARCMIN   # dr/dh = 1/den
             zero3 = np.zeros((3, 1, 1, P))
             tA = zero3 if A.dxyz is None else A.dxyz[:, i0:i1, None, :]
             tB = zero3 if B.dxyz is None else B.dxyz[:, None, j0:j1, :]
@@ -320,55 +331,102 @@ def pair_sums(a, b, pairs, edges, alpha, kind, *, jvp=False, cotangent=None, blo
                 row = 3 - len(dcols) + q
                 acc["dsums"][row] += Wp @ (val.reshape(npair, 1) * rdf) + W @ np.broadcast_to(tan, (i1 - i0, j1 - j0, P)).reshape(npair, P)
         if rev:
-            WT = W.T @ cmat                 # (npairs, 3): sum_k W_k c_k for Num+, Num-, Den
-            WpT = Wp.T @ cmat
-            bww = WT[:, 2].reshape(ww.shape)
-            br = WpT[:, 2].reshape(ww.shape) * ww
+            # per-pair adjoints: bT = sum_k c_k W_k for (Num+, Num-, Den) and, for the separation,
+            # sum_k c_k dW_k/dr (times alpha when _weights left it out, and 1/ARCMIN: see cotp)
+            shp = ww.shape
+            bT = (cot @ W).reshape(3, *shp)
+            bTr = (cotp @ Wp).reshape(3, *shp)
+            bww = bT[2]
             if mask is not None:
-                bww = bww * mask
+                bT *= mask
             # weights: ww = w_a w_b
             ga["w"] += bww @ wb.ravel()
             gb["w"] += wa.ravel() @ bww
+            # r = (2/ARCMIN) arcsin(sqrt(2h)/2): dr/dh = 1 / (ARCMIN sqrt(h (2 - h)))
+            br = bTr[2]
+            br *= ww
             if shear:
-                bTp = WT[:, 0].reshape(ww.shape)
-                bTm = WT[:, 1].reshape(ww.shape)
-                br = br + WpT[:, 0].reshape(ww.shape) * Tp + WpT[:, 1].reshape(ww.shape) * Tm
-                if mask is not None:
-                    bTp, bTm = bTp * mask, bTm * mask
-                # T+ = Re(X+ e+), T- = Re(X- e-)
-                bXpr, bXpi = bTp * epr, -bTp * epi
-                bXmr, bXmi = bTm * emr, -bTm * emi
-                ga["H"][0] += (bXpr + bXmr) @ Hbr.ravel() + (bXmi - bXpi) @ Hbi.ravel()
-                ga["H"][1] += (bXpr - bXmr) @ Hbi.ravel() + (bXpi + bXmi) @ Hbr.ravel()
-                gb["H"][0] += Har.ravel() @ (bXpr + bXmr) + Hai.ravel() @ (bXpi + bXmi)
-                gb["H"][1] += Hai.ravel() @ (bXpr - bXmr) + Har.ravel() @ (bXmi - bXpi)
-                # through e+ = p^2/|p|^2 and e- = m^2/|m|^2: dT = -Im(X e) q
-                gp = -bTp * (Xpr * epi + Xpi * epr) * 2.0 * ip
-                gm = -bTm * (Xmr * emi + Xmi * emr) * 2.0 * im
-                bpr, bpi = -gp * pi, gp * pr
-                bmr, bmi = -gm * mi, gm * mr
-                bcA = bpr * cB + bpi * s + bmr * cB - bmi * s
-                bcB = bpr * cA + bpi * s + bmr * cA + bmi * s
-                bs = 2.0 * s * (bmr - bpr) + (cA + cB) * bpi + (cB - cA) * bmi
-                bh = bcA * az + bcB * bz
-                bdz = bcB - bcA
-                ga["xyz"][2] += (bcA * h) @ np.ones(j1 - j0) + bdz @ np.ones(j1 - j0)
-                gb["xyz"][2] += np.ones(i1 - i0) @ (bcB * h) - np.ones(i1 - i0) @ bdz
-                ga["xyz"][1] += bs @ bx.ravel()
-                ga["xyz"][0] -= bs @ by.ravel()
-                gb["xyz"][0] += ay.ravel() @ bs
-                gb["xyz"][1] -= ax.ravel() @ bs
-            else:
-                bh = 0.0
-            bh = bh + br / den
+                t1 = np.multiply(bTr[0], Tp)
+                br += t1
+                np.multiply(bTr[1], Tm, out=t1)
+                br += t1
+            dd = np.subtract(2.0, h)
+            dd *= h
+            np.sqrt(dd, out=dd)
+            np.maximum(dd, 1e-300, out=dd)
+            bh = np.divide(br, dd, out=br)
+            Bxyz = B.xyz[:, j0:j1].T                 # (ncols, 3)
+            if shear:
+                bTp, bTm = bT[0], bT[1]
+                # T+ = Re(X+ e+), X+ = H_a conj(H_b); T- = Re(X- e-), X- = H_a H_b
+                P1 = bTp * epr
+                P2 = bTm * emr
+                Q1 = bTp * epi
+                Q2 = bTm * emi
+                A1 = P1 + P2
+                A2 = np.subtract(P1, P2, out=P1)
+                B1 = np.subtract(Q1, Q2, out=P2)   # bXmi - bXpi
+                B2 = np.add(Q1, Q2, out=Q1)        # -(bXpi + bXmi)
+                Hb = B.H[:, j0:j1].T                 # (ncols, 2): real, imaginary
+                Ha = A.H[:, i0:i1]                   # (2, nrows)
+                r1, r2 = A1 @ Hb, A2 @ Hb
+                s1, s2 = B1 @ Hb, B2 @ Hb
+                ga["H"][0] += r1[:, 0] + s1[:, 1]
+                ga["H"][1] += r2[:, 1] - s2[:, 0]
+                c1, c2 = Ha @ A1, Ha @ A2
+                d1, d2_ = Ha @ B1, Ha @ B2
+                gb["H"][0] += c1[0] - d2_[1]
+                gb["H"][1] += c2[1] + d1[0]
+                # through e = p^2/|p|^2 (e+: p = -q_a conj(q_b); e-: p = q_a q_b, both |p|^2 =
+                # |q_a|^2 |q_b|^2 = KA KB, ip = 1/(KA KB)): dT = -2 Im(X e) Im(dp conj(p)) ip.
+                # With q_a = s - i cA, q_b = s + i cB this collapses to
+                # d/dcA = s U, d/dcB = s V, d/ds = -(cA U + cB V),
+                # U = 2 ip KB (bT+ Im(X+ e+) + bT- Im(X- e-)), V = 2 ip KA (bT+ Im(X+ e+) - bT- Im(X- e-))
+                Yp = Xpr * epi
+                t2 = Xpi * epr
+                Yp += t2
+                Yp *= bTp
+                Ym = np.multiply(Xmr, emi, out=t2)
+                Ym += Xmi * emr
+                Ym *= bTm
+                ipt = 2.0 * ip
+                Yp *= ipt
+                Ym *= ipt
+                U = Yp + Ym
+                V = np.subtract(Yp, Ym, out=Yp)
+                s2_ = s * s
+                KB = cB * cB
+                KB += s2_
+                U *= KB
+                KA = np.multiply(cA, cA, out=KB)
+                KA += s2_
+                V *= KA
+                bcA = np.multiply(s, U, out=KA)
+                bcB = np.multiply(s, V, out=s2_)
+                bs = cA * U
+                bs += np.multiply(cB, V, out=U)
+                # cA = az h - dz, cB = bz h + dz (dz = az - bz)
+                hm1 = h - 1.0
+                tz = bcA * hm1
+                ga["xyz"][2] += tz.sum(axis=1) + bcB.sum(axis=1)
+                np.multiply(bcB, hm1, out=tz)
+                gb["xyz"][2] += tz.sum(axis=0) + bcA.sum(axis=0)
+                bh += np.multiply(bcA, az, out=tz)
+                bh += np.multiply(bcB, bz, out=tz)
+                # s = a_y b_x - a_x b_y
+                sb = bs @ Bxyz[:, :2]
+                ga["xyz"][0] += sb[:, 1]
+                ga["xyz"][1] -= sb[:, 0]
+                sa = A.xyz[:2, i0:i1] @ bs
+                gb["xyz"][0] -= sa[1]
+                gb["xyz"][1] += sa[0]
             if mask is not None:
-                bh = bh * mask
+                bh *= mask
             rs = bh.sum(axis=1)
             cs = bh.sum(axis=0)
-            for q, (av, bv) in enumerate(((ax, bx), (ay, by), (az, bz))):
-                # h = |a - b|^2 / 2: dh/da = a - b
-                ga["xyz"][q] += av.ravel() * rs - bh @ bv.ravel()
-                gb["xyz"][q] += bv.ravel() * cs - av.ravel() @ bh
+            # h = |a - b|^2 / 2: dh/da = a - b
+            ga["xyz"] += A.xyz[:, i0:i1] * rs - (bh @ Bxyz).T
+            gb["xyz"] += B.xyz[:, j0:j1] * cs - A.xyz[:, i0:i1] @ bh
 
     nblk_a = -(-na // block)
     nblk_b = -(-nbo // block)
