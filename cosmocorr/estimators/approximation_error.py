@@ -49,7 +49,7 @@ theta_(hu) the estimate with unit u left out (its stratum's other units weighted
 **Coverage.** The result's xi_T is one orientation, delta = b + e with b the systematic part and e
 of spread sigma_approx, so ``|delta - approx_error| <= z sqrt(approx_error_err^2 +
 approx_sigma^2)`` at about the normal level of z (z = 2: 95 %); :func:`approximation_bound` gives
-``|approx_error| + z sqrt(approx_error_err^2 + approx_sigma^2)``, an upper bound on |delta| at that
+``|approx_error| + z sqrt(approx_error_err^2 + approx_sigma^2)``, an upper bound on ``|delta|`` at that
 level, which ``bin_slop="auto"`` (:func:`choose_bin_slop`) keeps below ``approx_tol`` times the
 statistical sigma of every bin.
 """
@@ -357,6 +357,7 @@ class SpotChecks:
 
     @property
     def n_units(self):
+        """Number of units (patch pairs) in all strata."""
         return int(self.N_h.sum())
 
     @property
@@ -482,8 +483,8 @@ class ApproximationError:
 
 
 def approximation_bound(approx_error, approx_error_err, approx_sigma, z=Z_COVERAGE):
-    """|approx_error| + z sqrt(approx_error_err^2 + approx_sigma^2): an upper bound on the
-    approximation error |xi_T - xi_E| of one tree estimate at about the normal level of ``z``."""
+    """``|approx_error| + z sqrt(approx_error_err^2 + approx_sigma^2)``: an upper bound on the
+    approximation error ``|xi_T - xi_E|`` of one tree estimate at about the normal level of ``z``."""
     return {k: np.abs(approx_error[k]) + z * np.hypot(approx_error_err[k], approx_sigma[k]) for k in approx_error}
 
 

@@ -98,7 +98,7 @@ def _frame(ra, dec):
 def rotate_positions(ra, dec, R):
     """Positions (degrees) moved by the rotation R: the unit vectors p -> R p, back to (ra, dec).
 
-    Returns ``(ra, dec)`` in degrees with ra in [0, 360) and |dec| <= 90.
+    Returns ``(ra, dec)`` in degrees with ra in [0, 360) and ``|dec| <= 90``.
     """
     R = check_rotation(R)
     radec = vectors_to_radec(R @ unit_vectors(ra, dec))
