@@ -36,7 +36,7 @@ import numpy as np
 
 from .._validate import check_choice, check_positive_int
 
-__all__ = ["VAR_METHODS", "CROSS_PATCH_WEIGHTS", "estimate_multi_cov", "check_var_method", "LazyShotCov",
+__all__ = ["VAR_METHODS", "CROSS_PATCH_WEIGHTS", "estimate_multi_cov", "check_var_method", "LazyShotCov", "XiCovariance", "JointStatistics",
            "check_dense_cov_size", "MAX_DENSE_COV_BYTES",
            "check_cross_patch_weight", "pair_weights", "covariance_from_rows", "design_matrix"]
 
@@ -91,6 +91,64 @@ class LazyShotCov:
     def stored(self, obj):
         """What is stored (None: the shot-noise diagonal, built on reading ``cov``)."""
         return obj.__dict__.get(self.key)
+
+
+class XiCovariance:
+    """Covariance interface of a result with one ``xi`` per bin (Landy-Szalay, NG/NK/KK/KG):
+    ``estimate_cov`` and the ``var_method`` set at construction (``cov``, ``varxi``; the shot
+    noise kept as the vector ``varxi``, see :class:`LazyShotCov`)."""
+
+    def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
+        """Covariance of ``xi`` by ``method`` (TreeCorr's ``estimate_cov``; ``"shot"``: 1-d diagonal)."""
+        return estimate_multi_cov([self], method, cross_patch_weight=cross_patch_weight,
+                                  num_bootstrap=num_bootstrap, seed=seed)
+
+    def _set_covariance(self, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
+        self.var_method, self.cross_patch_weight = var_method, cross_patch_weight
+        if var_method == "shot":  # diagonal: keep the vector, cov is built when read
+            self.cov, self.varxi = None, estimate_multi_cov([self], "shot")
+        else:
+            cov = estimate_multi_cov([self], var_method, cross_patch_weight=cross_patch_weight,
+                                     num_bootstrap=num_bootstrap, seed=seed)
+            self.cov, self.varxi = cov, np.diagonal(cov).copy()
+        return self
+
+    def _shot_variances(self):
+        """The diagonal of the shot-noise ``cov``: varxi (None when unset)."""
+        return None if self.varxi is None else np.asarray(self.varxi, float)
+
+
+class JointStatistics:
+    """A named set of shear-shear results on the same bins (rho0..rho5, tau0/2/5): item access,
+    iteration over the names, ``rnom``, the joint shot-noise diagonal and ``estimate_cov`` of all
+    of them together (xi+ then xi- of each, TreeCorr's ``estimate_multi_cov`` order).
+    Subclasses name the dict attribute holding them in ``_entries``."""
+
+    _entries = None
+
+    def _stats(self):
+        return getattr(self, self._entries)
+
+    def __getitem__(self, name):
+        return self._stats()[name]
+
+    def __iter__(self):
+        return iter(self._stats())
+
+    @property
+    def rnom(self):
+        """Nominal bin centres (arcmin), TreeCorr's ``rnom``."""
+        return self.bins.rnom
+
+    def _shot_variances(self):
+        """The diagonal of the joint shot-noise ``cov``: each entry's varxip then varxim."""
+        parts = [r._shot_variances() for r in self._stats().values()]
+        return None if any(p is None for p in parts) else np.concatenate(parts)
+
+    def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
+        """Joint covariance of every entry (xi+ then xi- of each) by ``method``."""
+        return estimate_multi_cov(list(self._stats().values()), method, cross_patch_weight=cross_patch_weight,
+                                  num_bootstrap=num_bootstrap, seed=seed)
 
 
 def check_var_method(var_method, name="var_method"):

@@ -25,7 +25,7 @@ import numpy as np
 from ..io import ResultIO
 from ..sky.bins import Bins
 from ..sky.catalog import concatenate_catalogs
-from .covariance import LazyShotCov, check_cross_patch_weight, check_var_method, estimate_multi_cov
+from .covariance import LazyShotCov, XiCovariance, check_cross_patch_weight, check_var_method
 from .pair_sums import check_catalog, pair_sum_method, patches_in_use
 from .pair_sums import field_variance
 from .pair_sums import ratio as _ratio
@@ -51,7 +51,7 @@ def _ratio0(num, den):
 
 
 @dataclass
-class FieldCorrelationResult(ResultIO):
+class FieldCorrelationResult(XiCovariance, ResultIO):
     """A correlation <a b'> of two fields per bin (NG, NK, KK, KG), TreeCorr's attribute names.
 
     Attributes
@@ -160,25 +160,6 @@ class FieldCorrelationResult(ResultIO):
             Wr = W * R.ok
             v = v - _ratio0(np.einsum("rpq,pqb->rb", Wr, R.sums["xi"]), np.einsum("rpq,pqb->rb", Wr, R.sums["weight"]))
         return v, w.sum(axis=1)
-
-    def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
-        """Covariance of ``xi`` by ``method`` (TreeCorr's ``estimate_cov``; ``"shot"``: 1-d diagonal)."""
-        return estimate_multi_cov([self], method, cross_patch_weight=cross_patch_weight,
-                                  num_bootstrap=num_bootstrap, seed=seed)
-
-    def _set_covariance(self, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
-        self.var_method, self.cross_patch_weight = var_method, cross_patch_weight
-        if var_method == "shot":  # diagonal: keep the vector, cov is built when read
-            self.cov, self.varxi = None, estimate_multi_cov([self], "shot")
-        else:
-            cov = estimate_multi_cov([self], var_method, cross_patch_weight=cross_patch_weight,
-                                     num_bootstrap=num_bootstrap, seed=seed)
-            self.cov, self.varxi = cov, np.diagonal(cov).copy()
-        return self
-
-    def _shot_variances(self):
-        """The diagonal of the shot-noise ``cov``: varxi (None when unset)."""
-        return None if self.varxi is None else np.asarray(self.varxi, float)
 
     @classmethod
     def from_sums(cls, bins, sums, *, var_num=None, random_sums=None, patch_sums=None, random_patch_sums=None,

@@ -15,7 +15,7 @@ from ..io import ResultIO
 from ..sky.bins import Bins
 from ..sky.catalog import concatenate_catalogs
 from .._validate import check_choice
-from .covariance import LazyShotCov, check_cross_patch_weight, check_var_method, estimate_multi_cov
+from .covariance import LazyShotCov, XiCovariance, check_cross_patch_weight, check_var_method
 from .pair_sums import check_addable, check_catalog, pair_sum_method, patches_in_use, sums_from_means
 from .pair_sums import ratio as _ratio
 
@@ -44,7 +44,7 @@ def _xi_counts(estimator, dd, rr, dr, rd, ddt, rrt, drt, rdt):
 
 
 @dataclass
-class LandySzalayResult(ResultIO):
+class LandySzalayResult(XiCovariance, ResultIO):
     """Landy-Szalay position-position correlation (paper eq. 1), auto or cross.
 
     ``xi = (DD - 2 DR + RR) / RR`` with each count normalised by its total pair weight as in
@@ -209,25 +209,6 @@ class LandySzalayResult(ResultIO):
         xi, denom = _xi_counts(self.estimator, dd, rr, dr, rd, ddt, rrt, drt, rdt)
         denom = np.where(denom == 0, 1.0, denom)
         return xi / denom, denom.sum(axis=1)
-
-    def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
-        """Covariance of xi by ``method`` (TreeCorr's ``estimate_cov``; ``"shot"``: 1-d diagonal)."""
-        return estimate_multi_cov([self], method, cross_patch_weight=cross_patch_weight,
-                                  num_bootstrap=num_bootstrap, seed=seed)
-
-    def _set_covariance(self, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None):
-        self.var_method, self.cross_patch_weight = var_method, cross_patch_weight
-        if var_method == "shot":  # diagonal: keep the vector, cov is built when read
-            self.cov, self.varxi = None, estimate_multi_cov([self], "shot")
-        else:
-            cov = estimate_multi_cov([self], var_method, cross_patch_weight=cross_patch_weight,
-                                     num_bootstrap=num_bootstrap, seed=seed)
-            self.cov, self.varxi = cov, np.diagonal(cov).copy()
-        return self
-
-    def _shot_variances(self):
-        """The diagonal of the shot-noise ``cov``: varxi (None when unset)."""
-        return None if self.varxi is None else np.asarray(self.varxi, float)
 
     @classmethod
     def from_sums(cls, bins, dd, dr, rr, sumw_d, sumw_r, *, patches=None, var_method="shot",

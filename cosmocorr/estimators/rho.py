@@ -29,7 +29,7 @@ import numpy as np
 from ..io import ResultIO
 from ..sky.bins import Bins
 from ..sky.stars import StarCatalog
-from .covariance import LazyShotCov, check_cross_patch_weight, check_var_method, estimate_multi_cov
+from .covariance import JointStatistics, LazyShotCov, check_cross_patch_weight, check_var_method
 from .pair_sums import ExactSums, field_variance, pair_sum_method, patches_in_use
 from .shear_shear import ShearShearResult
 
@@ -47,7 +47,7 @@ RHO_FIELDS = {
 
 
 @dataclass
-class RhoResult(ResultIO):
+class RhoResult(JointStatistics, ResultIO):
     """rho0..rho5, each a :class:`~cosmocorr.estimators.ShearShearResult` (xi+ in ``xip``).
 
     Each entry carries its own ``varxip``, ``varxim``, ``cov`` and ``meanlogr``. ``cov`` here is
@@ -68,31 +68,13 @@ class RhoResult(ResultIO):
     angle_slop: float = 0.0
     approx_info: dict = None
 
-    def _shot_variances(self):
-        """The diagonal of the joint shot-noise ``cov``: each rho's varxip then varxim."""
-        parts = [r._shot_variances() for r in self.rho.values()]
-        return None if any(p is None for p in parts) else np.concatenate(parts)
-
-    def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
-        """Joint covariance of rho0..rho5 (xi+ then xi- of each) by ``method``."""
-        return estimate_multi_cov(list(self.rho.values()), method, cross_patch_weight=cross_patch_weight,
-                                  num_bootstrap=num_bootstrap, seed=seed)
-
-    def __getitem__(self, name):
-        return self.rho[name]
-
-    def __iter__(self):
-        return iter(self.rho)
+    _entries = "rho"
 
     @property
     def meanr(self):
         """Weighted mean separation per bin (arcmin), that of rho1."""
         return self.rho["rho1"].meanr
 
-    @property
-    def rnom(self):
-        """Nominal bin centres (arcmin), TreeCorr's ``rnom``."""
-        return self.bins.rnom
 
     # --- sums of chunks (TreeCorr's +=) ------------------------------------------------------
     def add(self, other, *, field_variances=None):

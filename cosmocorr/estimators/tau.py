@@ -27,7 +27,7 @@ import numpy as np
 
 from ..io import ResultIO
 from ..sky.bins import Bins
-from .covariance import LazyShotCov, check_cross_patch_weight, check_var_method, estimate_multi_cov
+from .covariance import JointStatistics, LazyShotCov, check_cross_patch_weight, check_var_method
 from .pair_sums import check_catalog, field_variance, pair_sum_method, patches_in_use
 from .rho import check_stars
 from .shear_shear import ShearShearResult
@@ -39,7 +39,7 @@ TAU_FIELDS = {"tau0": "em", "tau2": "de", "tau5": "edt"}
 
 
 @dataclass
-class TauResult(ResultIO):
+class TauResult(JointStatistics, ResultIO):
     """tau0, tau2, tau5, each a :class:`~cosmocorr.estimators.ShearShearResult` (``xip``, ``xim``).
 
     ``cov`` is the joint covariance of (tau0 xi+, tau0 xi-, tau2 xi+, ..., tau5 xi-) by
@@ -60,31 +60,13 @@ class TauResult(ResultIO):
     angle_slop: float = 0.0
     approx_info: dict = None
 
-    def _shot_variances(self):
-        """The diagonal of the joint shot-noise ``cov``: each tau's varxip then varxim."""
-        parts = [t._shot_variances() for t in self.tau.values()]
-        return None if any(p is None for p in parts) else np.concatenate(parts)
-
-    def estimate_cov(self, method, *, cross_patch_weight="simple", num_bootstrap=500, seed=None):
-        """Joint covariance of tau0, tau2, tau5 (xi+ then xi- of each) by ``method``."""
-        return estimate_multi_cov([self], method, cross_patch_weight=cross_patch_weight,
-                                  num_bootstrap=num_bootstrap, seed=seed)
-
-    def __getitem__(self, name):
-        return self.tau[name]
-
-    def __iter__(self):
-        return iter(self.tau)
+    _entries = "tau"
 
     @property
     def meanr(self):
         """Mean separation of the galaxy-star pairs per bin (arcmin; those of tau0, shared by all three)."""
         return self.tau["tau0"].meanr
 
-    @property
-    def rnom(self):
-        """Nominal bin centres (arcmin), TreeCorr's ``rnom``."""
-        return self.bins.rnom
 
 
 def tau_statistics(galaxies, stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
