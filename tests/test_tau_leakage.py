@@ -90,6 +90,42 @@ def test_rho0_is_the_model_autocorrelation(small):
     np.testing.assert_allclose(model_rho(rho)[2], gg.xip, rtol=1e-5, atol=1e-6 * np.max(np.abs(gg.xip)))
 
 
+def test_model_rho_and_xi_sys_equal_treecorr_in_the_des_unions_convention(small):
+    """R0..R5 (:func:`model_rho`) are the rho statistics of DES Y3 (Gatti et al. 2021) and UNIONS:
+    TreeCorr GG of (p, p), (q, q), (q, p), (w, w), (q, w), (p, w), the catalog pairs of UNIONS'
+    ``RhoStat.compute_rho_stats``, with p = e_model, q = e_star - e_model and
+    w = e_star (T_star - T_model) / T_star built here from the raw columns; and xi_sys(alpha, beta,
+    eta) is the shear correlation of the systematic field alpha p + beta q + eta w itself (TreeCorr
+    GG auto-correlation of that field at the stars), xi+ and xi-, with star weights."""
+    _, s0 = small
+    w = np.random.default_rng(7).uniform(0.5, 1.5, len(s0.ra))
+    stars = cc.StarCatalog(s0.ra, s0.dec, s0.g1_star, s0.g2_star, s0.T_star, s0.g1_model, s0.g2_model, s0.T_model, w)
+    rho = cc.rho_statistics(stars, BINS)
+    e_star = s0.g1_star + 1j * s0.g2_star
+    p = s0.g1_model + 1j * s0.g2_model
+    q = e_star - p
+    wf = e_star * (s0.T_star - s0.T_model) / s0.T_star
+    cats = {k: _tc_cat(stars.ra, stars.dec, z, w) for k, z in {"p": p, "q": q, "w": wf}.items()}
+    for comp in ("xip", "xim"):
+        R = model_rho(rho, comp)
+        for k, (a, b) in enumerate((("p", "p"), ("q", "q"), ("q", "p"), ("w", "w"), ("q", "w"), ("p", "w"))):
+            gg = _tc_gg(BINS)
+            gg.process(cats[a], cats[b], metric="Arc")
+            ref = getattr(gg, comp)
+            np.testing.assert_allclose(R[k], ref, rtol=1e-5, atol=1e-6 * np.max(np.abs(ref)), err_msg=f"R{k} {comp}")
+    params = np.array([0.3, -2.0, 4.0])
+    s = params[0] * p + params[1] * q + params[2] * wf
+    gg = _tc_gg(BINS)
+    gg.process(_tc_cat(stars.ra, stars.dec, s, w), metric="Arc")
+    for comp in ("xip", "xim"):
+        ref = getattr(gg, comp)
+        np.testing.assert_allclose(xi_sys(params, rho, comp), ref, rtol=1e-5, atol=1e-6 * np.max(np.abs(ref)))
+    # n parameter samples at once: one row each
+    two = xi_sys(np.array([params, -params]), rho)
+    assert two.shape == (2, BINS.nbins)
+    np.testing.assert_allclose(two[1], gg.xip, rtol=1e-5, atol=1e-6 * np.max(np.abs(gg.xip)))   # quadratic in p
+
+
 def test_joint_rho_tau_jackknife_equals_treecorr():
     gal, stars, _ = synthetic_psf_leakage(400, 150, seed=5, npatch=6, patch_seed=1)
     assert np.array_equal(stars.catalog.patch_centers, gal.patch_centers)
