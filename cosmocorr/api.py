@@ -302,7 +302,8 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
                    tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
                    bin_slop=None, angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8,
                    spot_fraction=0.1, spot_npatch=20, bin_slop_ladder=None, coarse_to_fine=None):
-    """rho0..rho5 (paper eqs. 2-6; rho0 as Gatti et al. 2021): exact, or by Algorithm 1 on the stars with ``n_clusters``
+    """rho0..rho5 (paper eqs. 2-6; rho0 = <e_model^* e_model>, Gatti et al. 2021, arXiv:2011.03408):
+    exact, or by Algorithm 1 on the stars with ``n_clusters``
     (:func:`cosmocorr.uncertainty.clustered_rho_statistics`). ``method="tree"`` (with
     ``bin_slop``, ``angle_slop``) takes the six from TreeCorr's tree (without ``n_clusters``),
     as :func:`shear_shear`, with the same approximation-error settings (each entry's dicts hold
@@ -477,8 +478,10 @@ def tau_statistics(galaxies, stars, bins=None, *, min_sep=None, max_sep=None, nb
                    backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None,
                    method="exact", bin_slop=None, angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8,
                    spot_fraction=0.1, spot_npatch=20, bin_slop_ladder=None, progress=False):
-    """tau0, tau2, tau5 (Gatti et al. 2021): galaxy shapes against the PSF model ellipticity, the
-    residual e_star - e_model and e_star dT/T at the stars (:func:`cosmocorr.estimators.tau_statistics`).
+    """tau0, tau2, tau5 (Gatti et al. 2021, arXiv:2011.03408, eqs. 20-22 as quoted by TXPipe): galaxy
+    shapes against the PSF model ellipticity p, the residual q = e_star - e_model and
+    w = e_star dT/T at the stars (:func:`cosmocorr.estimators.tau_statistics`, which gives the
+    definitions and the sources they were checked against).
 
     ``method="tree"`` with ``approx_error``, ``n_rotations``, ``spot_fraction``, ``spot_npatch``,
     ``bin_slop_ladder``, ``bin_slop="auto"``: the measured approximation error, as

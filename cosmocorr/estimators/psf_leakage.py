@@ -1,34 +1,59 @@
 """The PSF leakage model fitted to the tau statistics (Gatti et al. 2021, DES Y3; UNIONS).
 
-The galaxy shapes are modelled as (Gatti et al. 2021, arXiv:2011.03408, sec. 4 "PSF modelling
-errors"; equation numbers not checked from here)
+The galaxy shapes are modelled as
 
-    e_gal = gamma + alpha e_model + beta q + eta w + noise,   q = e_star - e_model,
-                                                              w = e_star (T_star - T_model) / T_star,
+    e_gal = gamma + delta e_sys + noise,   delta e_sys = alpha p + beta q + eta w,
 
-so that the tau statistics (:mod:`.tau`) obey the linear system
+    p = e_model,   q = e_star - e_model,   w = e_star (T_star - T_model) / T_star,
+
+so that the tau statistics (:mod:`.tau`: tau0 = <e p>, tau2 = <e q>, tau5 = <e w>) obey the linear
+system
 
     tau0 = alpha R0 + beta R2 + eta R5
     tau2 = alpha R2 + beta R1 + eta R4
     tau5 = alpha R5 + beta R4 + eta R3
 
-with R0 = <e_model e_model>, R1 = <q q>, R2 = <e_model q>, R3 = <w w>, R4 = <q w>,
-R5 = <e_model w> (the rho statistics *as DES and UNIONS define them*, e.g. UNIONS'
-``shear_psf_leakage`` ``PSFErrorFit.model``). cosmocorr's rho2 and rho5 follow the paper
-(eqs. 3 and 6) and correlate the star ellipticity e = e_model + q, so
-R2 = rho2 - rho1 and R5 = rho5 - rho4 (:func:`model_rho`; exact, the same pairs and weights).
-The additive PSF systematic on the shear correlation is then
+with R0 = <p p>, R1 = <q q>, R2 = <q p>, R3 = <w w>, R4 = <q w>, R5 = <p w>, the rho statistics
+*as DES Y3 and UNIONS define them*. cosmocorr's rho2 and rho5 follow the paper (eqs. 3 and 6) and
+correlate the star ellipticity e_star = p + q, so R2 = rho2 - rho1 and R5 = rho5 - rho4
+(:func:`model_rho`; exact, the same pairs and weights). The additive PSF systematic on the shear
+correlation is then
 
-    xi+_sys = alpha^2 R0 + beta^2 R1 + eta^2 R3 + 2 alpha beta R2 + 2 alpha eta R5 + 2 beta eta R4.
+    xi+_sys = <delta e_sys delta e_sys>
+            = alpha^2 R0 + beta^2 R1 + eta^2 R3 + 2 alpha beta R2 + 2 alpha eta R5 + 2 beta eta R4.
 
-The fit uses the joint covariance C of (rho0..rho5, tau0, tau2, tau5): the residual
-r = tau - M(p) rho is linear in the joint data vector, so its covariance is
-C_r(p) = S(p) C S(p)^T with S = [-M(p), 1] (the noise of the rho statistics enters, to first
+Sources (docs/psf_leakage.md has the full list and the routes tried):
+
+- Gatti et al. 2021, "Dark Energy Survey Year 3 results: weak lensing shape catalogue",
+  MNRAS 504, 4312, arXiv:2011.03408. The tau statistics are its eqs. 20-22 as quoted by LSSTDESC
+  TXPipe (``TXTauStatistics``); the paper's own text could not be retrieved from the build machine,
+  so the equation numbers of the model for delta e_sys, of the system and of xi+_sys are not cited.
+- The DES Y3 derivation restated by A. Navarro-Alsina, co-author of Gatti et al. 2021
+  (``andalenavals.github.io``, ``_research/rhostats.md``): delta e_sys, the six rho and three tau
+  statistics, the system above (for xi+ and xi-) and xi+_sys (its tomographic form with
+  alpha^i = alpha^j, etc.); it writes all fields mean-subtracted, which cosmocorr does not (see
+  :mod:`.tau`).
+- UNIONS ``shear_psf_leakage`` (``shear_psf_leakage/rho_tau_stat.py``): ``PSFErrorFit.model`` and
+  ``PSFErrorFit.build_rho_matrix`` (the system, xi+ only), ``PSFErrorFit.compute_xi_psf_sys`` and
+  ``compute_xi_psf_sys_term`` (xi+_sys term by term), ``PSFErrorFit.get_least_squares_params``
+  (the GLS estimate, with the optional ``(npatch - n - 2)/(npatch - 1)`` debiasing);
+  ``init_log_prior`` (the flat prior box of :data:`DEFAULT_PRIOR`).
+- LSSTDESC TXPipe (``txpipe/psf_diagnostics.py``): ``TXTauStatistics.chi2`` (the system for xi+
+  and xi-) and ``TXRoweStatistics`` (definition ``"des-y3"``: the same R0..R5).
+
+All of them agree with the definitions above term by term (which field is p, q, w; the pairings
+of R0..R5; the signs and the factors 2 of xi+_sys); the test
+``test_model_rho_and_xi_sys_equal_treecorr_in_the_des_unions_convention`` checks R0..R5 and
+xi+_sys against TreeCorr on those field pairs and on the field delta e_sys itself.
+
+The fit, for x = (alpha, beta, eta), uses the joint covariance C of (rho0..rho5, tau0, tau2,
+tau5): the residual r = tau - M(x) rho is linear in the joint data vector, so its covariance is
+C_r(x) = S(x) C S(x)^T with S = [-M(x), 1] (the noise of the rho statistics enters, to first
 order, as in an errors-in-variables fit; ``rho_noise=False`` keeps the tau block only, as UNIONS
 does). With the tau block alone the estimate is generalised least squares,
-p = (X^T W X)^-1 X^T W tau with W = h C_tt^-1 (h the Hartlap factor of a jackknife covariance) and
+x = (X^T W X)^-1 X^T W tau with W = h C_tt^-1 (h the Hartlap factor of a jackknife covariance) and
 parameter covariance (X^T W X)^-1. With the rho noise (default) the point estimate maximises the
-Gaussian likelihood log L = -1/2 h r^T C_r(p)^-1 r - 1/2 log det C_r(p) (the posterior mode under
+Gaussian likelihood log L = -1/2 h r^T C_r(x)^-1 r - 1/2 log det C_r(x) (the posterior mode under
 the flat prior; started from the GLS solution), with errors from the Hessian of -log L; the
 emcee posterior samples the same log L under a flat prior box. (A fixed-point "iteratively
 reweighted" GLS, which drops the log det term, was tried and found biased on the COSMOS-Web test.)
@@ -58,16 +83,50 @@ _SYSTEM = {"tau0": (0, 2, 5), "tau2": (2, 1, 4), "tau5": (5, 4, 3)}
 
 
 def model_rho(rho, component="xip"):
-    """The DES/UNIONS rho statistics R0..R5 (list of (nbins,) arrays) from a RhoResult.
+    """The DES Y3 / UNIONS rho statistics R0..R5 from cosmocorr's rho0..rho5.
 
-    R2 = rho2 - rho1 = <e_model q> and R5 = rho5 - rho4 = <e_model w> (see the module docstring).
+    R0 = rho0 = <p p>, R1 = rho1 = <q q>, R2 = rho2 - rho1 = <q p>, R3 = rho3 = <w w>,
+    R4 = rho4 = <q w>, R5 = rho5 - rho4 = <p w> (the ``rho_0_p`` .. ``rho_5_p`` of UNIONS'
+    ``RhoStat.compute_rho_stats``; see the module docstring).
+
+    Parameters
+    ----------
+    rho : RhoResult
+        From :func:`cosmocorr.rho_statistics`.
+    component : {"xip", "xim"}
+        Which correlation.
+
+    Returns
+    -------
+    list of ndarray
+        Six (nbins,) arrays, R0..R5.
     """
     return [sum(c * getattr(rho[_RHO[k]], component) for k, c in _R_OF_RHO[i].items()) for i in range(6)]
 
 
 def xi_sys(params, rho, component="xip"):
-    """xi_sys(theta) = <delta e_sys delta e_sys> of the leakage model for ``params`` (alpha, beta,
-    eta); ``params`` may be (n, 3) for n samples (returns (n, nbins))."""
+    """The additive PSF systematic xi_sys(theta) = <delta e_sys delta e_sys> of the leakage model.
+
+    xi+_sys = alpha^2 R0 + beta^2 R1 + eta^2 R3 + 2 alpha beta R2 + 2 alpha eta R5 + 2 beta eta R4
+    (R0..R5 from :func:`model_rho`): the DES Y3 expression (Gatti et al. 2021, arXiv:2011.03408;
+    as restated by Navarro-Alsina, see the module docstring) and UNIONS'
+    ``PSFErrorFit.compute_xi_psf_sys`` / ``compute_xi_psf_sys_term``. Equal to the shear
+    correlation of the field alpha p + beta q + eta w at the stars (tested against TreeCorr).
+
+    Parameters
+    ----------
+    params : array_like, shape (3,) or (n, 3)
+        (alpha, beta, eta), or n samples of them.
+    rho : RhoResult
+        rho0..rho5 of the stars.
+    component : {"xip", "xim"}
+        xi+ (default) or the same combination of the xi- of the rho statistics.
+
+    Returns
+    -------
+    ndarray
+        (nbins,) for one parameter vector, (n, nbins) for n samples.
+    """
     p = np.atleast_2d(np.asarray(params, dtype=float))
     R = model_rho(rho, component)
     a, b, e = p[:, [0]], p[:, [1]], p[:, [2]]
@@ -215,7 +274,15 @@ class _ResidualCov:
 
 def fit_psf_leakage(rho, tau, *, cov=None, var_method=None, components=("xip",), rho_noise=True, hartlap=True,
                     nwalkers=32, nsteps=3000, burn=1000, thin=10, prior=None, seed=None, max_iter=50, progress=False):
-    """Fit alpha, beta, eta of the PSF leakage model to the tau statistics (see module docstring).
+    """Fit alpha, beta, eta of the PSF leakage model to the tau statistics.
+
+    The model: tau0 = alpha R0 + beta R2 + eta R5, tau2 = alpha R2 + beta R1 + eta R4,
+    tau5 = alpha R5 + beta R4 + eta R3 (R0..R5 the DES Y3 / UNIONS rho statistics,
+    :func:`model_rho`), from delta e_sys = alpha e_model + beta (e_star - e_model)
+    + eta e_star (T_star - T_model) / T_star: Gatti et al. 2021 (DES Y3 shape catalogue,
+    arXiv:2011.03408; tau0, tau2, tau5 its eqs. 20-22 as quoted by TXPipe, the system's equation
+    numbers not retrieved) and UNIONS ``shear_psf_leakage``'s ``PSFErrorFit.model`` /
+    ``build_rho_matrix``. The module docstring gives the sources and the estimators.
 
     Parameters
     ----------

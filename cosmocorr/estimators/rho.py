@@ -13,9 +13,13 @@ and T_PSF the star's own values):
 
 Each is the xi+ (and xi-) shear-shear correlation of the two fields, estimated with eq. 8.
 rho0 is the PSF model's own correlation, which the PSF-leakage fit (:mod:`.psf_leakage`) needs
-beside the tau statistics (:mod:`.tau`). Note that rho2 and rho5 here follow the paper (eqs. 3, 6)
-and correlate the *star* ellipticity e; DES Y3 (Gatti et al. 2021) and UNIONS write them with
-e_model; :func:`cosmocorr.estimators.psf_leakage.model_rho` converts (e_model = e - delta e).
+beside the tau statistics (:mod:`.tau`): the rho0 of Gatti et al. 2021 (DES Y3 shape catalogue,
+arXiv:2011.03408; its equation number could not be checked here, see docs/psf_leakage.md), of
+UNIONS ``shear_psf_leakage`` (``RhoStat.compute_rho_stats``: ``rho_0`` correlates the ``psf``
+catalog with itself) and of TXPipe (``TXRoweStatistics``, definition ``"des-y3"``: rowe 0 of
+``e_mod`` with ``e_mod``). Note that rho2 and rho5 here follow the paper (eqs. 3, 6) and correlate
+the *star* ellipticity e; DES Y3 and UNIONS write them with e_model (R2 = <q p>, R5 = <p w>);
+:func:`cosmocorr.estimators.psf_leakage.model_rho` converts (e_model = e - delta e).
 rho0, rho1 and rho3 are auto-correlations (each pair once); rho2, rho4 and rho5 correlate two fields
 at the same positions, so every ordered pair (i, j), i != j, enters. Pairs of an object with itself
 (separation 0) are never counted.
@@ -135,8 +139,9 @@ def rho_pair_sums(stars, bins, backend=None, catalog=None, fields=None, how=None
 def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, spacing=None,
                    backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None,
                    method="exact", bin_slop=None, angle_slop=None, approx_tol=None):
-    """rho0..rho5 (paper eqs. 2-6; rho0 = <e_model^* e_model>, Gatti et al. 2021) from star and
-    PSF-model ellipticities and sizes, over all pairs or by a tree.
+    """rho0..rho5 (paper eqs. 2-6; rho0 = <e_model^* e_model>, Gatti et al. 2021, arXiv:2011.03408,
+    and UNIONS' ``RhoStat.compute_rho_stats``) from star and PSF-model ellipticities and sizes, over
+    all pairs or by a tree.
 
     Parameters
     ----------

@@ -1,23 +1,33 @@
 """tau statistics: galaxy shapes against PSF quantities at the stars (Gatti et al. 2021, DES Y3).
 
-With e_gal the galaxy ellipticities and, at the stars, e_model the PSF model ellipticity,
+With e the galaxy ellipticities and, at the stars, p = e_model the PSF model ellipticity,
 q = e_star - e_model the residual and w = e_star (T_star - T_model) / T_star the size-weighted term
 (the fields of :class:`~cosmocorr.sky.StarCatalog`: ``em``, ``de``, ``edt``):
 
-- tau0 = < e_gal^* e_model >
-- tau2 = < e_gal^* q >
-- tau5 = < e_gal^* w >
+- tau0 = < e^* p >
+- tau2 = < e^* q >
+- tau5 = < e^* w >
 
-(Gatti et al. 2021, arXiv:2011.03408, sec. 4, "PSF modelling errors" -- the tau statistics and
-the leakage model of :mod:`.psf_leakage`; the same definitions as UNIONS' ``shear_psf_leakage``
-``TauStat``, which correlates ``gal`` with ``psf``, ``psf_error`` and ``psf_size_error``.) The
-equation numbers of that paper could not be checked from here; the definitions above are those
-both public codes implement.
+Citation: Gatti et al. 2021, "Dark Energy Survey Year 3 results: weak lensing shape catalogue",
+MNRAS 504, 4312, arXiv:2011.03408, eqs. 20-22. Those equation numbers are as quoted by
+LSSTDESC TXPipe (``txpipe/psf_diagnostics.py``, ``TXTauStatistics``: "the definition of Tau stats
+are eq. 20-22 of Gatti et al"); the paper's own text could not be retrieved from the build machine,
+so they are not checked against it (docs/psf_leakage.md lists the routes tried). The definitions
+were checked term by term against three public sources that agree with each other and with this
+module: UNIONS ``shear_psf_leakage`` (``rho_tau_stat.py``: ``TauStat.compute_tau_stats``
+correlates ``gal`` with ``psf``, ``psf_error`` and ``psf_size_error``, the fields of
+``Catalogs.get_cat_fields``), TXPipe (``TXTauStatistics.compute_all_tau``: ``p = e_mod``,
+``q = e_meas - e_mod``, ``w = e_meas (T_meas - T_mod)/T_meas``) and the DES Y3 derivation restated
+by A. Navarro-Alsina (co-author of Gatti et al. 2021; ``andalenavals.github.io``,
+``_research/rhostats.md``).
 
 Each tau is a cross shear-shear correlation (paper eq. 8, xi+ and xi-) between the galaxy catalog
 (first) and the stars (second): every galaxy-star pair, exactly as TreeCorr's
-``GGCorrelation.process(gal_cat, star_cat)`` with the star catalog's ``g1, g2`` set to the field.
-No mean is subtracted from either field (as TreeCorr).
+``GGCorrelation.process(gal_cat, star_cat)`` (UNIONS and TXPipe call it the same way) with the star
+catalog's ``g1, g2`` set to the field. No mean is subtracted from either field (as TreeCorr and
+TXPipe's default ``subtract_mean=False``); the DES Y3 derivation writes the tau and rho statistics
+with mean-subtracted fields x' = x - <x>, and UNIONS subtracts the weighted mean of the galaxy
+shapes only; subtract the means from the catalog columns first to follow either.
 """
 from __future__ import annotations
 
@@ -73,6 +83,12 @@ def tau_statistics(galaxies, stars, bins=None, *, min_sep=None, max_sep=None, nb
                    backend=None, var_method="shot", cross_patch_weight="simple", num_bootstrap=500, seed=None,
                    method="exact", bin_slop=None, angle_slop=None, approx_tol=None):
     """tau0, tau2, tau5: galaxy shapes against the PSF model, its residual and the size term.
+
+    tau0 = <e p>, tau2 = <e q>, tau5 = <e w> with p = e_model, q = e_star - e_model and
+    w = e_star (T_star - T_model) / T_star at the stars: Gatti et al. 2021 (DES Y3 shape catalogue,
+    arXiv:2011.03408), eqs. 20-22 as quoted by TXPipe's ``TXTauStatistics`` (not checked against the
+    paper's text, see the module docstring); UNIONS ``shear_psf_leakage``
+    ``TauStat.compute_tau_stats``. Each is a TreeCorr-style GG cross-correlation, no mean subtracted.
 
     Parameters
     ----------
