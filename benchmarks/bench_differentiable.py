@@ -86,7 +86,8 @@ def main():
             for name, c, w, m in rows:
                 print(f"| {n:,} | {seed} | {name} | {c:.1f} | {w:.1f} | {c / c_val:.2f} | {m / 1e6:.0f} | {nn:,.0f} |"
                       + (spread.get(name, " |") if args.repeat > 1 else ""), flush=True)
-            print(f"<v, J t> identity at N = {n:,}, seed {seed}: largest relative difference {rel:.1e}; "
+            ident = f"{rel:.1e}" if args.P else "not checked (no JVP: --P empty)"
+            print(f"<v, J t> identity at N = {n:,}, seed {seed}: largest relative difference {ident}; "
                   f"VJP with and without value=: largest relative difference {same:.1e}", flush=True)
 
 
