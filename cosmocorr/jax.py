@@ -95,8 +95,10 @@ def _linear_call_batch(args, dims, *, callee, transpose_thunk, num_callee_consts
 
 
 def _register_linear_call_batching():
-    from jax._src.custom_derivatives import linear_call_p      # the primitive behind linear_call
-
+    try:
+        from jax._src.custom_derivatives import linear_call_p  # the primitive behind linear_call
+    except ImportError:                                         # pragma: no cover (another JAX layout)
+        return
     known = [getattr(batching, "fancy_primitive_batchers", {}), batching.primitive_batchers]
     if not any(isinstance(t, dict) and linear_call_p in t for t in known):   # a future JAX may have one
         batching.primitive_batchers[linear_call_p] = _linear_call_batch
