@@ -104,6 +104,7 @@ def test_vmap_over_catalogs_and_grad(cat):
     v, g = jax.vmap(jax.value_and_grad(loss))(s)
     np.testing.assert_allclose(np.asarray(v), [float(loss(1.0)), 4 * float(loss(1.0))], rtol=1e-12)
     np.testing.assert_allclose(np.asarray(g), [2 * float(loss(1.0)), 4 * float(loss(1.0))], rtol=1e-10)
+    np.testing.assert_allclose(np.asarray(jax.vmap(jax.jacfwd(loss))(s)), np.asarray(g), rtol=1e-10)
 
 
 @pytest.fixture(scope="module")
