@@ -13,13 +13,22 @@ function; ``jax.grad`` differentiates a loss on xi+ with respect to (G, M) throu
    |target|^2, the gradient from ``jax.value_and_grad``; then, from the same start, Gauss-Newton
    steps with the Jacobian from ``jax.jacfwd`` (the loss valley is long and curved: plain gradient
    descent can crawl along it).
+3. Why both stop short of the truth: the Jacobian of xi+ in (log G, log M) at the truth has rank 2
+   (its singular values and directions are printed: G and M are separately identifiable, the
+   combination along the small singular vector about 30 times more weakly than the other), but the
+   loss is not convex: it has a spurious local minimum (loss 7e-6) near the start, separated from
+   the truth (loss 0) by a barrier (the loss along the segment joining them is printed). Local
+   optimisers from (1, 1) stop there. The fix is a global step along the weak direction: the
+   profile of the loss along it (the strong direction fitted at each point, :func:`profile_fit`;
+   printed: several local minima), then Gauss-Newton from the profile's lowest point, which
+   recovers the truth.
 
 The initial conditions are cosmocorr's (seeded, ``cc.gravity.initial_conditions``), with the
 speeds scaled by sqrt(M) (near-circular orbits of the central mass M) so that G and M are
 separately identifiable. Integration over a tenth of a circular period (``t_max``), as in the
 inverse-problem test.
 
-    python examples/jax_gravity_fit.py [--n 150] [--steps 2000] [--fit-steps 25] [--seed 3]
+    python examples/jax_gravity_fit.py [--n 150] [--steps 2000] [--fit-steps 25] [--seed 3] [--profile 15]
 """
 import argparse
 import time
@@ -131,7 +140,49 @@ def fit_gauss_newton(xi, target, start, max_steps):
     return history
 
 
-def run(n=150, n_steps=2000, fit_steps=25, seed=3, truth=(1.15, 0.9), alpha=0.05, gauss_newton=False):
+def profile_fit(xi, target, start, v_values, inner_steps=4, steps=10):
+    """Profile the loss along the weakly constrained direction, then polish.
+
+    With J0 = d xi+/d(log G, log M) at ``start`` and its right singular vectors u (large singular
+    value) and v (small), for each offset ``v_values`` along v the offset along u is fitted by 1-D
+    Gauss-Newton (well conditioned, warm-started from the previous offset); the profile (v, G, M,
+    loss) is returned with the 2-D Gauss-Newton history from its lowest point.
+    """
+    norm = float(jnp.sum(target**2))
+    f = lambda lp: xi(jnp.exp(lp[0]), jnp.exp(lp[1]))   # noqa: E731
+    jac = jax.jacfwd(f)
+    lp0 = np.log(np.asarray(start, dtype=float))
+    _, _, vt = np.linalg.svd(np.asarray(jac(jnp.asarray(lp0))))
+    u_dir, v_dir = vt[0], vt[1]
+    u, profile = 0.0, []
+    for v in v_values:
+        for _ in range(inner_steps):
+            lp = jnp.asarray(lp0 + u * u_dir + v * v_dir)
+            r, j = np.asarray(f(lp) - target), np.asarray(jac(lp)) @ u_dir
+            u -= float(j @ r) / float(j @ j)
+        lp = lp0 + u * u_dir + v * v_dir
+        r = np.asarray(f(jnp.asarray(lp)) - target)
+        profile.append((float(v), float(np.exp(lp[0])), float(np.exp(lp[1])), float(r @ r) / norm))
+    best = min(profile, key=lambda p: p[3])
+    return profile, fit_gauss_newton(xi, target, best[1:3], steps)
+
+
+def diagnose(xi, truth, stuck, n_profile=11):
+    """Singular values/vectors of d xi+/d(log G, log M) at the truth, and the loss along the
+    segment from the truth to ``stuck`` (G, M)."""
+    target = xi(*truth)
+    J = np.asarray(jax.jacfwd(lambda lp: xi(jnp.exp(lp[0]), jnp.exp(lp[1])))(jnp.log(jnp.asarray(truth))))
+    _, sv, vt = np.linalg.svd(J)
+    f = jax.jit(lambda G, M: jnp.sum((xi(G, M) - target) ** 2) / jnp.sum(target**2))
+    seg = []
+    for s in np.linspace(0.0, 1.0, n_profile):
+        G, M = truth[0] + s * (stuck[0] - truth[0]), truth[1] + s * (stuck[1] - truth[1])
+        seg.append((s, G, M, float(f(G, M))))
+    return sv, vt, seg
+
+
+def run(n=150, n_steps=2000, fit_steps=25, seed=3, truth=(1.15, 0.9), alpha=0.05, gauss_newton=False,
+        profile=None):
     bins = cc.Bins(0.0, 160.0, 3)
     t_max = 0.1 * cc.gravity.circular_period()
     xi = make_xi(n, seed, n_steps, t_max, bins, alpha)
@@ -143,7 +194,13 @@ def run(n=150, n_steps=2000, fit_steps=25, seed=3, truth=(1.15, 0.9), alpha=0.05
     target = xi(*truth)
     history = fit(xi, target, (1.0, 1.0), fit_steps)
     history_gn = fit_gauss_newton(xi, target, (1.0, 1.0), max(3, fit_steps // 3)) if gauss_newton else None
-    return {"history_gn": history_gn, "dxi_dG_jax": d_jax, "dxi_dG_jax_rev": d_jax_rev, "dxi_dG_numpy": ref.dxi_dG, "xi_jax": np.asarray(xi(1.0, 1.0)),
+    out = {}
+    if profile:
+        v_values = np.linspace(-0.32, 0.24, profile)
+        out["profile"], out["history_global"] = profile_fit(xi, target, (1.0, 1.0), v_values, steps=max(3, fit_steps // 2))
+        stuck = (history_gn or history)[-1][:2]
+        out["sv"], out["vt"], out["segment"] = diagnose(xi, truth, stuck)
+    return {**out, "history_gn": history_gn, "dxi_dG_jax": d_jax, "dxi_dG_jax_rev": d_jax_rev, "dxi_dG_numpy": ref.dxi_dG, "xi_jax": np.asarray(xi(1.0, 1.0)),
             "xi_numpy": ref.xi, "history": history, "truth": truth, "cpu_derivative": cpu}
 
 
@@ -153,8 +210,10 @@ def main():
     ap.add_argument("--steps", type=int, default=2000, help="RK4 steps over t_max")
     ap.add_argument("--fit-steps", type=int, default=25)
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--profile", type=int, default=15,
+                    help="points of the loss profile along the weak direction, -0.32 to 0.24 (0: none)")
     args = ap.parse_args()
-    out = run(args.n, args.steps, args.fit_steps, args.seed, gauss_newton=True)
+    out = run(args.n, args.steps, args.fit_steps, args.seed, gauss_newton=True, profile=args.profile)
     rel = lambda a, b: float(np.max(np.abs(a - b)) / np.max(np.abs(b)))  # noqa: E731
     print(f"N = {args.n}, seed {args.seed}, RK4 {args.steps} steps over a tenth of a period, bins 0-160' x 3, alpha 0.05")
     print(f"xi+ (JAX RK4)            {out['xi_jax']}")
@@ -172,6 +231,28 @@ def main():
     print("| step | G | M | loss |")
     print("|---|---|---|---|")
     for k, (G, M, L) in enumerate(out["history_gn"]):
+        print(f"| {k} | {G:.6f} | {M:.6f} | {L:.3e} |")
+    if not args.profile:
+        return
+    sv, vt = out["sv"], out["vt"]
+    print(f"d xi+/d(log G, log M) at the truth: singular values {sv[0]:.3e}, {sv[1]:.3e} (ratio {sv[0] / sv[1]:.0f}); "
+          f"well-constrained direction {vt[0, 0]:+.3f} log G {vt[0, 1]:+.3f} log M, "
+          f"weak direction {vt[1, 0]:+.3f} log G {vt[1, 1]:+.3f} log M")
+    print("loss along the segment from the truth (s = 0) to the Gauss-Newton end point (s = 1):")
+    print("| s | G | M | loss |")
+    print("|---|---|---|---|")
+    for s, G, M, L in out["segment"]:
+        print(f"| {s:.1f} | {G:.4f} | {M:.4f} | {L:.3e} |")
+    print("loss profile along the weak direction through the start (1, 1), the strong direction fitted "
+          "at each point:")
+    print("| v | G | M | loss |")
+    print("|---|---|---|---|")
+    for v, G, M, L in out["profile"]:
+        print(f"| {v:+.2f} | {G:.4f} | {M:.4f} | {L:.3e} |")
+    print("Gauss-Newton from the profile's lowest point:")
+    print("| step | G | M | loss |")
+    print("|---|---|---|---|")
+    for k, (G, M, L) in enumerate(out["history_global"]):
         print(f"| {k} | {G:.6f} | {M:.6f} | {L:.3e} |")
 
 

@@ -1,7 +1,8 @@
 """Approach b with mode="implicit" (issue 25): the derivative of the converged fuzzy c-means fixed
 point (implicit function theorem on eqs. 17-18), checked against central differences that re-fit
 the clustering from the same k-means++ start at G +- h (no basin change: equal argmax labels), and
-the fixed point against plain fuzzy c-means run to a tight tolerance."""
+the fixed point against plain fuzzy c-means run to a tight tolerance; the same for sparse
+memberships (the iteration restricted to the fit's neighbour sets, equal sets checked at G +- h)."""
 import numpy as np
 import pytest
 
@@ -38,7 +39,31 @@ def test_fixed_point_equals_tightly_converged_fuzzy_c_means():
     assert np.abs(step - V).max() < 1e-13
 
 
-@pytest.mark.parametrize("kw", [dict(approach="c"), dict(approach="a"), dict(approach="b", neighbours=3)])
-def test_implicit_mode_needs_dense_approach_b(kw):
+@pytest.mark.parametrize("n, k", [(150, 5), (300, 3)])
+def test_sparse_implicit_derivative_matches_refit_differences(n, k):
+    """Sparse memberships (each object's k nearest centres): the implicit derivative of the fixed
+    point of the iteration restricted to the fit's neighbour sets equals central differences that
+    re-fit the sparse clustering at G +- h, where the re-fits keep the same sets and labels."""
+    r = xi_plus_gradient(1.0, n, mode="implicit", neighbours=k, **KW)
+    p = xi_plus_gradient(1.0 + H, n, mode="implicit", neighbours=k, state=r.state, refit=True, **KW)
+    m = xi_plus_gradient(1.0 - H, n, mode="implicit", neighbours=k, state=r.state, refit=True, **KW)
+    for key in ("labels", "neighbour_sets"):                              # same basin at G +- h
+        assert np.array_equal(p.state[key], m.state[key]) and np.array_equal(p.state[key], r.state[key])
+    fd = (p.xi - m.xi) / (2 * H)
+    np.testing.assert_allclose(r.dxi_dG, fd, rtol=1e-4, atol=1e-6 * np.abs(fd).max())
+    one = xi_plus_gradient(1.0, n, mode="one_step", neighbours=k, **KW)
+    assert np.abs(one.dxi_dG - fd).max() > 10 * np.abs(r.dxi_dG - fd).max()
+
+
+def test_sparse_implicit_with_all_centres_is_dense_implicit():
+    """k = c neighbours: the sparse implicit derivative is the dense one."""
+    a = xi_plus_gradient(1.0, 150, mode="implicit", neighbours=20, **KW)
+    b = xi_plus_gradient(1.0, 150, mode="implicit", **KW)
+    np.testing.assert_allclose(a.xi, b.xi, rtol=1e-10, atol=1e-15)
+    np.testing.assert_allclose(a.dxi_dG, b.dxi_dG, rtol=1e-8, atol=1e-10 * np.abs(b.dxi_dG).max())
+
+
+@pytest.mark.parametrize("kw", [dict(approach="c"), dict(approach="a")])
+def test_implicit_mode_needs_approach_b(kw):
     with pytest.raises(ValueError, match="implicit"):
         xi_plus_gradient(1.0, 60, mode="implicit", n_clusters=10, **kw)

@@ -5,7 +5,7 @@
 - ``"b"``: weighted averages (eqs. 20-21) from the memberships, one step (``mode="one_step"``),
   through every fuzzy c-means iteration (``"full"``), or at the converged fixed point by the
   implicit function theorem (``"implicit"``, below); dense (N, c) memberships, or sparse ones
-  (``neighbours=k``: each object's k nearest centres, see below; not with ``"implicit"``);
+  (``neighbours=k``: each object's k nearest centres, see below);
 - ``"a"``: Gumbel-softmax relaxation of eq. 19 with fixed noise.
 
 :func:`fit_state` fits the clustering at the base point (seeded); :func:`cluster_objects_dual`
@@ -29,8 +29,13 @@ eqs. 16-18 and 20-21 are then evaluated on the stored entries only, on (N, k) Du
 whose set holds the centre), so memory is O(N k) and no (N, c) Dual is formed. ``mode="full"``
 re-runs the iterations from the k-means++ start with the final sets (the fit itself re-queried
 its sets while the centres moved, so this is the restricted iteration that has the fit's result
-as its fixed point). Centres in no object's set carry no membership and are dropped (as empty
-clusters are in approach c). With k = c it is the dense approach b.
+as its fixed point). ``mode="implicit"`` applies the implicit function theorem to the fixed point
+of that restricted iteration, V* = Phi_S(V*) (eqs. 17-18 on the stored entries, the sets S fixed):
+the same Newton polish and GMRES solve as the dense case on the (3, c_used) centres, with JVPs of
+one restricted iteration; it is the derivative of re-fitting the sparse clustering as long as
+the re-fit keeps the same neighbour sets (and labels). Centres in no object's set carry no
+membership and are dropped (as empty clusters are in approach c). With k = c it is the dense
+approach b.
 """
 from __future__ import annotations
 
@@ -174,7 +179,14 @@ def fit_state(cat, approach, n_clusters, fuzziness, seed, tau, neighbours=None, 
             raise RuntimeError(f"sparse fuzzy c-means returned rows without {neighbours} stored entries")
         sets = U.indices.reshape(-1, neighbours).astype(np.intp)
         state["neighbour_sets"] = sets
-        state["labels"] = sets[np.arange(sets.shape[0]), np.argmax(U.data.reshape(sets.shape), axis=1)]
+        data = U.data.reshape(sets.shape)
+        if polish:                  # the fixed point of the iteration restricted to the final sets
+            used, step = _sparse_step(sets)
+            V = np.array(fit.centers_xyz, dtype=float)
+            V[:, used] = fixed_point_centres(xyz, V[:, used], fuzziness, step=step)
+            state["centres"] = V
+            data = dl.value(_memberships(_distances_at(xyz, V[:, used], np.searchsorted(used, sets)), fuzziness))
+        state["labels"] = sets[np.arange(sets.shape[0]), np.argmax(data, axis=1)]
     if approach == "a":
         state["gumbel"] = (-np.log(-np.log(rng.uniform(1e-12, 1.0, (xyz.shape[1], n_clusters))))
                            if gumbel is None else gumbel)
@@ -234,7 +246,11 @@ def _sparse_b(xyz, g, state, mode):
     used, inverse = np.unique(state["neighbour_sets"], return_inverse=True)
     sets = inverse.reshape(state["neighbour_sets"].shape).astype(np.intp)   # columns of the used centres
     c = used.size
-    if mode == "full":
+    if mode == "implicit":
+        step = _sparse_step(state["neighbour_sets"])[1]
+        V = fixed_point_centres(dl.value(xyz), np.asarray(state["centres"])[:, used], m, step=step)
+        centres = implicit_centres(xyz, V, m, step=step)
+    elif mode == "full":
         init = np.asarray(state["init"])[used]
         centres = unit_vectors(init[:, 0], init[:, 1])
         for _ in range(state["n_iter"]):
@@ -253,14 +269,26 @@ def _fcm_step(xyz, V, m):
     return _centres_from(xyz, _memberships(_distances(xyz, V), m), m)
 
 
-def _solve_fixed_point_system(xyz, V, m, rhs):
+def _sparse_step(neighbour_sets):
+    """(used, step): the centres that are in some object's set, and one fuzzy c-means iteration
+    Phi_S(V) restricted to the sets (eq. 18 on each set, eq. 17 over the stored entries) on the
+    (3, len(used)) centres V; Dual-aware, the sets fixed."""
+    used, inverse = np.unique(neighbour_sets, return_inverse=True)
+    sets = inverse.reshape(neighbour_sets.shape).astype(np.intp)
+
+    def step(xyz, V, m):
+        return _centres_from_sparse(xyz, _memberships(_distances_at(xyz, V, sets), m), m, sets, used.size)
+    return used, step
+
+
+def _solve_fixed_point_system(xyz, V, m, rhs, step=_fcm_step):
     """Solve (I - dPhi/dV) x = rhs at centres V (3, c) by GMRES; the products with dPhi/dV are JVPs
-    of one iteration (Dual tangent on V, objects ``xyz`` plain arrays)."""
+    of one iteration ``step`` (Dual tangent on V, objects ``xyz`` plain arrays)."""
     size = V.size
 
     def matvec(x):
         x = np.asarray(x, dtype=float).reshape(V.shape)
-        return (x - dl.tangent(_fcm_step(xyz, Dual(V, x), m))).ravel()
+        return (x - dl.tangent(step(xyz, Dual(V, x), m))).ravel()
 
     rhs = np.asarray(rhs, dtype=float).ravel()
     scale = np.abs(rhs).max()
@@ -274,28 +302,28 @@ def _solve_fixed_point_system(xyz, V, m, rhs):
     return x.reshape(V.shape) * scale
 
 
-def fixed_point_centres(xyz, V0, m, tol=1e-14, max_steps=30):
+def fixed_point_centres(xyz, V0, m, tol=1e-14, max_steps=30, step=_fcm_step):
     """Centres V (3, c) with V = Phi(V) (eqs. 17-18 at convergence) to ``tol``, by Newton steps
     V <- V + (I - dPhi/dV)^(-1) (Phi(V) - V) from ``V0`` (a converged or nearly converged fit);
-    ``xyz`` (3, N) plain unit vectors."""
+    ``xyz`` (3, N) plain unit vectors; ``step`` the iteration Phi (default dense, eqs. 17-18)."""
     V = np.array(V0, dtype=float)
     for _ in range(max_steps):
-        r = dl.value(_fcm_step(xyz, V, m)) - V
+        r = dl.value(step(xyz, V, m)) - V
         if np.abs(r).max() < tol:
             return V
-        V = V + _solve_fixed_point_system(xyz, V, m, r)
+        V = V + _solve_fixed_point_system(xyz, V, m, r, step)
         V /= np.linalg.norm(V, axis=0, keepdims=True)
-    r = np.abs(dl.value(_fcm_step(xyz, V, m)) - V).max()
+    r = np.abs(dl.value(step(xyz, V, m)) - V).max()
     if r > 1e3 * tol:
         raise RuntimeError(f"fuzzy c-means fixed point not reached by Newton steps (residual {r:.1e})")
     return V
 
 
-def implicit_centres(xyz, V, m):
+def implicit_centres(xyz, V, m, step=_fcm_step):
     """The fixed-point centres V (3, c) as a Dual whose tangent is dV/dtheta by the implicit
     function theorem, (I - dPhi/dV) dV = dPhi/dtheta t, with ``xyz`` a Dual (objects and their
-    tangents t)."""
+    tangents t); ``step`` the iteration Phi (default dense)."""
     if not isinstance(xyz, Dual):
         return Dual(V, np.zeros_like(V))
-    b = dl.tangent(_fcm_step(xyz, V, m))
-    return Dual(V, _solve_fixed_point_system(dl.value(xyz), V, m, b))
+    b = dl.tangent(step(xyz, V, m))
+    return Dual(V, _solve_fixed_point_system(dl.value(xyz), V, m, b, step))

@@ -85,7 +85,8 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
         differentiated with the fit held fixed), the derivative through every FCM iteration from
         the fixed k-means++ start, or ``"implicit"``: the derivative of the converged fixed point
         (implicit function theorem on eqs. 17-18, GMRES on JVPs of one iteration), i.e. of the
-        re-fitted clustering (dense memberships only). See :mod:`.approaches`.
+        re-fitted clustering (with ``neighbours``: of the fixed point with the fit's neighbour sets
+        held fixed). See :mod:`.approaches`.
     neighbours : int, optional
         Approach b only: sparse memberships on each object's ``neighbours`` nearest centres
         (1 <= k <= n_clusters; :func:`cosmocorr.fuzzy_c_means` with ``neighbours=k``). The fit's
@@ -97,8 +98,9 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
         (with the same ``neighbours``).
     refit : bool
         With ``state``: re-fit the clustering at this G from the state's k-means++ start (and
-        Gumbel noise), as a user re-running the pipeline would, the dense fit polished to its
-        fixed point (1e-14); central differences of such results are the "re-fit" differences
+        Gumbel noise), as a user re-running the pipeline would, the fit polished to its fixed
+        point (1e-14; sparse fits: of the iteration restricted to their final neighbour sets);
+        central differences of such results are the "re-fit" differences
         that ``mode="implicit"`` equals where the fit is smooth.
     backend : {"numpy", "julia", "auto"}
         NumPy: forward sensitivity equations and dual numbers. Julia: OrdinaryDiffEq (Tsit5) with
@@ -116,9 +118,8 @@ def xi_plus_gradient(G=1.0, n_galaxies=200, bins=None, approach="c", n_clusters=
     """
     check_choice(approach, "approach", APPROACHES)
     check_choice(mode, "mode", MODES)
-    if mode == "implicit" and (approach != "b" or neighbours is not None):
-        raise ValueError("mode='implicit' is implemented for approach 'b' with dense memberships "
-                         f"(neighbours=None), got approach={approach!r}, neighbours={neighbours}")
+    if mode == "implicit" and approach != "b":
+        raise ValueError(f"mode='implicit' is implemented for approach 'b', got approach={approach!r}")
     check_choice(kind, "kind", ("sigmoid", "gaussian"))
     G = check_real(G, "G", low=0.0, low_open=True)
     n_galaxies = check_positive_int(n_galaxies, "n_galaxies", minimum=2)
