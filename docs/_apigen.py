@@ -23,7 +23,7 @@ PACKAGE = "cosmocorr"
 #: sub-packages not listed here (added later) are appended in alphabetical order
 LAYERS = ["sky", "estimators", "clustering", "uncertainty", "differentiable", "surrogate", "ia", "io", "backends"]
 #: top-level modules documented on the "cosmocorr" page (besides the package's own re-exports)
-TOP_MODULES = ["api", "plotting"]
+TOP_MODULES = ["api", "plotting", "jax"]
 TITLES = {
     "sky": "Sky: geometry, bins, catalogs",
     "estimators": "Estimators: exact pair sums, xi+/xi-, Landy-Szalay, rho, covariances",
