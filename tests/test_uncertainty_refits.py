@@ -78,13 +78,14 @@ def test_unconverged_refits_are_counted_from_the_fits_own_flags(monkeypatch):
     cat = synthetic_shear_catalog(150, seed=3)
     fits = record_fits(monkeypatch)
     with pytest.warns(cc.ConvergenceWarning):
-        u = cc.clustering_uncertainty(cat, BINS, 12, n_samples=2, n_bootstrap=6, aleatoric="subset", n_remove=15,
-                                      max_iter=25, tol=1e-9, seed=2, num_threads=1)
+        u = cc.clustering_uncertainty(cat, BINS, 12, n_samples=2, n_bootstrap=8, aleatoric="subset", n_remove=15,
+                                      max_iter=120, seed=2, num_threads=1)
     flags = np.array([f.converged for _, f in fits[1:]])
     np.testing.assert_array_equal(u.refit_converged, flags)
     np.testing.assert_array_equal(u.refit_n_iter, [f.n_iter for _, f in fits[1:]])
     assert u.n_unconverged == int(not fits[0][1].converged) + int(np.sum(~flags))
-    assert 0 < np.sum(~flags)
+    assert 0 < np.sum(~flags) < flags.size          # a mix of converged and stopped re-fits
+    assert np.all(u.refit_n_iter[~flags] == 120) and np.all(u.refit_n_iter[flags] < 120)
     boot = cc.clustering_uncertainty(cat, BINS, 12, n_samples=2, n_bootstrap=3, seed=2)
     assert boot.refit_converged.size == 0 and boot.n_unconverged == 0     # nothing re-fitted
 
@@ -105,6 +106,8 @@ def test_cluster_weights_against_treecorr_on_the_cluster_objects(monkeypatch, we
         np.testing.assert_array_equal(cl.w, 1.0)
     with pytest.raises(ValueError, match="cluster_weights"):
         cc.clustering_uncertainty(cat, BINS, 20, cluster_weights="unit")
+    with pytest.raises(TypeError, match="warm_start"):
+        cc.clustering_uncertainty(cat, BINS, 20, aleatoric="subset", warm_start="yes")
 
 
 def test_block_indices_drop_or_duplicate_one_contiguous_block():

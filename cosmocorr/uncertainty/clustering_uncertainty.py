@@ -12,9 +12,10 @@
       The paper's sec. 2.3 procedure as its text describes it: d objects removed at random
       (``n_remove``, or ``subset_fraction`` of N), the rest *re-clustered* (fuzzy c-means with the
       same settings, started from the full fit's centres unless ``warm_start=False``) and greedily
-      assigned, each of the m times; the plain std of the m estimates, **unscaled**. Not a calibrated error: a statistic on N - d of N objects varies by
-      only about sqrt(d / (N - d)) of its sampling error (0.31 for 50 of 610), so this makes
-      sigma_aleatoric too small and the epistemic/aleatoric ratio too large.
+      assigned, each of the m times; the plain std of the m estimates, **unscaled**. Not a
+      calibrated error: a statistic on N - d of N objects varies by only about sqrt(d / (N - d))
+      of its sampling error (0.31 for 50 of 610), so this makes sigma_aleatoric too small and the
+      epistemic/aleatoric ratio too large.
   ``"delete_d_jackknife"``
       The same draws as ``"subset"`` with the delete-d jackknife scaling (Shao & Wu 1989):
       sigma^2 = (N - d) / (d m) sum_i (theta_i - mean)^2. Calibrated for independent objects.
@@ -24,7 +25,7 @@
       so a contiguous block of rows a..b of the catalog *as stored* is dropped (a < b) or the
       rows between them are duplicated (a > b); re-clustered and greedily assigned like
       ``"subset"``; the plain std, unscaled. The block size is random (a third of the rows on
-      average), so the spread is not that of a fixed d; not a calibrated error either.
+      average when a < b), so the spread is not that of a fixed d; not a calibrated error either.
   ``"patch_jackknife"``
       TreeCorr's patch jackknife of the exact estimate (``var_method="jackknife"``, equal to
       TreeCorr on the same patches): leave one of K sky patches out (the catalog's patches, or
