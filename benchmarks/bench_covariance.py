@@ -13,10 +13,17 @@ sigma_aleatoric per rho statistic for each ``aleatoric`` method, pooled over ``-
 the range of the per-seed medians; beside it the paper's ratio, median over bins of
 std(rhoK_sample) / std(rhoK_bootstrap) from ``paper/rho_stats_paper.json``.
 
+Each table row counts the re-clusterings (of 10 per seed) that stopped at ``max_iter`` without
+converging, from the fits' own ``converged`` flags; ``--cold`` re-fits from k-means++ instead of
+the full fit's centres (``warm_start=False``), ``--max-iter`` caps the fits, ``--cluster-weights members equal`` prints one
+table per weighting of the cluster objects (``cluster_weights=``), ``--methods`` selects rows.
+
     python benchmarks/bench_covariance.py [--n 10000] [--npatch 50] [--repeat 2] [--seeds 1 2 3]
-        [--skip-timing] [--skip-ratios]
+        [--skip-timing] [--skip-ratios] [--methods ...] [--cluster-weights members equal] [--cold]
+        [--max-iter 300]
 """
 import argparse
+import inspect
 import json
 import logging
 import os
@@ -86,13 +93,25 @@ def part1(n, npatch, repeat):
         print(f"| {method} | {t1:.3f} | {t2:.3f} | {np.max(np.abs(C - D) / sd):.1e} |")
 
 
-def part2(seeds):
+METHODS = {   # aleatoric method: (keywords, table label, calibrated?)
+    "bootstrap": ({}, "object bootstrap, fitted once", "shot noise only"),
+    "subset": ({"n_remove": 50}, "paper's text: 50 of 610 removed, re-clustered", "no (unscaled)"),
+    "subset_block": ({}, "paper's code: contiguous block dropped/duplicated, re-clustered", "no (unscaled)"),
+    "delete_d_jackknife": ({"n_remove": 50}, "delete-50 jackknife, re-clustered", "yes (objects)"),
+    "patch_jackknife": ({"npatch": 20}, "patch jackknife (20 patches)", "yes (incl. sample variance)"),
+}
+
+
+def part2(seeds, methods=tuple(METHODS), cluster_weights=("members",), warm_start=True, max_iter=None):
     fits = DATA / "cosmos_web" / "f115w_validation_psfex.fits"
     paper_json = DATA / "paper" / "rho_stats_paper.json"
     if not fits.exists():
         print(f"\n(COSMOS-Web catalog not found at {fits}: ratio table skipped)")
         return
     stars = cc.StarCatalog.from_fits(fits)
+    row = np.arange(len(stars))   # the block resampling cuts rows: is the catalog stored in spatial order?
+    print(f"(row order: correlation of the row index with RA {np.corrcoef(row, stars.ra)[0, 1]:+.3f}, "
+          f"with Dec {np.corrcoef(row, stars.dec)[0, 1]:+.3f})")
     bins = cc.Bins(0.0, 45.0, 8)
     names = [f"rho{k}" for k in range(1, 6)]
     paper, paper_sigma = {}, {}
@@ -101,49 +120,59 @@ def part2(seeds):
         for k in names:
             paper[k] = float(np.median(np.asarray(d[f"{k}_sample"]["stds"]) / np.asarray(d[f"{k}_bootstrap"]["stds"])))
             paper_sigma[k] = np.asarray(d[f"{k}_sample"]["stds"], dtype=float)
-    absolute = {k: [] for k in names}  # our sigma_epistemic / the paper's std over sampled assignments
     logging.getLogger("cosmocorr").setLevel(logging.ERROR)   # unconverged fits are counted below instead
-    methods = (("bootstrap", {}), ("subset", {"n_remove": 50}), ("delete_d_jackknife", {"n_remove": 50}),
-               ("patch_jackknife", {"npatch": 20}))
-    rows = {}
-    for al, kw in methods:
-        per_seed, pooled = {k: [] for k in names}, {k: [] for k in names}
-        t = time.perf_counter()
-        unconverged = 0
-        for seed in seeds:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", cc.ConvergenceWarning)
-                u = cc.clustering_uncertainty(stars, bins, 50, n_samples=10, n_bootstrap=10, seed=seed, aleatoric=al, **kw)
-            unconverged += u.n_unconverged
-            for k in names:
-                if al == "bootstrap" and k in paper_sigma and paper_sigma[k].size == u.sigma_epistemic[k].size:
-                    absolute[k].append(float(np.nanmedian(u.sigma_epistemic[k] / paper_sigma[k])))
-                r = u.ratio(k)
-                per_seed[k].append(np.nanmedian(r))
-                pooled[k].append(r)
-        rows[al] = {k: (float(np.nanmedian(np.concatenate(pooled[k]))), min(per_seed[k]), max(per_seed[k]))
-                    for k in names}
-        rows[al]["unconverged"] = unconverged
-        print(f"({al}: {time.perf_counter() - t:.1f} s for {len(seeds)} seeds; {unconverged} fuzzy c-means fits "
-              f"stopped at max_iter)")
-    print(f"\n## Median sigma_epistemic / sigma_aleatoric on COSMOS-Web (610 stars, 50 clusters, 10 + 10 draws, "
-          f"8 bins 0-45'; seeds {', '.join(map(str, seeds))}; per-seed range in brackets)")
-    head = "| aleatoric method | calibrated? | " + " | ".join(names) + " | fits stopped at max_iter |"
-    print(head + "\n|" + " --- |" * (len(names) + 3))
-    calib = {"bootstrap": "shot noise only", "subset": "no (unscaled)", "delete_d_jackknife": "yes (objects)",
-             "patch_jackknife": "yes (incl. sample variance)"}
-    label = {"bootstrap": "object bootstrap, fitted once", "subset": "paper: 50 of 610 removed, re-clustered",
-             "delete_d_jackknife": "delete-50 jackknife, re-clustered", "patch_jackknife": "patch jackknife (20 patches)"}
-    for al, _ in methods:
-        cells = [f"{rows[al][k][0]:.2f} [{rows[al][k][1]:.2f}-{rows[al][k][2]:.2f}]" for k in names]
-        print(f"| {label[al]} | {calib[al]} | " + " | ".join(cells) + f" | {rows[al]['unconverged']} |")
-    if paper:
-        print("| paper (ShOpt PSF): std(sample) / std(bootstrap) | - | " + " | ".join(f"{paper[k]:.2f}" for k in names)
-              + " | - |")
-    if all(absolute[k] for k in names):
-        print("\nAbsolute scale: median over bins of our sigma_epistemic / the paper's std over sampled "
-              "assignments (per-seed range in brackets): " + ", ".join(
-                  f"{k} {np.median(absolute[k]):.2f} [{min(absolute[k]):.2f}-{max(absolute[k]):.2f}]" for k in names))
+    for cw in cluster_weights:
+        absolute = {k: [] for k in names}  # our sigma_epistemic / the paper's std over sampled assignments
+        rows = {}
+        for al in methods:
+            kw = METHODS[al][0]
+            per_seed, pooled = {k: [] for k in names}, {k: [] for k in names}
+            t, c = time.perf_counter(), time.process_time()
+            full_unconv, refit_unconv, refits, iters = 0, 0, 0, []
+            for seed in seeds:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", cc.ConvergenceWarning)
+                    u = cc.clustering_uncertainty(stars, bins, 50, n_samples=10, n_bootstrap=10, seed=seed,
+                                                  aleatoric=al, cluster_weights=cw, warm_start=warm_start,
+                                                  **({} if max_iter is None else {"max_iter": max_iter}), **kw)
+                # the count is the fits' own flags: the full fit's and each re-clustering's
+                full_unconv += int(not u.clustering.converged)
+                refit_unconv += int(np.sum(~u.refit_converged))
+                refits += u.refit_converged.size
+                iters.extend(u.refit_n_iter.tolist())
+                assert u.n_unconverged == int(not u.clustering.converged) + int(np.sum(~u.refit_converged))
+                for k in names:
+                    if al == "bootstrap" and k in paper_sigma and paper_sigma[k].size == u.sigma_epistemic[k].size:
+                        absolute[k].append(float(np.nanmedian(u.sigma_epistemic[k] / paper_sigma[k])))
+                    r = u.ratio(k)
+                    per_seed[k].append(np.nanmedian(r))
+                    pooled[k].append(r)
+            rows[al] = {k: (float(np.nanmedian(np.concatenate(pooled[k]))), min(per_seed[k]), max(per_seed[k]))
+                        for k in names}
+            rows[al]["unconverged"] = f"{refit_unconv} of {refits}" if refits else "-"
+            rows[al]["full"] = full_unconv
+            it = (f"; re-fit iterations median {np.median(iters):.0f}, max {max(iters)}") if iters else ""
+            print(f"({al}, cluster_weights={cw!r}: {time.perf_counter() - t:.1f} s wall, "
+                  f"{time.process_time() - c:.1f} CPU-s for {len(seeds)} seeds; full fits stopped at max_iter: "
+                  f"{full_unconv} of {len(seeds)}; re-fits stopped at max_iter: {rows[al]['unconverged']}{it})")
+        start = "warm-started from the full fit's centres" if warm_start else "cold (k-means++) starts"
+        print(f"\n## Median sigma_epistemic / sigma_aleatoric on COSMOS-Web (610 stars, 50 clusters, 10 + 10 draws, "
+              f"8 bins 0-45'; cluster_weights={cw!r}; re-fits {start}; seeds {', '.join(map(str, seeds))}; "
+              f"per-seed range in brackets)")
+        cap = max_iter if max_iter is not None else inspect.signature(cc.clustering_uncertainty).parameters["max_iter"].default
+        head = "| aleatoric method | calibrated? | " + " | ".join(names) + f" | re-fits stopped at max_iter={cap} |"
+        print(head + "\n|" + " --- |" * (len(names) + 3))
+        for al in methods:
+            cells = [f"{rows[al][k][0]:.2f} [{rows[al][k][1]:.2f}-{rows[al][k][2]:.2f}]" for k in names]
+            print(f"| {METHODS[al][1]} | {METHODS[al][2]} | " + " | ".join(cells) + f" | {rows[al]['unconverged']} |")
+        if paper:
+            print("| paper (ShOpt PSF): std(sample) / std(bootstrap) | - | "
+                  + " | ".join(f"{paper[k]:.2f}" for k in names) + " | - |")
+        if all(absolute[k] for k in names):
+            print("\nAbsolute scale: median over bins of our sigma_epistemic / the paper's std over sampled "
+                  "assignments (per-seed range in brackets): " + ", ".join(
+                      f"{k} {np.median(absolute[k]):.2f} [{min(absolute[k]):.2f}-{max(absolute[k]):.2f}]"
+                      for k in names))
 
 
 def main():
@@ -154,11 +183,17 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
     ap.add_argument("--skip-timing", action="store_true")
     ap.add_argument("--skip-ratios", action="store_true")
+    ap.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS),
+                    help="aleatoric methods (rows of the table)")
+    ap.add_argument("--cluster-weights", nargs="+", choices=["members", "equal"], default=["members"],
+                    help="one table per cluster-object weighting")
+    ap.add_argument("--cold", action="store_true", help="re-fits from k-means++ (warm_start=False)")
+    ap.add_argument("--max-iter", type=int, default=None, help="fuzzy c-means max_iter (default: the function's)")
     a = ap.parse_args()
     if not a.skip_timing:
         part1(a.n, a.npatch, a.repeat)
     if not a.skip_ratios:
-        part2(a.seeds)
+        part2(a.seeds, a.methods, a.cluster_weights, not a.cold, a.max_iter)
 
 
 if __name__ == "__main__":

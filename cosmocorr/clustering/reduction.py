@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._validate import check_choice
 from ..sky.catalog import Catalog
 from .fuzzy_c_means import FuzzyCMeansResult, fuzzy_c_means
 
-__all__ = ["cluster_objects", "fit_clusters"]
+__all__ = ["cluster_objects", "fit_clusters", "CLUSTER_WEIGHTS"]
+
+#: how a cluster object is weighted in the pair sums (:func:`cluster_objects`)
+CLUSTER_WEIGHTS = ("members", "equal")
 
 
-def cluster_objects(centers, assignment, w, fields=None, n_clusters=None):
+def cluster_objects(centers, assignment, w, fields=None, n_clusters=None, cluster_weights="members"):
     """Algorithm 1 step 4: one object per non-empty cluster.
 
     Parameters
@@ -27,13 +31,21 @@ def cluster_objects(centers, assignment, w, fields=None, n_clusters=None):
         Object weights.
     fields : dict of complex ndarray (N,), optional
         Quantities to average (weighted by w) within each cluster.
+    n_clusters : int, optional
+        Number of clusters (default: rows of ``centers``).
+    cluster_weights : {"members", "equal"}
+        Weight of each cluster object in the pair sums: ``"members"`` (default) the sum of its
+        members' weights, so a cluster of 20 stars counts as the 20 stars would; ``"equal"``
+        weight 1 for every non-empty cluster, so every cluster pair counts the same (as in the
+        paper's authors' code). The averaged fields are the same either way.
 
     Returns
     -------
     (Catalog, dict)
-        The cluster objects (at their centres, weight = sum of member weights) and their
+        The cluster objects (at their centres, weighted as ``cluster_weights`` says) and their
         averaged fields. Clusters with no member (or zero total weight) are dropped.
     """
+    check_choice(cluster_weights, "cluster_weights", CLUSTER_WEIGHTS)
     c = centers.shape[0] if n_clusters is None else n_clusters
     sw = np.bincount(assignment, weights=w, minlength=c)
     keep = sw > 0
@@ -42,7 +54,8 @@ def cluster_objects(centers, assignment, w, fields=None, n_clusters=None):
         re = np.bincount(assignment, weights=w * q.real, minlength=c)
         im = np.bincount(assignment, weights=w * q.imag, minlength=c)
         out[name] = (re[keep] + 1j * im[keep]) / sw[keep]
-    return Catalog(centers[keep, 0], centers[keep, 1], w=sw[keep]), out
+    cw = sw[keep] if cluster_weights == "members" else np.ones(int(keep.sum()))
+    return Catalog(centers[keep, 0], centers[keep, 1], w=cw), out
 
 
 def fit_clusters(cat, n_clusters, fuzziness=2.0, seed=None, clustering=None):

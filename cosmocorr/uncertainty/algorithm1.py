@@ -221,13 +221,15 @@ def clustered_landy_szalay(data, randoms, bins, n_clusters, assignment="sample",
     )
 
 
-def rho_draws(stars, bins, fit, assignments, backend=None, progress=False, desc="Algorithm 1 samples"):
-    """rho0..rho5 (dict name -> list of ShearShearResult) for each row of ``assignments``."""
+def rho_draws(stars, bins, fit, assignments, backend=None, progress=False, desc="Algorithm 1 samples",
+              cluster_weights="members"):
+    """rho0..rho5 (dict name -> list of ShearShearResult) for each row of ``assignments``
+    (cluster objects weighted as ``cluster_weights`` says, :func:`cosmocorr.clustering.cluster_objects`)."""
     fields = stars.fields()
     var = {k: field_variance(v, stars.w) for k, v in fields.items()}   # the stars' shape noise per field
     out = {name: [] for name in RHO_FIELDS}
     for s in progress_range(assignments.shape[0], desc=desc, progress=progress):
-        cat, f = cluster_objects(fit.centers, assignments[s], stars.w, fields)
+        cat, f = cluster_objects(fit.centers, assignments[s], stars.w, fields, cluster_weights=cluster_weights)
         for name, sums in rho_pair_sums(stars, bins, backend=backend, catalog=cat, fields=f).items():
             a, b = RHO_FIELDS[name]
             out[name].append(ShearShearResult.from_sums(bins, sums, varg1=var[a], varg2=var[b]))

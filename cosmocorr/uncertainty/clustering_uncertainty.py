@@ -9,15 +9,23 @@
       N objects drawn with replacement, greedy assignment on the clustering fitted once; std
       (ddof=1). A calibrated shot-noise error for independent objects (no sample variance).
   ``"subset"``
-      The paper's sec. 2.3 exactly as its authors ran it: d objects removed at random
+      The paper's sec. 2.3 procedure as its text describes it: d objects removed at random
       (``n_remove``, or ``subset_fraction`` of N), the rest *re-clustered* (fuzzy c-means with the
-      same settings and seed) and greedily assigned, each of the m times; the plain std of the m
-      estimates, **unscaled**. Not a calibrated error: a statistic on N - d of N objects varies by
-      only about sqrt(d / (N - d)) of its sampling error (0.31 for 50 of 610), so this makes
-      sigma_aleatoric too small and the epistemic/aleatoric ratio too large.
+      same settings, started from the full fit's centres unless ``warm_start=False``) and greedily
+      assigned, each of the m times; the plain std of the m estimates, **unscaled**. Not a
+      calibrated error: a statistic on N - d of N objects varies by only about sqrt(d / (N - d))
+      of its sampling error (0.31 for 50 of 610), so this makes sigma_aleatoric too small and the
+      epistemic/aleatoric ratio too large.
   ``"delete_d_jackknife"``
       The same draws as ``"subset"`` with the delete-d jackknife scaling (Shao & Wu 1989):
       sigma^2 = (N - d) / (d m) sum_i (theta_i - mean)^2. Calibrated for independent objects.
+  ``"subset_block"``
+      The resampling of the paper's authors' public code: two distinct random rows a, b; the
+      rows before a and after b are kept (:func:`~cosmocorr.uncertainty.resampling.block_indices`),
+      so a contiguous block of rows a..b of the catalog *as stored* is dropped (a < b) or the
+      rows between them are duplicated (a > b); re-clustered and greedily assigned like
+      ``"subset"``; the plain std, unscaled. The block size is random (a third of the rows on
+      average when a < b), so the spread is not that of a fixed d; not a calibrated error either.
   ``"patch_jackknife"``
       TreeCorr's patch jackknife of the exact estimate (``var_method="jackknife"``, equal to
       TreeCorr on the same patches): leave one of K sky patches out (the catalog's patches, or
@@ -35,18 +43,21 @@ import numpy as np
 
 from .._parallel import resolve_client, scatter, task_map, with_executor
 from .._progress import progress_bar
-from .._validate import check_choice, check_positive_int, check_real, check_seed
+from .._validate import check_bool, check_choice, check_positive_int, check_real, check_seed
 from ..clustering import cluster_objects, greedy_assignments, sample_assignments
+from ..clustering.reduction import CLUSTER_WEIGHTS
 from ..io import ResultIO
 from ..estimators import CountShearResult, ShearShearResult, count_shear, naive_pair_sums, rho_statistics, shear_shear
 from ..estimators.pair_sums import check_catalog, field_pair_sums
 from ..sky import Bins, Catalog, StarCatalog
 from .algorithm1 import _nanmean, _std, fit_catalog, rho_draws
-from .resampling import resample_indices, subset_size
+from .resampling import block_indices, resample_indices, subset_size
 
 __all__ = ["UncertaintyResult", "clustering_uncertainty", "ALEATORIC_METHODS"]
 
-ALEATORIC_METHODS = ("bootstrap", "subset", "delete_d_jackknife", "patch_jackknife")
+ALEATORIC_METHODS = ("bootstrap", "subset", "delete_d_jackknife", "patch_jackknife", "subset_block")
+#: the methods that re-cluster every resample
+REFIT_METHODS = ("subset", "delete_d_jackknife", "subset_block")
 
 
 @dataclass
@@ -62,6 +73,8 @@ class UncertaintyResult(ResultIO):
     std ((N - d)(m - 1)/(d m) under a square root for ``"delete_d_jackknife"``; 1 otherwise).
     ``converged`` is False (and ``n_unconverged`` counts the fits) when a fuzzy c-means fit stopped
     at ``max_iter``; each such fit also emitted a :class:`cosmocorr.ConvergenceWarning`.
+    ``refit_converged`` holds the flag of each re-clustering (empty unless the method re-fits),
+    ``refit_n_iter`` its iterations; ``warm_start`` and ``cluster_weights`` record the settings.
     """
 
     bins: Bins
@@ -81,6 +94,10 @@ class UncertaintyResult(ResultIO):
     npatch: int = 1
     converged: bool = True
     n_unconverged: int = 0
+    refit_converged: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    refit_n_iter: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=int))
+    warm_start: bool = True
+    cluster_weights: str = "members"
 
     @property
     def names(self):
@@ -129,9 +146,9 @@ class UncertaintyResult(ResultIO):
 @with_executor
 def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10, method=None,
                            subset_fraction=0.2, fuzziness=2.0, seed=None, backend=None, progress=False,
-                           clustering=None, *, aleatoric=None, n_remove=None, npatch=20, tol=1e-6, max_iter=300,
+                           clustering=None, *, aleatoric=None, n_remove=None, npatch=20, tol=1e-6, max_iter=1000,
                            accelerate=False, init=None, weight_factor=0.0, client=None, num_threads=None,
-                           lenses=None, coarse_to_fine=None):
+                           lenses=None, coarse_to_fine=None, warm_start=True, cluster_weights="members"):
     """Epistemic and aleatoric uncertainty of a clustered estimate (paper sec. 2.3, figs. 8, 14-17).
 
     Parameters
@@ -144,10 +161,11 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
         Sampled assignments for sigma_epistemic (paper: 10).
     n_bootstrap : int
         Resamples m for sigma_aleatoric (paper: 10; not used by ``"patch_jackknife"``).
-    aleatoric : {"bootstrap", "subset", "delete_d_jackknife", "patch_jackknife"}
+    aleatoric : {"bootstrap", "subset", "delete_d_jackknife", "patch_jackknife", "subset_block"}
         How sigma_aleatoric is estimated (module docstring; default ``"bootstrap"``). Only
         ``"delete_d_jackknife"`` and ``"patch_jackknife"`` (and, without sample variance,
-        ``"bootstrap"``) are calibrated errors; ``"subset"`` reproduces the paper's procedure.
+        ``"bootstrap"``) are calibrated errors; ``"subset"`` reproduces the paper's procedure as
+        written, ``"subset_block"`` as its authors' code runs it.
     method : str, optional
         Older name of ``aleatoric`` (same values).
     n_remove : int, optional
@@ -160,10 +178,27 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
         Patches for ``"patch_jackknife"`` when ``data`` has none (k-means, seeded by ``seed``).
     fuzziness, tol, max_iter, accelerate, init, weight_factor, coarse_to_fine :
         Fuzzy c-means settings (:func:`cosmocorr.fuzzy_c_means`), used by every fit (the fit of
-        the epistemic study and each re-clustering). A fit stopping at ``max_iter`` warns
+        the epistemic study and each re-clustering). ``max_iter`` defaults to 1000 here, not the
+        300 of :func:`cosmocorr.fuzzy_c_means`: re-clusterings of the COSMOS-Web stars took up to
+        660 iterations to reach ``tol=1e-6`` (``benchmarks/bench_covariance.py``), and a
+        converged fit stops early whatever the cap. A fit stopping at ``max_iter`` warns
         (:class:`cosmocorr.ConvergenceWarning`) and is recorded (``converged``, ``n_unconverged``).
-        ``coarse_to_fine`` applies to every fit; sizes given as a list must stay below the
-        objects of each re-clustered subset (``True`` adapts to each fit's size).
+        ``coarse_to_fine`` applies to the full fit, and to each re-clustering when
+        ``warm_start=False``; sizes given as a list must then stay below the objects of each
+        re-clustered subset (``True`` adapts to each fit's size).
+    warm_start : bool
+        Start each re-clustering (``"subset"``, ``"delete_d_jackknife"``, ``"subset_block"``)
+        from the full fit's centres (default), not from k-means++ with the full fit's seed. Both
+        iterate eqs. 17-18 on the subset to the same ``tol``; the warm start needs fewer
+        iterations (median 140 against 202 for the COSMOS-Web subset re-fits,
+        ``benchmarks/bench_covariance.py``), keeps cluster k of a re-fit near cluster k of the
+        full fit, and keeps each re-fit in the full fit's basin of J_m, where a cold start may
+        reach another local minimum and add that clustering scatter to sigma_aleatoric.
+        ``False``: cold starts (k-means++ with the full fit's seed), as before this release.
+    cluster_weights : {"members", "equal"}
+        Weight of a cluster object in every estimate (sampled and resampled): the summed weight of
+        its members (default), or 1 per cluster, each cluster pair counting the same (the paper's
+        authors' code); see :func:`cosmocorr.clustering.cluster_objects`.
     seed, backend, progress :
         As elsewhere; one seed makes the whole study reproducible.
     clustering : FuzzyCMeansResult, optional
@@ -193,6 +228,8 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
     name = "aleatoric" if aleatoric is not None or method is None else "method"
     aleatoric = aleatoric if aleatoric is not None else (method if method is not None else "bootstrap")
     check_choice(aleatoric, name, ALEATORIC_METHODS)
+    check_choice(cluster_weights, "cluster_weights", CLUSTER_WEIGHTS)
+    warm_start = check_bool(warm_start, "warm_start")
     n_samples = check_positive_int(n_samples, "n_samples", minimum=2)
     n_bootstrap = check_positive_int(n_bootstrap, "n_bootstrap", minimum=2)
     subset_fraction = check_real(subset_fraction, "subset_fraction", low=0.0, high=1.0, low_open=True, high_open=True)
@@ -239,21 +276,27 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
     root = np.random.SeedSequence(int(rng.integers(2**63)))
     sample_seeds, resample_seeds = (ss.spawn(m) for ss, m in zip(root.spawn(2), (n_samples, n_bootstrap)))
     client = resolve_client(client)
-    shared = scatter(client, (data, bins, fit, backend, lenses))          # sent to the workers once
+    shared = scatter(client, (data, bins, fit, backend, lenses, cluster_weights))   # sent to the workers once
     with progress_bar(n_samples, "sampled assignments", progress) as bar:
         out = task_map(_uncertainty_task, [("sample", shared, s, 0, fit_seed, opts) for s in sample_seeds],
                        client=client, num_threads=num_threads, progress=bar)
     samples = {k: np.array([o[0][k] for o in out]) for k in out[0][0]}
     scale, k_patch = 1.0, 1
+    refit_converged, refit_n_iter = np.zeros(0, dtype=bool), np.zeros(0, dtype=int)
     if aleatoric == "patch_jackknife":
         boot, sigma, k_patch = _patch_jackknife(data, bins, npatch, rng, backend, lenses)
     else:
-        kind = "bootstrap" if aleatoric == "bootstrap" else "subset"
+        kind = {"bootstrap": "bootstrap", "subset_block": "block"}.get(aleatoric, "subset")
+        refit_opts = {**opts, "init": None, "coarse_to_fine": None} if warm_start else opts
         with progress_bar(n_bootstrap, f"{aleatoric} resamples", progress) as bar:
-            out = task_map(_uncertainty_task, [(kind, shared, s, n - d, fit_seed, opts) for s in resample_seeds],
+            out = task_map(_uncertainty_task,
+                           [(kind, shared, s, n - d, fit_seed, refit_opts, warm_start) for s in resample_seeds],
                            client=client, num_threads=num_threads, progress=bar)
         boot = {k: np.array([o[0][k] for o in out]) for k in samples}
-        fits.extend(_Converged(o[1]) for o in out if kind == "subset")
+        if aleatoric in REFIT_METHODS:
+            refit_converged = np.array([o[1] for o in out], dtype=bool)
+            refit_n_iter = np.array([o[2] for o in out], dtype=int)
+            fits.extend(_Converged(c) for c in refit_converged)
         if aleatoric == "delete_d_jackknife":
             # sigma^2 = (n - d)/(d m) sum (theta_i - mean)^2 = (n - d)(m - 1)/(d m) * std(ddof=1)^2
             scale = float(np.sqrt((n - d) * (n_bootstrap - 1) / (d * n_bootstrap)))
@@ -267,6 +310,8 @@ def clustering_uncertainty(data, bins, n_clusters, n_samples=10, n_bootstrap=10,
         samples=samples, bootstrap_samples=boot, bootstrap_mean={k: _nanmean(v) for k, v in boot.items()},
         naive=naive, n_clusters=fit.n_clusters, method=aleatoric, clustering=fit, aleatoric_scale=scale,
         n_remove=int(d), npatch=int(k_patch), converged=n_unconverged == 0, n_unconverged=int(n_unconverged),
+        refit_converged=refit_converged, refit_n_iter=refit_n_iter, warm_start=warm_start,
+        cluster_weights=cluster_weights,
     )
 
 
@@ -305,15 +350,15 @@ class _Converged:
         self.converged = bool(converged)
 
 
-def _estimate(data, bins, fit, assignment, subset, backend, lenses=None):
+def _estimate(data, bins, fit, assignment, subset, backend, lenses=None, cluster_weights="members"):
     """One greedy/sampled clustered estimate (dict name -> xi+, or gamma_t around ``lenses``) of
-    ``data`` or ``data.subset(subset)``."""
+    ``data`` or ``data.subset(subset)``, cluster objects weighted as ``cluster_weights`` says."""
     if isinstance(data, StarCatalog):
         stars = data if subset is None else data.subset(subset)
-        res = rho_draws(stars, bins, fit, assignment[None, :], backend)
+        res = rho_draws(stars, bins, fit, assignment[None, :], backend, cluster_weights=cluster_weights)
         return {k: v[0].xip for k, v in res.items()}
     c = data if subset is None else data.subset(subset)
-    cl, f = cluster_objects(fit.centers, assignment, c.w, {"g": c.g})
+    cl, f = cluster_objects(fit.centers, assignment, c.w, {"g": c.g}, cluster_weights=cluster_weights)
     if lenses is not None:
         sums = field_pair_sums(lenses, cl, bins, np.ones(lenses.nobj), f["g"], "spin2", backend=backend)
         return {"gamma_t": CountShearResult.from_sums(bins, sums).xi}
@@ -321,22 +366,29 @@ def _estimate(data, bins, fit, assignment, subset, backend, lenses=None):
     return {"xip": ShearShearResult.from_sums(bins, sums).xip}
 
 
-def _uncertainty_task(kind, shared, seed, n_keep, fit_seed, opts):
+def _uncertainty_task(kind, shared, seed, n_keep, fit_seed, opts, warm_start=True):
     """One task of :func:`clustering_uncertainty`, all its randomness from ``seed`` (a SeedSequence):
     ``"sample"``: an assignment M_i ~ Categorical(U_i) (eq. 19); ``"bootstrap"``: N objects with
-    replacement, greedy assignment; ``"subset"``: ``n_keep`` objects kept and re-clustered
-    (seed ``fit_seed``), greedy assignment. Returns (estimates, converged)."""
-    data, bins, fit, backend, lenses = shared
+    replacement, greedy assignment; ``"subset"``: ``n_keep`` objects kept; ``"block"``: the rows of
+    :func:`block_indices`; both re-clustered (from the full fit's centres when ``warm_start``, else
+    k-means++ with seed ``fit_seed``), greedy assignment. Returns (estimates, converged, iterations)."""
+    data, bins, fit, backend, lenses, cluster_weights = shared
     rng = np.random.default_rng(seed)
     cat = data.catalog if isinstance(data, StarCatalog) else data
     if kind == "sample":
-        return _estimate(data, bins, fit, sample_assignments(fit.membership, rng), None, backend, lenses), True
+        a = sample_assignments(fit.membership, rng)
+        return _estimate(data, bins, fit, a, None, backend, lenses, cluster_weights), True, 0
     if kind == "bootstrap":
         idx = resample_indices(cat.nobj, "bootstrap", 0.0, rng)
-        return _estimate(data, bins, fit, greedy_assignments(fit.membership)[idx], idx, backend, lenses), True
-    # the paper's subset removal: d objects out, the rest re-clustered (same settings and seed, so
+        a = greedy_assignments(fit.membership)[idx]
+        return _estimate(data, bins, fit, a, idx, backend, lenses, cluster_weights), True, 0
+    # the paper's subset removal: objects out, the rest re-clustered (same settings and start, so
     # the greedy estimate is a deterministic function of the objects kept)
-    idx = np.sort(rng.choice(cat.nobj, size=n_keep, replace=False))
-    refit = fit_catalog(cat.subset(idx), fit.n_clusters, fit_seed, None, backend, **opts)
-    return (_estimate(data, bins, refit, greedy_assignments(refit.membership), idx, backend, lenses),
-            refit.converged)
+    if kind == "block":
+        idx = block_indices(cat.nobj, rng, min_distinct=max(2, fit.n_clusters))
+    else:
+        idx = np.sort(rng.choice(cat.nobj, size=n_keep, replace=False))
+    start = {"init": fit.centers} if warm_start else {}
+    refit = fit_catalog(cat.subset(idx), fit.n_clusters, fit_seed, None, backend, **{**opts, **start})
+    a = greedy_assignments(refit.membership)
+    return _estimate(data, bins, refit, a, idx, backend, lenses, cluster_weights), refit.converged, refit.n_iter
