@@ -93,13 +93,17 @@ def worst(res, ex, what):
 
 
 def coverage(res, ex):
-    hits = []
+    """Fraction of bins (xi+ and xi-) with |delta - approx_error| <= 2 sqrt(err^2 + sigma^2), and the
+    median and mean over bins of bound / |delta| (bound = |approx_error| + 2 sqrt(err^2 + sigma^2))."""
+    hits, ratios = [], []
     for k in ("xip", "xim"):
         d = getattr(res, k) - ex[k]
         tot = np.hypot(res.approx_error_err[k], res.approx_sigma[k])
-        ok = np.isfinite(d)
+        ok = np.isfinite(d) & (np.abs(d) > 0)
         hits.append(np.abs(d - res.approx_error[k])[ok] <= 2 * tot[ok])
-    return float(np.mean(np.concatenate(hits)))
+        ratios.append((np.abs(res.approx_error[k]) + 2 * tot)[ok] / np.abs(d[ok]))
+    ratios = np.concatenate(ratios)
+    return float(np.mean(np.concatenate(hits))), float(np.median(ratios)), float(np.mean(ratios))
 
 
 def part1(sizes, args):
@@ -113,28 +117,37 @@ def part1(sizes, args):
         _, c_tc, w_tc = timed(lambda: treecorr_default(cat))
         _, c_t, w_t = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", approx_error=False))
         r_d, c_d, w_d = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", approx_error=True, seed=1))
-        r_a, c_a, w_a = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", bin_slop="auto", seed=1))
+        if n <= args.auto_max:
+            r_a, c_a, w_a = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", bin_slop="auto", seed=1))
+        else:
+            r_a, c_a, w_a = None, float("nan"), float("nan")
         ex = exact(n, 1, "signal", args.cache, args.exact_limit)
         star = "*" if ex.get("extrapolated") else ""
         ran = not ex.get("extrapolated")
         bound_d = worst(r_d, ex, "bound") if ran else float("nan")
         true_d = worst(r_d, ex, "true") if ran else float("nan")
-        bound_a = worst(r_a, ex, "bound") if ran else float("nan")
-        true_a = worst(r_a, ex, "true") if ran else float("nan")
+        bound_a = worst(r_a, ex, "bound") if ran and r_a is not None else float("nan")
+        true_a = worst(r_a, ex, "true") if ran and r_a is not None else float("nan")
+        slop_a = f"{r_a.bin_slop:g}/{r_a.approx_info['angle_slop']:g}" if r_a is not None else "skipped"
         print(f"{n:>8} {c_tc:6.2f} ({w_tc:5.1f}) {c_t:6.2f} ({w_t:5.1f}) {c_d:6.1f} ({w_d:5.1f}) "
               f"{c_a:6.1f} ({w_a:5.1f}) {float(ex['cpu']):7.0f}{star} ({float(ex['wall']):5.0f}) "
-              f"{r_d.bin_slop:6.3f} {bound_d:6.3f} {true_d:6.3f} {r_a.bin_slop:9.3f} {bound_a:7.3f} {true_a:6.3f} "
+              f"{r_d.bin_slop:6.3f} {bound_d:6.3f} {true_d:6.3f} {slop_a:>9} {bound_a:7.3f} {true_a:6.3f} "
               f"{float(ex['cpu']) / c_a:10.1f}", flush=True)
-        print(f"{'':>8} auto tried {r_a.approx_info['bin_slop_tried']} worst bound/sigma "
-              f"{np.round(r_a.approx_info['worst_bound_over_sigma'], 3).tolist()}", flush=True)
-    print("# * exact extrapolated as N^2 from a 20000-object subsample")
+        if r_a is not None:
+            info = r_a.approx_info
+            print(f"{'':>8} auto tried (bin_slop, angle_slop) "
+                  f"{[(round(b, 3), a) for b, a in zip(info['bin_slop_tried'], info['angle_slop_tried'])]} worst "
+                  f"bound/sigma {np.round(info['worst_bound_over_sigma'], 3).tolist()} CPU s per rung "
+                  f"{np.round(info['seconds_tried'], 1).tolist()}", flush=True)
+    print("# * exact extrapolated as N^2 from a 20000-object subsample; auto slop = bin_slop/angle_slop chosen; "
+          f"auto skipped above N = {args.auto_max}")
 
 
 def part2(seeds, n, args):
     print(f"\n# Part 2: coverage at N = {n}, seeds {seeds}; default slop (TreeCorr's) and bin_slop='auto' "
           f"(approx_tol 0.1)")
-    print(f"{'seed':>5} {'catalog':>8} {'coverage':>9} {'auto slop':>9} {'auto true/sig':>13} {'auto CPU':>9} "
-          f"{'exact CPU':>9} {'ratio':>6}")
+    print(f"{'seed':>5} {'catalog':>8} {'coverage':>9} {'bnd/|d| med':>11} {'mean':>6} {'auto slop':>10} "
+          f"{'auto true/sig':>13} {'auto CPU':>9} {'exact CPU':>9} {'ratio':>6}")
     rows = {"signal": [], "noise": []}
     for seed in seeds:
         for kind in ("signal", "noise"):
@@ -142,14 +155,20 @@ def part2(seeds, n, args):
             ex = exact(n, seed, kind, args.cache, float("inf"))
             r_d = cc.shear_shear(cat, bins=BINS, method="tree", approx_error=True, seed=seed)
             r_a, c_a, _ = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", bin_slop="auto", seed=seed))
-            row = (coverage(r_d, ex), r_a.bin_slop, worst(r_a, ex, "true"), c_a, float(ex["cpu"]))
+            cov, med, mean = coverage(r_d, ex)
+            row = (cov, r_a.bin_slop, worst(r_a, ex, "true"), c_a, float(ex["cpu"]), med, mean)
             rows[kind].append(row)
-            print(f"{seed:>5} {kind:>8} {row[0]:9.2f} {row[1]:9.3f} {row[2]:13.3f} {row[3]:9.1f} {row[4]:9.1f} "
-                  f"{row[4] / row[3]:6.1f}", flush=True)
+            slop = f"{r_a.bin_slop:.3g}/{r_a.approx_info['angle_slop']:g}"
+            print(f"{seed:>5} {kind:>8} {row[0]:9.2f} {med:11.1f} {mean:6.1f} {slop:>10} {row[2]:13.3f} {row[3]:9.1f} "
+                  f"{row[4]:9.1f} {row[4] / row[3]:6.1f}", flush=True)
     for kind, r in rows.items():
         a = np.array(r)
-        print(f"{'all':>5} {kind:>8} {a[:, 0].mean():5.2f}+-{a[:, 0].std():.2f} {'':>5} "
-              f"max {a[:, 2].max():.3f} {'':>4} ratio {np.mean(a[:, 4] / a[:, 3]):.1f}+-{np.std(a[:, 4] / a[:, 3]):.1f}")
+        print(f"{'all':>5} {kind:>8} {a[:, 0].mean():5.2f}+-{a[:, 0].std():.2f} {a[:, 5].mean():7.1f} "
+              f"{a[:, 6].mean():6.1f} {'':>10} max {a[:, 2].max():.3f} {'':>4} "
+              f"ratio {np.mean(a[:, 4] / a[:, 3]):.1f}+-{np.std(a[:, 4] / a[:, 3]):.1f}")
+    print("# coverage: fraction of the 20 bins (xi+, xi-) at TreeCorr's default slop with |delta - approx_error| <= "
+          "2 sqrt(approx_error_err^2 + approx_sigma^2); bnd/|d|: median and mean over bins of the bound "
+          "|approx_error| + 2 sqrt(...) over the true |delta|; +- is the spread (std) over seeds")
 
 
 def main():
@@ -159,6 +178,7 @@ def main():
     ap.add_argument("--coverage", type=int, nargs="*", default=[], metavar="SEED")
     ap.add_argument("--coverage-n", type=int, default=100000)
     ap.add_argument("--exact-limit", type=float, default=600.0, help="extrapolate exact beyond this many CPU s")
+    ap.add_argument("--auto-max", type=int, default=200000, help="skip bin_slop='auto' in part 1 above this N")
     ap.add_argument("--cache", default=os.path.join(os.path.dirname(__file__), ".cache_tree"))
     args = ap.parse_args()
     print("# machine shared with other jobs: CPU time is the comparable figure")

@@ -76,7 +76,7 @@ __all__ = ["ApproximationError", "Problem", "FIELD_KINDS", "shear_problem", "cou
 #: the bin_slop values ``bin_slop="auto"`` tries, largest first
 DEFAULT_LADDER = (2.0, 1.0, 0.5, 0.25, 0.1, 0.05, 0.02, 0.01, 0.0)
 #: the angle_slop values ``bin_slop="auto"`` tries at bin_slop 0 when angle_slop is not given
-DEFAULT_ANGLE_LADDER = (0.05, 0.02, 0.01, 0.0)
+DEFAULT_ANGLE_LADDER = (0.05, 0.03, 0.02, 0.01, 0.0)
 #: the fewest units drawn per stratum (all when it has fewer): the stratified jackknife needs a few
 #: degrees of freedom per stratum, and the diagonal stratum alone holds most pairs of the smallest bins
 SPOT_MIN_UNITS = 6
@@ -759,6 +759,14 @@ def _worst_systematic(est, z):
                               est.n_rotations, est.n_units, est.n_spot).worst_ratio(z)
 
 
+def _worst_raised(est, z):
+    """:meth:`ApproximationError.worst_ratio` with approx_sigma raised to approx_sigma + z
+    approx_sigma_err (a random part that few rotations could have underestimated)."""
+    raised = {k: est.approx_sigma[k] + z * est.approx_sigma_err[k] for k in est.approx_sigma}
+    return ApproximationError(est.bin_slop, est.approx_error, est.approx_error_err, raised, raised, est.sigma_stat,
+                              est.n_rotations, est.n_units, est.n_spot).worst_ratio(z)
+
+
 def slop_rungs(ladder, angle_slop, angle_ladder=()):
     """The (bin_slop, angle_slop) pairs ``bin_slop="auto"`` tries, in order.
 
@@ -875,13 +883,16 @@ def choose_bin_slop(problem, make_tree_engine, exact_engine, *, bin_slop="auto",
         engine = make_tree_engine(*rung)
         engine.cache = cache
         desc = f"rotations (bin_slop={rung[0]:g}, angle_slop={rung[1]:g})"
-        # "auto": half the rotations first; a rung whose systematic part alone (|approx_error| +
-        # z approx_error_err, no random part) already exceeds approx_tol cannot pass: stop there
-        half = len(rots) // 2 if auto and todo and len(rots) >= 4 else len(rots)
+        # "auto": half the rotations first. A rung whose systematic part alone (|approx_error| +
+        # z approx_error_err, no random part) already exceeds approx_tol cannot pass: stop there;
+        # one that passes even with approx_sigma raised by z times its own standard error (from
+        # the M/2 rotations) needs no more rotations; otherwise the other half is run.
+        half = len(rots) // 2 if auto and len(rots) >= 4 else len(rots)
         runs = run_units(problem, engine, spots, rots[:half], progress=progress, desc=desc, rotated=rotated)
         if half < len(rots):
             est = summarize(problem, rung[0], runs, spots, base)
-            if _worst_systematic(est, z) <= approx_tol:
+            hopeless = bool(todo) and _worst_systematic(est, z) > approx_tol
+            if not hopeless and _worst_raised(est, z) > approx_tol:
                 more = run_units(problem, engine, spots, rots[half:], progress=progress, desc=desc,
                                  rotated=rotated, start=half)
                 runs = [a + b for a, b in zip(runs, more)]
@@ -982,7 +993,7 @@ def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, appro
     angle_slop : float, optional
         TreeCorr's (None: its default, 0.1). Given, it is the same at every slop ``"auto"``
         tries; None with ``"auto"``: after the bin_slop ladder reaches 0, angle_slop is lowered
-        along :data:`DEFAULT_ANGLE_LADDER` (0.05, 0.02, 0.01, 0), so that ``"auto"`` controls the
+        along :data:`DEFAULT_ANGLE_LADDER` (0.05, 0.03, 0.02, 0.01, 0), so that ``"auto"`` controls the
         whole approximation. bin_slop = angle_slop = 0 is the exact tree, which has no random
         part (one orientation is checked).
     approx_tol : float > 0, optional
@@ -1054,7 +1065,7 @@ def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, appro
         spot_fraction=spot_fraction, spot_npatch=spot_npatch, seed=s_rest, progress=progress)
     info = {"bin_slop_auto": auto, "bin_slop_tried": [e.bin_slop for e in tried],
             "angle_slop_tried": [e.angle_slop for e in tried], "angle_slop": chosen.angle_slop,
-            "seconds_tried": [e.seconds for e in tried],
+            "seconds_tried": [e.seconds for e in tried], "rotations_tried": [e.n_rotations for e in tried],
             "worst_bound_over_sigma": [e.worst_ratio() for e in tried], "approx_tol": approx_tol,
             "z": Z_COVERAGE, "n_rotations": n_rotations, "spot_fraction": spot_fraction, "npatch": spots.npatch,
             "n_units": spots.n_units, "n_spot": len(spots.units),
