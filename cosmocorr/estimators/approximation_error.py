@@ -19,14 +19,18 @@ the sphere (positions rotated, spin-2 fields turned by the local frame angle:
 :mod:`cosmocorr.sky.rotations`); the tree is not, as its cells are cut along the Cartesian axes.
 Each drawn unit is run by the tree on M rotations drawn uniformly on SO(3). With X_u^m the change of
 the statistic f (xi+, xi-, w, ...) when unit u's sums move from their rotation mean T_u to their
-value on rotation m,
+value on rotation m, and C_uv the covariance of X_u and X_v over the rotations,
 
 .. math::
-    \sigma_{\rm approx}^2 = \sum_h \frac{N_h}{n_h} \sum_{u \in s_h} \widehat{\rm Var}_m(X_u^m),
+    \sigma_{\rm approx}^2 = \sum_{u, v \in s,\ u \sim v} \frac{C_{uv}}{\pi_{uv}},
 
-the Horvitz-Thompson estimate of the variance of xi_T over rotations (units taken as independent):
-``approx_sigma`` is the epistemic (clustering) error of one tree estimate, the paper's
-sigma_epistemic of sec. 2.3.
+the Horvitz-Thompson estimate of the variance of xi_T over rotations, Var(sum_u X_u), where u ~ v
+when the units share a patch (they then use the same tree cells of that patch; units sharing no
+patch share no cell and are taken as uncorrelated), pi_uu = n_h / N_h and pi_uv the probability
+that both are drawn (n_h (n_h - 1) / (N_h (N_h - 1)) in one stratum, n_h n_g / (N_h N_g) across
+two). A total below its diagonal (independent units) part, which the noise of M rotations can
+give, is floored there. ``approx_sigma`` is the epistemic (clustering) error of one tree
+estimate, the paper's sigma_epistemic of sec. 2.3.
 
 **Systematic part, by exact spot checks.** Each drawn unit's exact sums E_u are computed once (they
 do not depend on the rotation, nor on ``bin_slop``); with D_u = T_u - E_u,
@@ -45,13 +49,18 @@ delete-one jackknife ones over the drawn units (no linearisation of f needed),
           \sum_{u \in s_h} \big(\theta_{(hu)} - \bar\theta_h\big)^2,
 
 theta_(hu) the estimate with unit u left out (its stratum's other units weighted N_h / (n_h - 1)).
+At least :data:`SPOT_MIN_UNITS` units are drawn per stratum, so that every stratum gives the
+jackknife a few degrees of freedom. approx_error_err also holds the covariance over rotations of the
+drawn units sharing a patch, divided by M (their rotation means are correlated), and
+approx_sigma_err the chi-square uncertainty of a variance from M rotations.
 
 **Coverage.** The result's xi_T is one orientation, delta = b + e with b the systematic part and e
 of spread sigma_approx, so ``|delta - approx_error| <= z sqrt(approx_error_err^2 +
 approx_sigma^2)`` at about the normal level of z (z = 2: 95 %); :func:`approximation_bound` gives
 ``|approx_error| + z sqrt(approx_error_err^2 + approx_sigma^2)``, an upper bound on ``|delta|`` at that
 level, which ``bin_slop="auto"`` (:func:`choose_bin_slop`) keeps below ``approx_tol`` times the
-statistical sigma of every bin.
+statistical sigma of every bin, lowering bin_slop and then, at bin_slop 0, angle_slop
+(:func:`slop_rungs`).
 """
 from __future__ import annotations
 
