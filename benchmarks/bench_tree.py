@@ -18,6 +18,7 @@ exact (error estimate included). Prints every seed and the mean and spread over 
     python benchmarks/bench_tree.py                       # part 1 at 1e4, 1e5
     python benchmarks/bench_tree.py --sizes 10000 --coverage 1 2 3 --coverage-n 100000
     python benchmarks/bench_tree.py --big                 # adds N = 1e6 (exact extrapolated)
+    python benchmarks/bench_tree.py --sizes --slop-grid 120000   # part 3: TreeCorr cost / error by slops
 
 Exact results are cached in ``--cache`` (default benchmarks/.cache_tree) by (N, seed, noise).
 """
@@ -173,6 +174,27 @@ def part2(seeds, n, args):
           "|approx_error| + 2 sqrt(...) over the true |delta|; +- is the spread (std) over seeds")
 
 
+def part3(n, args):
+    """TreeCorr's cost and true error over (bin_slop, angle_slop), whole-catalog tree, seed 1."""
+    import treecorr
+
+    print(f"\n# Part 3: TreeCorr (whole catalog, no patches) at N = {n}, seed 1, signal: CPU s and worst true "
+          f"error / sigma_shot (exact's) of xi+ and xi-")
+    cat = catalog(n, 1, "signal")
+    ex = exact(n, 1, "signal", args.cache, float("inf"))
+    print(f"exact CPU {float(ex['cpu']):.1f}")
+    tc = treecorr.Catalog(ra=cat.ra, dec=cat.dec, g1=cat.g1, g2=cat.g2, ra_units="deg", dec_units="deg")
+    for b, a in ((None, 0.1), (0.0, 0.1), (0.0, 0.05), (0.0, 0.03), (0.0, 0.02), (0.0, 0.01)):
+        slops = dict(angle_slop=a) if b is None else dict(bin_slop=b, angle_slop=a)   # None: TreeCorr's default
+        gg = treecorr.GGCorrelation(min_sep=BINS.min_sep, max_sep=BINS.max_sep, nbins=BINS.nbins, sep_units="arcmin",
+                                    metric="Arc", **slops)
+        _, c, w = timed(lambda: gg.process(tc))
+        b = gg.bin_slop
+        errs = {k: np.max(np.abs(getattr(gg, k) - ex[k]) / np.sqrt(ex["var" + k])) for k in ("xip", "xim")}
+        print(f"bin_slop {b:5.3f} angle_slop {a:4.2f}  CPU {c:6.1f} (wall {w:5.1f})  xi+ {errs['xip']:.3f}  "
+              f"xi- {errs['xim']:.3f}", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="*", default=[10000, 100000])
@@ -180,6 +202,8 @@ def main():
     ap.add_argument("--coverage", type=int, nargs="*", default=[], metavar="SEED")
     ap.add_argument("--coverage-n", type=int, default=100000)
     ap.add_argument("--exact-limit", type=float, default=600.0, help="extrapolate exact beyond this many CPU s")
+    ap.add_argument("--slop-grid", type=int, default=0, metavar="N",
+                    help="part 3: TreeCorr's CPU time and true error over (bin_slop, angle_slop) at N")
     ap.add_argument("--auto-max", type=int, default=200000, help="skip the error estimates (tree+err, bin_slop='auto') in part 1 above this N")
     ap.add_argument("--cache", default=os.path.join(os.path.dirname(__file__), ".cache_tree"))
     args = ap.parse_args()
@@ -189,6 +213,8 @@ def main():
         part1(sizes, args)
     if args.coverage:
         part2(args.coverage, args.coverage_n, args)
+    if args.slop_grid:
+        part3(args.slop_grid, args)
 
 
 if __name__ == "__main__":
