@@ -244,3 +244,16 @@ def test_rungs_order_and_skipping():
     # at bin_slop 0, angle_slop 0.1 with bound 4x: angle_slop <= 0.025 next
     assert _next_rungs(rungs, (0.0, 0.1), 0.4, 0.1) == [(0.0, 0.02), (0.0, 0.01), (0.0, 0.0)]
     assert slop_rungs((0.5, 0.1), 0.1, (0.05,)) == [(0.5, 0.1), (0.1, 0.1)]   # no bin_slop 0: no angle rungs
+
+
+def test_auto_says_when_only_the_exact_tree_passes():
+    """A tolerance only the exact tree can meet: auto ends at bin_slop = angle_slop = 0, says that
+    method='exact' would do as well, and the result equals the exact estimator's."""
+    cat = _cat(16)
+    with pytest.warns(cc.CosmocorrWarning, match="exact tree"):
+        r = cc.shear_shear(cat, bins=BINS, method="tree", bin_slop="auto", approx_tol=1e-4, seed=16, n_rotations=4,
+                           spot_npatch=6, spot_fraction=0.3, bin_slop_ladder=[0.0])
+    assert (r.bin_slop, r.angle_slop) == (0.0, 0.0)
+    ex = estimators.shear_shear(cat, None, BINS)
+    for k in ("xip", "xim"):
+        assert np.max(np.abs(getattr(r, k) - getattr(ex, k)) / np.sqrt(getattr(ex, "var" + k))) < 1e-4

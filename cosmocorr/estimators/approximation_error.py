@@ -921,6 +921,12 @@ def choose_bin_slop(problem, make_tree_engine, exact_engine, *, bin_slop="auto",
                      f"{tried[-1].worst_ratio(z):.3g} sigma); using bin_slop={tried[-1].bin_slop:g}, "
                      f"angle_slop={tried[-1].angle_slop:g}")
     chosen = tried[-1]
+    if auto and len(rungs) > 1 and (chosen.bin_slop, chosen.angle_slop) == (0.0, 0.0):
+        from .._warnings import emit_warning
+
+        emit_warning(f"bin_slop='auto' needed bin_slop = angle_slop = 0 (the exact tree) to keep the approximation "
+                     f"error below approx_tol={approx_tol} statistical sigma: at this size the tree is then about "
+                     f"as costly as method='exact', which gives the same result without the error measurement")
     result = base
     if (chosen.bin_slop, chosen.angle_slop) != (tried[0].bin_slop, tried[0].angle_slop):
         result = problem.run(problem.inputs, chosen.bin_slop, chosen.angle_slop)
