@@ -18,6 +18,7 @@ exact (error estimate included). Prints every seed and the mean and spread over 
     python benchmarks/bench_tree.py                       # part 1 at 1e4, 1e5
     python benchmarks/bench_tree.py --sizes 10000 --coverage 1 2 3 --coverage-n 100000
     python benchmarks/bench_tree.py --big                 # adds N = 1e6 (exact extrapolated)
+    python benchmarks/bench_tree.py --sizes --slop-grid 120000   # part 3: TreeCorr cost / error by slops
 
 Exact results are cached in ``--cache`` (default benchmarks/.cache_tree) by (N, seed, noise).
 """
@@ -93,13 +94,17 @@ def worst(res, ex, what):
 
 
 def coverage(res, ex):
-    hits = []
+    """Fraction of bins (xi+ and xi-) with |delta - approx_error| <= 2 sqrt(err^2 + sigma^2), and the
+    median and mean over bins of bound / |delta| (bound = |approx_error| + 2 sqrt(err^2 + sigma^2))."""
+    hits, ratios = [], []
     for k in ("xip", "xim"):
         d = getattr(res, k) - ex[k]
         tot = np.hypot(res.approx_error_err[k], res.approx_sigma[k])
-        ok = np.isfinite(d)
+        ok = np.isfinite(d) & (np.abs(d) > 0)
         hits.append(np.abs(d - res.approx_error[k])[ok] <= 2 * tot[ok])
-    return float(np.mean(np.concatenate(hits)))
+        ratios.append((np.abs(res.approx_error[k]) + 2 * tot)[ok] / np.abs(d[ok]))
+    ratios = np.concatenate(ratios)
+    return float(np.mean(np.concatenate(hits))), float(np.median(ratios)), float(np.mean(ratios))
 
 
 def part1(sizes, args):
@@ -112,29 +117,40 @@ def part1(sizes, args):
         cat = catalog(n, 1, "signal")
         _, c_tc, w_tc = timed(lambda: treecorr_default(cat))
         _, c_t, w_t = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", approx_error=False))
-        r_d, c_d, w_d = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", approx_error=True, seed=1))
-        r_a, c_a, w_a = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", bin_slop="auto", seed=1))
+        if n <= args.auto_max:
+            r_d, c_d, w_d = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", approx_error=True, seed=1))
+            r_a, c_a, w_a = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", bin_slop="auto", seed=1))
+        else:       # the spot checks alone cost spot_fraction of exact: skipped where exact is extrapolated
+            r_d, c_d, w_d = None, float("nan"), float("nan")
+            r_a, c_a, w_a = None, float("nan"), float("nan")
         ex = exact(n, 1, "signal", args.cache, args.exact_limit)
         star = "*" if ex.get("extrapolated") else ""
         ran = not ex.get("extrapolated")
-        bound_d = worst(r_d, ex, "bound") if ran else float("nan")
-        true_d = worst(r_d, ex, "true") if ran else float("nan")
-        bound_a = worst(r_a, ex, "bound") if ran else float("nan")
-        true_a = worst(r_a, ex, "true") if ran else float("nan")
+        bound_d = worst(r_d, ex, "bound") if ran and r_d is not None else float("nan")
+        true_d = worst(r_d, ex, "true") if ran and r_d is not None else float("nan")
+        slop_d = r_d.bin_slop if r_d is not None else float("nan")
+        bound_a = worst(r_a, ex, "bound") if ran and r_a is not None else float("nan")
+        true_a = worst(r_a, ex, "true") if ran and r_a is not None else float("nan")
+        slop_a = f"{r_a.bin_slop:g}/{r_a.approx_info['angle_slop']:g}" if r_a is not None else "skipped"
         print(f"{n:>8} {c_tc:6.2f} ({w_tc:5.1f}) {c_t:6.2f} ({w_t:5.1f}) {c_d:6.1f} ({w_d:5.1f}) "
               f"{c_a:6.1f} ({w_a:5.1f}) {float(ex['cpu']):7.0f}{star} ({float(ex['wall']):5.0f}) "
-              f"{r_d.bin_slop:6.3f} {bound_d:6.3f} {true_d:6.3f} {r_a.bin_slop:9.3f} {bound_a:7.3f} {true_a:6.3f} "
+              f"{slop_d:6.3f} {bound_d:6.3f} {true_d:6.3f} {slop_a:>9} {bound_a:7.3f} {true_a:6.3f} "
               f"{float(ex['cpu']) / c_a:10.1f}", flush=True)
-        print(f"{'':>8} auto tried {r_a.approx_info['bin_slop_tried']} worst bound/sigma "
-              f"{np.round(r_a.approx_info['worst_bound_over_sigma'], 3).tolist()}", flush=True)
-    print("# * exact extrapolated as N^2 from a 20000-object subsample")
+        if r_a is not None:
+            info = r_a.approx_info
+            print(f"{'':>8} auto tried (bin_slop, angle_slop) "
+                  f"{[(round(b, 3), a) for b, a in zip(info['bin_slop_tried'], info['angle_slop_tried'])]} worst "
+                  f"bound/sigma {np.round(info['worst_bound_over_sigma'], 3).tolist()} CPU s per rung "
+                  f"{np.round(info['seconds_tried'], 1).tolist()}", flush=True)
+    print("# * exact extrapolated as N^2 from a 20000-object subsample; auto slop = bin_slop/angle_slop chosen; "
+          f"error estimates (tree+err, auto) skipped above N = {args.auto_max}")
 
 
 def part2(seeds, n, args):
     print(f"\n# Part 2: coverage at N = {n}, seeds {seeds}; default slop (TreeCorr's) and bin_slop='auto' "
           f"(approx_tol 0.1)")
-    print(f"{'seed':>5} {'catalog':>8} {'coverage':>9} {'auto slop':>9} {'auto true/sig':>13} {'auto CPU':>9} "
-          f"{'exact CPU':>9} {'ratio':>6}")
+    print(f"{'seed':>5} {'catalog':>8} {'coverage':>9} {'bnd/|d| med':>11} {'mean':>6} {'auto slop':>10} "
+          f"{'auto true/sig':>13} {'auto CPU':>9} {'exact CPU':>9} {'ratio':>6}")
     rows = {"signal": [], "noise": []}
     for seed in seeds:
         for kind in ("signal", "noise"):
@@ -142,14 +158,41 @@ def part2(seeds, n, args):
             ex = exact(n, seed, kind, args.cache, float("inf"))
             r_d = cc.shear_shear(cat, bins=BINS, method="tree", approx_error=True, seed=seed)
             r_a, c_a, _ = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", bin_slop="auto", seed=seed))
-            row = (coverage(r_d, ex), r_a.bin_slop, worst(r_a, ex, "true"), c_a, float(ex["cpu"]))
+            cov, med, mean = coverage(r_d, ex)
+            row = (cov, r_a.bin_slop, worst(r_a, ex, "true"), c_a, float(ex["cpu"]), med, mean)
             rows[kind].append(row)
-            print(f"{seed:>5} {kind:>8} {row[0]:9.2f} {row[1]:9.3f} {row[2]:13.3f} {row[3]:9.1f} {row[4]:9.1f} "
-                  f"{row[4] / row[3]:6.1f}", flush=True)
+            slop = f"{r_a.bin_slop:.3g}/{r_a.approx_info['angle_slop']:g}"
+            print(f"{seed:>5} {kind:>8} {row[0]:9.2f} {med:11.1f} {mean:6.1f} {slop:>10} {row[2]:13.3f} {row[3]:9.1f} "
+                  f"{row[4]:9.1f} {row[4] / row[3]:6.1f}", flush=True)
     for kind, r in rows.items():
         a = np.array(r)
-        print(f"{'all':>5} {kind:>8} {a[:, 0].mean():5.2f}+-{a[:, 0].std():.2f} {'':>5} "
-              f"max {a[:, 2].max():.3f} {'':>4} ratio {np.mean(a[:, 4] / a[:, 3]):.1f}+-{np.std(a[:, 4] / a[:, 3]):.1f}")
+        print(f"{'all':>5} {kind:>8} {a[:, 0].mean():5.2f}+-{a[:, 0].std():.2f} {a[:, 5].mean():7.1f} "
+              f"{a[:, 6].mean():6.1f} {'':>10} max {a[:, 2].max():.3f} {'':>4} "
+              f"ratio {np.mean(a[:, 4] / a[:, 3]):.1f}+-{np.std(a[:, 4] / a[:, 3]):.1f}")
+    print("# coverage: fraction of the 20 bins (xi+, xi-) at TreeCorr's default slop with |delta - approx_error| <= "
+          "2 sqrt(approx_error_err^2 + approx_sigma^2); bnd/|d|: median and mean over bins of the bound "
+          "|approx_error| + 2 sqrt(...) over the true |delta|; +- is the spread (std) over seeds")
+
+
+def part3(n, args):
+    """TreeCorr's cost and true error over (bin_slop, angle_slop), whole-catalog tree, seed 1."""
+    import treecorr
+
+    print(f"\n# Part 3: TreeCorr (whole catalog, no patches) at N = {n}, seed 1, signal: CPU s and worst true "
+          f"error / sigma_shot (exact's) of xi+ and xi-")
+    cat = catalog(n, 1, "signal")
+    ex = exact(n, 1, "signal", args.cache, float("inf"))
+    print(f"exact CPU {float(ex['cpu']):.1f}")
+    tc = treecorr.Catalog(ra=cat.ra, dec=cat.dec, g1=cat.g1, g2=cat.g2, ra_units="deg", dec_units="deg")
+    for b, a in ((None, 0.1), (0.0, 0.1), (0.0, 0.05), (0.0, 0.03), (0.0, 0.02), (0.0, 0.01)):
+        slops = dict(angle_slop=a) if b is None else dict(bin_slop=b, angle_slop=a)   # None: TreeCorr's default
+        gg = treecorr.GGCorrelation(min_sep=BINS.min_sep, max_sep=BINS.max_sep, nbins=BINS.nbins, sep_units="arcmin",
+                                    metric="Arc", **slops)
+        _, c, w = timed(lambda: gg.process(tc))
+        b = gg.bin_slop
+        errs = {k: np.max(np.abs(getattr(gg, k) - ex[k]) / np.sqrt(ex["var" + k])) for k in ("xip", "xim")}
+        print(f"bin_slop {b:5.3f} angle_slop {a:4.2f}  CPU {c:6.1f} (wall {w:5.1f})  xi+ {errs['xip']:.3f}  "
+              f"xi- {errs['xim']:.3f}", flush=True)
 
 
 def main():
@@ -159,6 +202,9 @@ def main():
     ap.add_argument("--coverage", type=int, nargs="*", default=[], metavar="SEED")
     ap.add_argument("--coverage-n", type=int, default=100000)
     ap.add_argument("--exact-limit", type=float, default=600.0, help="extrapolate exact beyond this many CPU s")
+    ap.add_argument("--slop-grid", type=int, default=0, metavar="N",
+                    help="part 3: TreeCorr's CPU time and true error over (bin_slop, angle_slop) at N")
+    ap.add_argument("--auto-max", type=int, default=200000, help="skip the error estimates (tree+err, bin_slop='auto') in part 1 above this N")
     ap.add_argument("--cache", default=os.path.join(os.path.dirname(__file__), ".cache_tree"))
     args = ap.parse_args()
     print("# machine shared with other jobs: CPU time is the comparable figure")
@@ -167,6 +213,8 @@ def main():
         part1(sizes, args)
     if args.coverage:
         part2(args.coverage, args.coverage_n, args)
+    if args.slop_grid:
+        part3(args.slop_grid, args)
 
 
 if __name__ == "__main__":

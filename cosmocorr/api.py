@@ -170,8 +170,9 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
         ``method="tree"`` settings (TreeCorr's meanings and defaults; see
         :func:`cosmocorr.estimators.shear_shear`); the values used are on the result.
         ``bin_slop="auto"``: the largest slop of ``bin_slop_ladder`` whose measured approximation
-        error bound stays below ``approx_tol`` (default 0.1) statistical sigmas in every bin
-        (:func:`cosmocorr.estimators.approximation_error.choose_bin_slop`).
+        error bound stays below ``approx_tol`` (default 0.1) statistical sigmas in every bin, and,
+        with ``angle_slop`` not given, lower angle_slop values at bin_slop 0 when no bin_slop
+        alone passes (:func:`cosmocorr.estimators.approximation_error.choose_bin_slop`).
     approx_error : bool, optional
         ``method="tree"``: measure the tree's approximation error per bin (result fields
         ``approx_error``, ``approx_sigma``, their ``_err`` and ``approx_info``; docs/tree_error.md).

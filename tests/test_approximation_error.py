@@ -181,3 +181,79 @@ def test_figure_draws_both_parts_beside_the_statistical_error():
 def test_auto_without_error_is_refused():
     with pytest.raises(ValueError, match="approx_error"):
         cc.shear_shear(_cat(14), bins=BINS, method="tree", bin_slop="auto", approx_error=False)
+
+
+def test_pair_inclusion_probabilities_match_the_draws():
+    """1 / pi_uv of the stratified draw (used by approx_sigma's covariance terms) against the
+    frequencies of unit pairs over 4000 simulated draws of the same design."""
+    from cosmocorr.estimators.approximation_error import _inverse_inclusion
+
+    rng = np.random.default_rng(5)
+    N_h, n_h = np.array([5, 7, 6, 0]), np.array([3, 2, 4, 0])
+    pop_strata = np.repeat(np.arange(4), N_h)
+    counts = np.zeros((N_h.sum(), N_h.sum()))
+    for _ in range(4000):
+        drawn = np.concatenate([rng.choice(np.flatnonzero(pop_strata == h), n_h[h], replace=False)
+                                for h in range(3)])
+        counts[np.ix_(drawn, drawn)] += 1
+    freq = counts / 4000
+    every = np.arange(N_h.sum())               # the whole population, as if drawn
+    inv = _inverse_inclusion(pop_strata[every], n_h, N_h)
+    np.testing.assert_allclose(1 / inv, freq, atol=0.03)
+
+
+def test_units_sharing_a_patch():
+    from cosmocorr.estimators.approximation_error import shared_patches
+
+    units = np.array([[0, 0], [0, 3], [1, 2], [2, 5], [4, 4]])
+    expect = np.array([[1, 1, 0, 0, 0], [1, 1, 0, 0, 0], [0, 0, 1, 1, 0], [0, 0, 1, 1, 0], [0, 0, 0, 0, 1]], bool)
+    np.testing.assert_array_equal(shared_patches(units), expect)
+
+
+def test_auto_lowers_angle_slop_and_records_it():
+    """With angle_slop not given, a tight tolerance takes "auto" past bin_slop 0 to smaller
+    angle_slop rungs; what it chose is on the result and in approx_info, and the result is the
+    plain tree at those slops (TreeCorr itself, no spot patches needed for that comparison)."""
+    import treecorr
+
+    cat = _cat(15)
+    r = cc.shear_shear(cat, bins=BINS, method="tree", bin_slop="auto", approx_tol=0.005, seed=15, **FAST)
+    info = r.approx_info
+    assert info["angle_slop_tried"][0] == pytest.approx(0.1)
+    assert min(info["angle_slop_tried"]) < 0.1 and info["bin_slop_tried"][-1] == 0.0
+    assert r.angle_slop == info["angle_slop"] == info["angle_slop_tried"][-1] and r.bin_slop == 0.0
+    tc = treecorr.Catalog(ra=cat.ra, dec=cat.dec, g1=cat.g1, g2=cat.g2, ra_units="deg", dec_units="deg")
+    gg = treecorr.GGCorrelation(min_sep=2.0, max_sep=20.0, nbins=6, sep_units="arcmin", metric="Arc",
+                                bin_slop=0.0, angle_slop=r.angle_slop)
+    gg.process(tc)
+    ex = estimators.shear_shear(cat, None, BINS)
+    for k in ("xip", "xim"):
+        sig = np.sqrt(getattr(ex, "var" + k))
+        # the patch-by-patch tree and TreeCorr's whole-catalog tree at the same slops agree closely
+        assert np.max(np.abs(getattr(r, k) - getattr(gg, k)) / sig) < 0.05
+        assert np.max(np.abs(getattr(r, k) - getattr(ex, k)) / sig) <= 0.1
+
+
+def test_rungs_order_and_skipping():
+    from cosmocorr.estimators.approximation_error import _next_rungs, slop_rungs
+
+    rungs = slop_rungs((0.5, 0.1, 0.0), 0.1, (0.05, 0.02, 0.01, 0.0))
+    assert rungs == [(0.5, 0.1), (0.1, 0.1), (0.0, 0.1), (0.0, 0.05), (0.0, 0.02), (0.0, 0.01), (0.0, 0.0)]
+    # bound 10x the tolerance at bin_slop 0.5: 0.05 and above cannot pass, so bin_slop 0 next
+    assert _next_rungs(rungs, (0.5, 0.1), 1.0, 0.1)[0] == (0.0, 0.1)
+    # at bin_slop 0, angle_slop 0.1 with bound 4x: angle_slop <= 0.025 next
+    assert _next_rungs(rungs, (0.0, 0.1), 0.4, 0.1) == [(0.0, 0.02), (0.0, 0.01), (0.0, 0.0)]
+    assert slop_rungs((0.5, 0.1), 0.1, (0.05,)) == [(0.5, 0.1), (0.1, 0.1)]   # no bin_slop 0: no angle rungs
+
+
+def test_auto_says_when_only_the_exact_tree_passes():
+    """A tolerance only the exact tree can meet: auto ends at bin_slop = angle_slop = 0, says that
+    method='exact' would do as well, and the result equals the exact estimator's."""
+    cat = _cat(16)
+    with pytest.warns(cc.CosmocorrWarning, match="exact tree"):
+        r = cc.shear_shear(cat, bins=BINS, method="tree", bin_slop="auto", approx_tol=1e-4, seed=16, n_rotations=4,
+                           spot_npatch=6, spot_fraction=0.3, bin_slop_ladder=[0.0])
+    assert (r.bin_slop, r.angle_slop) == (0.0, 0.0)
+    ex = estimators.shear_shear(cat, None, BINS)
+    for k in ("xip", "xim"):
+        assert np.max(np.abs(getattr(r, k) - getattr(ex, k)) / np.sqrt(getattr(ex, "var" + k))) < 1e-4

@@ -19,14 +19,18 @@ the sphere (positions rotated, spin-2 fields turned by the local frame angle:
 :mod:`cosmocorr.sky.rotations`); the tree is not, as its cells are cut along the Cartesian axes.
 Each drawn unit is run by the tree on M rotations drawn uniformly on SO(3). With X_u^m the change of
 the statistic f (xi+, xi-, w, ...) when unit u's sums move from their rotation mean T_u to their
-value on rotation m,
+value on rotation m, and C_uv the covariance of X_u and X_v over the rotations,
 
 .. math::
-    \sigma_{\rm approx}^2 = \sum_h \frac{N_h}{n_h} \sum_{u \in s_h} \widehat{\rm Var}_m(X_u^m),
+    \sigma_{\rm approx}^2 = \sum_{u, v \in s,\ u \sim v} \frac{C_{uv}}{\pi_{uv}},
 
-the Horvitz-Thompson estimate of the variance of xi_T over rotations (units taken as independent):
-``approx_sigma`` is the epistemic (clustering) error of one tree estimate, the paper's
-sigma_epistemic of sec. 2.3.
+the Horvitz-Thompson estimate of the variance of xi_T over rotations, Var(sum_u X_u), where u ~ v
+when the units share a patch (they then use the same tree cells of that patch; units sharing no
+patch share no cell and are taken as uncorrelated), pi_uu = n_h / N_h and pi_uv the probability
+that both are drawn (n_h (n_h - 1) / (N_h (N_h - 1)) in one stratum, n_h n_g / (N_h N_g) across
+two). A total below its diagonal (independent units) part, which the noise of M rotations can
+give, is floored there. ``approx_sigma`` is the epistemic (clustering) error of one tree
+estimate, the paper's sigma_epistemic of sec. 2.3.
 
 **Systematic part, by exact spot checks.** Each drawn unit's exact sums E_u are computed once (they
 do not depend on the rotation, nor on ``bin_slop``); with D_u = T_u - E_u,
@@ -45,13 +49,18 @@ delete-one jackknife ones over the drawn units (no linearisation of f needed),
           \sum_{u \in s_h} \big(\theta_{(hu)} - \bar\theta_h\big)^2,
 
 theta_(hu) the estimate with unit u left out (its stratum's other units weighted N_h / (n_h - 1)).
+At least :data:`SPOT_MIN_UNITS` units are drawn per stratum, so that every stratum gives the
+jackknife a few degrees of freedom. approx_error_err also holds the covariance over rotations of the
+drawn units sharing a patch, divided by M (their rotation means are correlated), and
+approx_sigma_err the chi-square uncertainty of a variance from M rotations.
 
 **Coverage.** The result's xi_T is one orientation, delta = b + e with b the systematic part and e
 of spread sigma_approx, so ``|delta - approx_error| <= z sqrt(approx_error_err^2 +
 approx_sigma^2)`` at about the normal level of z (z = 2: 95 %); :func:`approximation_bound` gives
 ``|approx_error| + z sqrt(approx_error_err^2 + approx_sigma^2)``, an upper bound on ``|delta|`` at that
 level, which ``bin_slop="auto"`` (:func:`choose_bin_slop`) keeps below ``approx_tol`` times the
-statistical sigma of every bin.
+statistical sigma of every bin, lowering bin_slop and then, at bin_slop 0, angle_slop
+(:func:`slop_rungs`).
 """
 from __future__ import annotations
 
@@ -70,11 +79,16 @@ from ..sky.stars import StarCatalog
 from .pair_sums import _patch_geometry, ratio
 
 __all__ = ["ApproximationError", "Problem", "FIELD_KINDS", "shear_problem", "counts_problem", "rho_problem", "SpotChecks",
-           "estimate_approximation_error", "choose_bin_slop", "approximation_bound", "DEFAULT_LADDER",
+           "choose_bin_slop", "approximation_bound", "DEFAULT_LADDER", "DEFAULT_ANGLE_LADDER", "slop_rungs",
            "check_ladder", "check_approx_settings", "Z_COVERAGE"]
 
 #: the bin_slop values ``bin_slop="auto"`` tries, largest first
 DEFAULT_LADDER = (2.0, 1.0, 0.5, 0.25, 0.1, 0.05, 0.02, 0.01, 0.0)
+#: the angle_slop values ``bin_slop="auto"`` tries at bin_slop 0 when angle_slop is not given
+DEFAULT_ANGLE_LADDER = (0.05, 0.03, 0.02, 0.01, 0.0)
+#: the fewest units drawn per stratum (all when it has fewer): the stratified jackknife needs a few
+#: degrees of freedom per stratum, and the diagonal stratum alone holds most pairs of the smallest bins
+SPOT_MIN_UNITS = 6
 #: the normal quantile of the stated coverage (2: about 95 %)
 Z_COVERAGE = 2.0
 
@@ -398,7 +412,7 @@ def draw_spot_checks(problem, exact_engine, fraction, npatch, rng, progress=Fals
         edges = np.quantile(d[off], [1 / 3, 2 / 3])
         strata[off] = 1 + np.searchsorted(edges, d[off], side="right")
     N_h = np.bincount(strata, minlength=4)
-    n_h = np.where(N_h > 0, np.minimum(N_h, np.maximum(2, np.ceil(fraction * N_h).astype(int))), 0)
+    n_h = np.where(N_h > 0, np.minimum(N_h, np.maximum(SPOT_MIN_UNITS, np.ceil(fraction * N_h).astype(int))), 0)
     chosen = [np.sort(rng.choice(np.flatnonzero(strata == h), size=n_h[h], replace=False))
               for h in range(4) if n_h[h]]
     chosen = np.concatenate(chosen) if chosen else np.zeros(0, dtype=int)
@@ -451,6 +465,8 @@ class ApproximationError:
     unit_runs : list
         The tree sums of every drawn unit on every rotation (kept to re-evaluate the estimate on
         another base result).
+    angle_slop : float
+        The angle_slop of the runs (set by :func:`choose_bin_slop`).
     """
 
     bin_slop: float
@@ -464,6 +480,7 @@ class ApproximationError:
     n_spot: int
     seconds: float = 0.0
     unit_runs: list = field(default=None, repr=False)
+    angle_slop: float = None
 
     def bound(self, z=Z_COVERAGE):
         """:func:`approximation_bound` of this estimate (dict statistic -> per-bin array)."""
@@ -520,63 +537,154 @@ def _mean(sets):
     return out
 
 
-def run_units(problem, tree_engine, spots, rotations, progress=False, desc="rotations"):
-    """The tree sums of every drawn unit on every rotation: list (unit) of list (rotation)."""
+def run_units(problem, tree_engine, spots, rotations, progress=False, desc="rotations", rotated=None, start=0):
+    """The tree sums of every drawn unit on every rotation: list (unit) of list (rotation).
+
+    Parameters
+    ----------
+    problem : Problem
+    tree_engine : TreeSums
+        The tree at one slop.
+    spots : SpotChecks
+    rotations : ndarray (M, 3, 3)
+    progress : bool
+    desc : str
+        Progress bar label.
+    rotated : list, optional
+        A list shared by calls with the same rotations: it keeps the units' rotated patch subsets
+        (made on the first call), so that the next slop reuses them, and with them the TreeCorr
+        catalogs the engine's ``cache`` keeps.
+    start : int
+        Index of ``rotations[0]`` in the list ``rotated`` follows.
+
+    Returns
+    -------
+    list of list of dict
+    """
     out = [[] for _ in range(len(spots.units))]
     # each unit is small: one thread per TreeCorr call (no OpenMP start-up per call)
     with using_threads(1), progress_bar(len(rotations), desc=desc, progress=progress) as bar:
-        for R in rotations:
-            parts = _rotated_parts(problem, spots.parts, R)
+        for m, R in enumerate(rotations, start):
+            if rotated is not None and m < len(rotated):
+                parts = rotated[m]
+            else:
+                parts = _rotated_parts(problem, spots.parts, R)
+                if rotated is not None:
+                    rotated.append(parts)
             for u, (a, b) in enumerate(spots.units):
                 out[u].append(problem.unit_sums(tree_engine, parts, int(a), int(b)) or {})
             bar.update()
     return out
 
 
+def _inverse_inclusion(strata, n_h, N_h):
+    """1 / pi_uv for every pair of drawn units (pi_uu = n_h / N_h; two units of stratum h:
+    n_h (n_h - 1) / (N_h (N_h - 1)); of strata h != g: n_h n_g / (N_h N_g)), stratum counts ``n_h``."""
+    w = N_h[strata] / n_h[strata]
+    inv = np.outer(w, w)
+    same = strata[:, None] == strata[None, :]
+    n, N = n_h[strata].astype(float), N_h[strata].astype(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        pair = np.where(n > 1, N * (N - 1) / (n * np.maximum(n - 1, 1)), 0.0)
+    inv[same] = np.broadcast_to(pair[:, None], inv.shape)[same]
+    np.fill_diagonal(inv, w)
+    return inv
+
+
+def shared_patches(units):
+    """Boolean matrix of the drawn units that have a patch in common (the diagonal included):
+    their tree sums use the same cells, so their rotation errors are correlated."""
+    u = np.asarray(units)
+    a, b = u[:, 0], u[:, 1]
+    return ((a[:, None] == a[None, :]) | (a[:, None] == b[None, :]) | (b[:, None] == a[None, :])
+            | (b[:, None] == b[None, :]))
+
+
 def summarize(problem, bin_slop, unit_runs, spots, base, seconds=0.0):
     """:class:`ApproximationError` from the units' tree runs, their exact sums and a base result
-    (the tree estimate whose sums set the ratio effect, and whose variance is sigma_stat)."""
+    (the tree estimate whose sums set the ratio effect, and whose variance is sigma_stat).
+
+    Parameters
+    ----------
+    problem : Problem
+    bin_slop : float
+        The slop of the runs (recorded).
+    unit_runs : list of list of dict
+        :func:`run_units`' output: each drawn unit's tree sums on each rotation.
+    spots : SpotChecks
+    base : result
+        The estimator's tree result.
+    seconds : float
+        CPU time to record.
+
+    Returns
+    -------
+    ApproximationError
+    """
     S = _result_sums(problem, base)
     f0 = problem.statistics(S)
     names = list(f0)
     nb = problem.bins.nbins
     M = len(unit_runs[0]) if unit_runs else 0
-    w = spots.weights
+    n = len(unit_runs)
     T_mean = [_mean(runs) for runs in unit_runs]
     D = [_sub(t, e) for t, e in zip(T_mean, spots.exact)]
-    # per unit and rotation: the effect on each statistic of the unit's deviation from its mean
-    dev_var = []
-    for runs, tm in zip(unit_runs, T_mean):
-        eff = [problem.statistics(_plus(S, [_sub(r, tm)], [1.0])) for r in runs]
-        dev_var.append({k: np.var([e[k] - f0[k] for e in eff], axis=0, ddof=1) if M > 1 else np.zeros(nb)
-                        for k in names})
+    # X[k][u, m]: effect on statistic k of unit u's deviation from its rotation mean on rotation m
+    X = {k: np.zeros((n, M, nb)) for k in names}
+    for u, (runs, tm) in enumerate(zip(unit_runs, T_mean)):
+        for m, r in enumerate(runs):
+            e = problem.statistics(_plus(S, [_sub(r, tm)], [1.0]))
+            for k in names:
+                X[k][u, m] = e[k] - f0[k]
+    # covariances over rotations of the units' effects; only units sharing a patch (hence tree
+    # cells) are correlated: the others' covariance is taken as 0 (module docstring)
+    share = shared_patches(spots.units) if n else np.zeros((0, 0), bool)
+    C = {}
+    for k in names:
+        Xc = X[k] - X[k].mean(axis=1, keepdims=True)
+        C[k] = np.einsum("umb,vmb->uvb", Xc, Xc) / (M - 1) if M > 1 else np.zeros((n, n, nb))
+        C[k] = np.where(share[:, :, None], C[k], 0.0)
+    strata = np.asarray(spots.strata, dtype=int)
+    N_h = np.asarray(spots.N_h)
 
-    def estimate(weights):
-        f_exact = problem.statistics(_plus(S, D, -weights))
+    def estimate(keep):
+        n_h = np.bincount(strata[keep], minlength=len(N_h))
+        w = np.where(keep, N_h[strata] / np.maximum(n_h[strata], 1), 0.0)
+        f_exact = problem.statistics(_plus(S, D, -w))
         b = {k: f0[k] - f_exact[k] for k in names}
-        v = {k: sum(wu * dv[k] for wu, dv in zip(weights, dev_var)) if len(dev_var) else np.zeros(nb)
-             for k in names}
-        return b, {k: np.sqrt(np.maximum(v[k], 0.0)) for k in names}
+        inv = _inverse_inclusion(strata, np.maximum(n_h, 1), N_h) * np.outer(keep, keep)
+        # the pairwise terms come from M rotations and are noisy: a total below the diagonal
+        # (independent units) value is floored there
+        v = {k: np.maximum(np.einsum("uv,uvb->b", inv, C[k]), np.einsum("uu,uub->b", inv, C[k])) for k in names}
+        return b, {k: np.sqrt(np.maximum(v[k], 0.0)) for k in names}, w
 
-    b, sig = estimate(w)
+    everything = np.ones(n, dtype=bool)
+    b, sig, w = estimate(everything)
     var_b = {k: np.zeros(nb) for k in names}
     var_s = {k: np.zeros(nb) for k in names}
-    for h in range(len(spots.N_h)):
-        members = np.flatnonzero(spots.strata == h)
-        n, N = spots.n_h[h], spots.N_h[h]
-        if n < 2 or n >= N:
+    for h in range(len(N_h)):
+        members = np.flatnonzero(strata == h)
+        nh, Nh = spots.n_h[h], N_h[h]
+        if nh < 2 or nh >= Nh:
             continue           # a census stratum has no sampling variance
         reps = []
         for u in members:
-            wu = w.copy()
-            wu[members] = N / (n - 1)
-            wu[u] = 0.0
-            reps.append(estimate(wu))
-        factor = (1 - n / N) * (n - 1) / n
+            keep = everything.copy()
+            keep[u] = False
+            reps.append(estimate(keep))
+        factor = (1 - nh / Nh) * (nh - 1) / nh
         for k in names:
             for acc, j in ((var_b, 0), (var_s, 1)):
                 t = np.array([r[j][k] for r in reps])
                 acc[k] += factor * np.sum((t - t.mean(axis=0)) ** 2, axis=0)
+    for k in names:
+        if M > 1:
+            # the rotation means of correlated units are correlated: the off-diagonal part of
+            # Var(D_hat | units) = Var_m(sum_u w_u X_u) / M (the jackknife holds the diagonal)
+            off = np.einsum("u,v,uvb->b", w, w, C[k]) - np.einsum("u,ub->b", w ** 2, np.einsum("uub->ub", C[k]))
+            var_b[k] = np.maximum(var_b[k] + off / M, 0.0)
+            # and sigma^2 is estimated from M rotations (chi-square with M - 1 dof)
+            var_s[k] = var_s[k] + sig[k] ** 2 / (2 * (M - 1))
     sigma_stat = problem.sigmas(base)
     return ApproximationError(
         bin_slop=float(bin_slop), approx_error=b, approx_error_err={k: np.sqrt(var_b[k]) for k in names},
@@ -652,30 +760,92 @@ def _next_slops(slops, s, ratio, approx_tol):
     return keep if keep else rest[-1:]
 
 
-def choose_bin_slop(problem, make_tree_engine, exact_engine, *, bin_slop="auto", ladder=DEFAULT_LADDER,
-                    approx_tol=0.1, n_rotations=8, spot_fraction=0.1, spot_npatch=20, seed=None,
-                    z=Z_COVERAGE, progress=False, deterministic=None):
-    """The tree result with its approximation error, at ``bin_slop`` or (``"auto"``) at the
-    largest slop of ``ladder`` whose error bound stays below ``approx_tol`` statistical sigmas.
+def _worst_systematic(est, z):
+    """max over bins of (|approx_error| + z approx_error_err) / sigma_stat: the bound without its
+    random part (a lower bound on :meth:`ApproximationError.worst_ratio`)."""
+    zero = {k: np.zeros_like(v) for k, v in est.approx_sigma.items()}
+    return ApproximationError(est.bin_slop, est.approx_error, est.approx_error_err, zero, zero, est.sigma_stat,
+                              est.n_rotations, est.n_units, est.n_spot).worst_ratio(z)
 
-    ``"auto"`` tries the ladder from the largest slop down and stops at the first that passes
+
+def _worst_raised(est, z):
+    """:meth:`ApproximationError.worst_ratio` with approx_sigma raised to approx_sigma + z
+    approx_sigma_err (a random part that few rotations could have underestimated)."""
+    raised = {k: est.approx_sigma[k] + z * est.approx_sigma_err[k] for k in est.approx_sigma}
+    return ApproximationError(est.bin_slop, est.approx_error, est.approx_error_err, raised, raised, est.sigma_stat,
+                              est.n_rotations, est.n_units, est.n_spot).worst_ratio(z)
+
+
+def slop_rungs(ladder, angle_slop, angle_ladder=()):
+    """The (bin_slop, angle_slop) pairs ``bin_slop="auto"`` tries, in order.
+
+    Parameters
+    ----------
+    ladder : sequence of float
+        bin_slop values, largest first, each tried at ``angle_slop``.
+    angle_slop : float
+        TreeCorr's angle_slop of the bin_slop rungs.
+    angle_ladder : sequence of float
+        angle_slop values tried at bin_slop 0 (those below ``angle_slop``, largest first), when
+        ``ladder`` ends at 0.
+
+    Returns
+    -------
+    list of (float, float)
+    """
+    rungs = [(float(b), float(angle_slop)) for b in ladder]
+    if angle_ladder and rungs[-1][0] == 0.0:
+        rungs += [(0.0, float(x)) for x in sorted(set(angle_ladder), reverse=True) if x < angle_slop]
+    return rungs
+
+
+def _next_rungs(rungs, failed, ratio, approx_tol):
+    """The rungs after a failed one, without those :func:`_next_slops` makes hopeless: the slop
+    the ladder is lowering (bin_slop while angle_slop stays, then angle_slop at bin_slop 0) is
+    assumed to move the bound at least linearly."""
+    b, a = failed
+    rest = rungs[rungs.index(failed) + 1:]
+    same = [r for r in rest if r[1] == a]          # lowering bin_slop at this angle_slop
+    lower = [r for r in rest if r[1] < a]          # lowering angle_slop at bin_slop 0
+    if b > 0:
+        same = [(x, a) for x in _next_slops([r[0] for r in same] + [b], b, ratio, approx_tol)]
+        return same + lower
+    return [(0.0, x) for x in _next_slops([r[1] for r in lower] + [a], a, ratio, approx_tol)]
+
+
+def choose_bin_slop(problem, make_tree_engine, exact_engine, *, bin_slop="auto", ladder=DEFAULT_LADDER,
+                    angle_slop=0.1, angle_ladder=(), approx_tol=0.1, n_rotations=8, spot_fraction=0.1,
+                    spot_npatch=20, seed=None, z=Z_COVERAGE, progress=False, cache_limit=4_000_000):
+    """The tree result with its approximation error, at ``bin_slop`` or (``"auto"``) at the
+    first rung of the ladder (:func:`slop_rungs`) whose error bound stays below ``approx_tol``
+    statistical sigmas.
+
+    ``"auto"`` tries the rungs in order (bin_slop from the largest down at ``angle_slop``, then,
+    at bin_slop 0, ``angle_ladder``) and stops at the first that passes
     (:func:`approximation_bound` <= ``approx_tol`` times the result's sigma in every bin of every
-    statistic). After a failed step, entries above ``s approx_tol / ratio`` are skipped (s the
-    failed slop, ratio its worst bound / sigma: the bound is assumed to grow at least linearly
-    with the slop). If none passes, the smallest slop tried is used and a warning emitted. The
-    rotations and the drawn units are the same for every slop; the exact sums of the units are
-    computed once.
+    statistic). After a failed rung, rungs :func:`_next_rungs` finds hopeless are skipped. If
+    none passes, the last rung tried is used and a warning emitted. The rotations and the drawn
+    units are the same for every rung; the exact sums of the units are computed once, and the
+    rotated units (with their TreeCorr catalogs) are kept for the next rung when the catalogs
+    are small enough (``cache_limit`` objects over all rotations). A rung with bin_slop = 0 and
+    angle_slop = 0 lets no cell stand for its pairs: its result does not depend on the rotation
+    (no random part) and one orientation is checked.
 
     Parameters
     ----------
     problem : Problem
+        ``problem.run(inputs, bin_slop, angle_slop)`` gives the estimator's tree result.
     make_tree_engine : callable
-        ``make_tree_engine(bin_slop)`` -> the tree's pair-sum engine at that slop.
+        ``make_tree_engine(bin_slop, angle_slop)`` -> the tree's pair-sum engine.
     exact_engine : object
         The exact pair sums (``all_pairs``, ``field_pairs``).
     bin_slop : float or "auto"
     ladder : sequence of float
-        Slops ``"auto"`` may choose (largest first).
+        bin_slop values ``"auto"`` may choose (largest first).
+    angle_slop : float
+        The angle_slop of the bin_slop rungs (and of a fixed ``bin_slop``).
+    angle_ladder : sequence of float
+        angle_slop values tried at bin_slop 0 after the bin_slop rungs (empty: angle_slop fixed).
     approx_tol : float > 0
     n_rotations : int >= 2
         M, the random rotations of the randomised clustering.
@@ -687,19 +857,18 @@ def choose_bin_slop(problem, make_tree_engine, exact_engine, *, bin_slop="auto",
         Seeds the rotations, the patches and the draw of units (spawned streams).
     z : float
         Normal quantile of the bound.
-    deterministic : callable, optional
-        ``deterministic(bin_slop)`` -> True when the tree at that slop lets no cell stand for
-        its pairs (``bin_slop=0`` with ``angle_slop=0``): then its result does not depend on the
-        rotation (no random part) and one orientation is checked.
+    progress : bool
+    cache_limit : int
+        Most objects (summed over rotations) whose rotated copies are kept between rungs.
 
     Returns
     -------
     result :
-        The estimator's tree result at the chosen slop.
+        The estimator's tree result at the chosen rung.
     chosen : ApproximationError
         Its approximation error (re-evaluated on ``result``).
     tried : list of ApproximationError
-        Every slop tried, in order (each evaluated on the result at the ladder's first slop).
+        Every rung tried, in order (each evaluated on the result at the first rung).
     spots : SpotChecks
     """
     import time
@@ -707,34 +876,63 @@ def choose_bin_slop(problem, make_tree_engine, exact_engine, *, bin_slop="auto",
     s_rot, s_spot = _seeds(seed)
     rotations = random_rotations(n_rotations, s_rot)
     auto = isinstance(bin_slop, str)
-    todo = list(ladder) if auto else [bin_slop]
-    base = problem.run(problem.inputs, todo[0])
+    rungs = slop_rungs(ladder, angle_slop, angle_ladder) if auto else [(bin_slop, angle_slop)]
+    todo = list(rungs)
+    base = problem.run(problem.inputs, *todo[0])
     spots = draw_spot_checks(problem, exact_engine, spot_fraction, spot_npatch, np.random.default_rng(s_spot),
                              progress=progress)
+    size = sum(_positions(c).nobj for ps in spots.parts if ps is not None for c in ps if c is not None)
+    keep = auto and len(todo) > 1 and size * n_rotations <= cache_limit
+    rotated, cache = ([], {}) if keep else (None, None)
     tried = []
     while todo:
-        s = todo.pop(0)
+        rung = todo.pop(0)
         t0 = time.process_time()
-        rots = rotations[:1] if deterministic is not None and deterministic(s) else rotations
-        runs = run_units(problem, make_tree_engine(s), spots, rots, progress=progress,
-                         desc=f"rotations (bin_slop={s:g})")
-        est = summarize(problem, s, runs, spots, base, seconds=time.process_time() - t0)
+        rots = rotations[:1] if rung == (0.0, 0.0) else rotations
+        engine = make_tree_engine(*rung)
+        engine.cache = cache
+        desc = f"rotations (bin_slop={rung[0]:g}, angle_slop={rung[1]:g})"
+        # "auto": half the rotations first. A rung whose systematic part alone (|approx_error| +
+        # z approx_error_err, no random part) already exceeds approx_tol cannot pass: stop there;
+        # one that passes even with approx_sigma raised by z times its own standard error (from
+        # the M/2 rotations) needs no more rotations; otherwise the other half is run.
+        half = len(rots) // 2 if auto and len(rots) >= 4 else len(rots)
+        runs = run_units(problem, engine, spots, rots[:half], progress=progress, desc=desc, rotated=rotated)
+        if half < len(rots):
+            est = summarize(problem, rung[0], runs, spots, base)
+            hopeless = bool(todo) and _worst_systematic(est, z) > approx_tol
+            if not hopeless and _worst_raised(est, z) > approx_tol:
+                more = run_units(problem, engine, spots, rots[half:], progress=progress, desc=desc,
+                                 rotated=rotated, start=half)
+                runs = [a + b for a, b in zip(runs, more)]
+        est = summarize(problem, rung[0], runs, spots, base, seconds=time.process_time() - t0)
+        est.angle_slop = float(rung[1])
         tried.append(est)
         ratio = est.worst_ratio(z)
         if not auto or ratio <= approx_tol:
             break
-        todo = _next_slops(todo, s, ratio, approx_tol)
+        todo = _next_rungs(rungs, rung, ratio, approx_tol) if todo else []
     else:
         from .._warnings import emit_warning
 
-        emit_warning(f"bin_slop='auto': no bin_slop tried ({', '.join(f'{e.bin_slop:g}' for e in tried)}) keeps "
-                     f"the approximation error bound below approx_tol={approx_tol} statistical sigma in every bin "
-                     f"(smallest: {tried[-1].worst_ratio(z):.3g} sigma); using bin_slop={tried[-1].bin_slop:g}")
+        emit_warning(f"bin_slop='auto': no (bin_slop, angle_slop) tried ("
+                     f"{', '.join(f'({e.bin_slop:g}, {e.angle_slop:g})' for e in tried)}) keeps the approximation "
+                     f"error bound below approx_tol={approx_tol} statistical sigma in every bin (last: "
+                     f"{tried[-1].worst_ratio(z):.3g} sigma); using bin_slop={tried[-1].bin_slop:g}, "
+                     f"angle_slop={tried[-1].angle_slop:g}")
     chosen = tried[-1]
+    if auto and len(rungs) > 1 and (chosen.bin_slop, chosen.angle_slop) == (0.0, 0.0):
+        from .._warnings import emit_warning
+
+        emit_warning(f"bin_slop='auto' needed bin_slop = angle_slop = 0 (the exact tree) to keep the approximation "
+                     f"error below approx_tol={approx_tol} statistical sigma: at this size the tree is then about "
+                     f"as costly as method='exact', which gives the same result without the error measurement")
     result = base
-    if chosen.bin_slop != tried[0].bin_slop:
-        result = problem.run(problem.inputs, chosen.bin_slop)
+    if (chosen.bin_slop, chosen.angle_slop) != (tried[0].bin_slop, tried[0].angle_slop):
+        result = problem.run(problem.inputs, chosen.bin_slop, chosen.angle_slop)
+        angle = chosen.angle_slop
         chosen = summarize(problem, chosen.bin_slop, chosen.unit_runs, spots, result, chosen.seconds)
+        chosen.angle_slop = angle
     return result, chosen, tried, spots
 
 
@@ -808,9 +1006,11 @@ def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, appro
         None: TreeCorr's default. ``"auto"``: :func:`choose_bin_slop` on ``bin_slop_ladder``
         (default: :data:`DEFAULT_LADDER` entries up to TreeCorr's default slop for these bins).
     angle_slop : float, optional
-        TreeCorr's (None: its default, 0.1), the same at every slop ``"auto"`` tries. With
-        ``angle_slop=0`` the ladder's last rung (bin_slop=0) is the exact tree, which has no
-        random part (one orientation is checked).
+        TreeCorr's (None: its default, 0.1). Given, it is the same at every slop ``"auto"``
+        tries; None with ``"auto"``: after the bin_slop ladder reaches 0, angle_slop is lowered
+        along :data:`DEFAULT_ANGLE_LADDER` (0.05, 0.03, 0.02, 0.01, 0), so that ``"auto"`` controls the
+        whole approximation. bin_slop = angle_slop = 0 is the exact tree, which has no random
+        part (one orientation is checked).
     approx_tol : float > 0, optional
         ``"auto"``'s tolerance in statistical sigmas (default 0.1).
     n_rotations, spot_fraction, spot_npatch, seed, progress :
@@ -850,14 +1050,14 @@ def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, appro
     estimator = _ESTIMATORS[kind]()
     default = pair_sum_method("tree").settings(bins, FIELD_KINDS[kind][0] if kind in FIELD_KINDS else
                                                "NN" if kind == "counts" else "GG")
-    default = default["bin_slop"]       # TreeCorr's default for these bins
+    default, angle0 = default["bin_slop"], default["angle_slop"]      # TreeCorr's defaults for these bins
+    # "auto" controls the whole approximation: with angle_slop not given, it is lowered along
+    # DEFAULT_ANGLE_LADDER at bin_slop 0 when lowering bin_slop alone does not pass
+    angle_ladder = DEFAULT_ANGLE_LADDER if auto and angle_slop is None else ()
+    angle_slop = angle0 if angle_slop is None else angle_slop
 
-    def angle(slop):
-        """angle_slop at every slop: the user's, or TreeCorr's default (None)."""
-        return angle_slop
-
-    def run(args, slop):
-        return estimator(*args, bins, method="tree", bin_slop=slop, angle_slop=angle(slop), **estimator_kwargs)
+    def run(args, slop, angle):
+        return estimator(*args, bins, method="tree", bin_slop=slop, angle_slop=angle, **estimator_kwargs)
 
     problem = Problem(kind, inputs, bins, run)
     if not auto and bin_slop is None:
@@ -874,11 +1074,13 @@ def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, appro
             raise ValueError("bin_slop_ladder is used only with bin_slop='auto'")
     backend = estimator_kwargs.get("backend")
     result, chosen, tried, spots = choose_bin_slop(
-        problem, lambda s: pair_sum_method("tree", bin_slop=s, angle_slop=angle(s)), pair_sum_method(
+        problem, lambda s, a: pair_sum_method("tree", bin_slop=s, angle_slop=a), pair_sum_method(
             "exact", backend=backend), bin_slop="auto" if auto else bin_slop, ladder=ladder or DEFAULT_LADDER,
-        approx_tol=approx_tol, n_rotations=n_rotations, spot_fraction=spot_fraction, spot_npatch=spot_npatch,
-        seed=s_rest, progress=progress, deterministic=lambda s: s == 0 and angle_slop == 0)
+        angle_slop=angle_slop, angle_ladder=angle_ladder, approx_tol=approx_tol, n_rotations=n_rotations,
+        spot_fraction=spot_fraction, spot_npatch=spot_npatch, seed=s_rest, progress=progress)
     info = {"bin_slop_auto": auto, "bin_slop_tried": [e.bin_slop for e in tried],
+            "angle_slop_tried": [e.angle_slop for e in tried], "angle_slop": chosen.angle_slop,
+            "seconds_tried": [e.seconds for e in tried], "rotations_tried": [e.n_rotations for e in tried],
             "worst_bound_over_sigma": [e.worst_ratio() for e in tried], "approx_tol": approx_tol,
             "z": Z_COVERAGE, "n_rotations": n_rotations, "spot_fraction": spot_fraction, "npatch": spots.npatch,
             "n_units": spots.n_units, "n_spot": len(spots.units),

@@ -544,11 +544,13 @@ def _tree_run(kind, cat1, cat2, bins, f1, f2, bin_slop, angle_slop, patches, cac
     for cat, f, letter, name in ((cat1, f1, letters[0], "cat1"), (cat2, f2, letters[1], "cat2")):
         if cat is None:
             break
+        own = f is None
         f = _field_of(cat, letter) if f is None and letter != "N" else f
         if letter != "N" and f is None:
             raise ValueError(f"{name} has no {'shear' if letter == 'G' else 'scalar field k'} for a {kind} correlation")
-        # the cache holds the catalog and field objects themselves, so their ids stay theirs
-        key = (id(cat), id(f) if letter != "N" else None, letter, patches)
+        # the cache holds the catalog and field objects themselves, so their ids stay theirs; a
+        # catalog's own field (f None) is keyed as such, as its property makes a new array per access
+        key = (id(cat), None if letter == "N" else "own" if own else id(f), letter, patches)
         hit = None if cache is None else cache.get(key)
         if hit is None:
             field = None if letter == "N" else np.asarray(f, dtype=complex if letter == "G" else float)
@@ -766,10 +768,12 @@ class TreeSums:
 
     method = "tree"
 
-    def __init__(self, bin_slop=None, angle_slop=None, approx_tol=None):
+    def __init__(self, bin_slop=None, angle_slop=None, approx_tol=None, cache=None):
         self.bin_slop = bin_slop
         self.angle_slop = angle_slop
         self.approx_tol = approx_tol
+        #: optional dict shared by engines run on the same catalogs (TreeCorr catalogs made once)
+        self.cache = cache
 
     def settings(self, bins, kind="GG"):
         """What the result records: the method and the slops TreeCorr uses for ``bins`` and the
@@ -780,6 +784,10 @@ class TreeSums:
 
     def all_pairs(self, cat1, cat2, bins, *, shear=True, g1=None, g2=None):
         """All-pairs sums from TreeCorr's tree (:func:`tree_pair_sums`)."""
+        if self.cache is not None:
+            return tree_kind_pair_sums("GG" if shear else "NN", cat1, cat2, bins, g1 if shear else None,
+                                       g2 if shear else None, bin_slop=self.bin_slop, angle_slop=self.angle_slop,
+                                       cache=self.cache)
         return tree_pair_sums(cat1, cat2, bins, shear=shear, g1=g1, g2=g2, bin_slop=self.bin_slop,
                               angle_slop=self.angle_slop)
 
@@ -794,7 +802,8 @@ class TreeSums:
     def fields(self, kind, cat1, cat2, bins, f1, f2):
         """As :meth:`ExactSums.fields`, by TreeCorr's tree (:func:`tree_kind_pair_sums`)."""
         a, b = _tree_fields(kind, cat2, f1, f2)
-        return tree_kind_pair_sums(kind, cat1, cat2, bins, a, b, bin_slop=self.bin_slop, angle_slop=self.angle_slop)
+        return tree_kind_pair_sums(kind, cat1, cat2, bins, a, b, bin_slop=self.bin_slop, angle_slop=self.angle_slop,
+                                   cache=self.cache)
 
     def fields_per_patch(self, kind, cat1, cat2, bins, f1, f2, mode="cross"):
         """As :meth:`ExactSums.fields_per_patch`, by TreeCorr's tree."""
