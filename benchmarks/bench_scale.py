@@ -7,6 +7,9 @@
                                                        # times, J_m and rho1 of both in one run
     python benchmarks/bench_scale.py fcm --coarse 2e5  # only the N = 2e5 comparison (a few minutes)
     python benchmarks/bench_scale.py fcm --coarse 1e6 --coarse-first   # only N = 1e6, the coarse start first
+    python benchmarks/bench_scale.py fcm --coarse 1e6 --sizes 1e5,3e5 --no-cold   # coarse start only, with the
+                                                       # given subsample sizes instead of coarse_to_fine=True
+    python benchmarks/bench_scale.py fcm --coarse 1e6 --seeds 1,2 --coarse-first   # other seeds
     python benchmarks/bench_scale.py k        # N = 1e5, c = 100: J_m and rho1 of sparse vs dense vs k
     python benchmarks/bench_scale.py dask     # exact shear-shear (N = 50,000) and clustering_uncertainty
                                               # (100 draws + 100 resamples) on 1 and 2 worker processes
@@ -62,12 +65,13 @@ def fcm_million(n=1_000_000, c=1000, k=20, tol=1e-3, num_threads=2):
 
 
 def coarse_versus_cold(sizes=((200_000, 200, (1, 2, 3)), (1_000_000, 1000, (1,))), k=20, tol=1e-3, num_threads=2,
-                       order=("cold", "coarse")):
+                       order=("cold", "coarse"), coarse=True):
     """Cold start (k-means++ on all N) against ``coarse_to_fine=True`` (k-means++ on the smallest
     subsample, each subsample fitted to convergence, then all N), same seed, tol, accelerate.
     Positions: a synthetic star catalog uniform on 3 x 3 deg (rho1 of its PSF residuals by
     Algorithm 1, greedy assignment, 6 log bins 1-40 arcmin). ``order``: which start runs first
-    (``--coarse-first`` on the command line)."""
+    (``--coarse-first`` on the command line; ``--no-cold``: the coarse start only). ``coarse``: the
+    ``coarse_to_fine`` argument (``--sizes``)."""
     from cosmocorr.sky.synthetic import synthetic_star_catalog
     from cosmocorr.uncertainty import clustered_rho_statistics
 
@@ -87,7 +91,7 @@ def coarse_versus_cold(sizes=((200_000, 200, (1, 2, 3)), (1_000_000, 1000, (1,))
             for start in order:
                 with Clock() as t:
                     fit = cc.fuzzy_c_means(ra, dec, c, seed=seed, neighbours=k, tol=tol, max_iter=5000, accelerate=True,
-                                           num_threads=num_threads, coarse_to_fine=start == "coarse")
+                                           num_threads=num_threads, coarse_to_fine=coarse if start == "coarse" else None)
                 rho1 = clustered_rho_statistics(stars, bins, c, assignment="greedy", clustering=fit)["rho1"].xip
                 stages = ", ".join(f"{m:,}: {i}" for m, i, _ in fit.stages)
                 got[start] = fit.objective[-1], rho1
@@ -104,10 +108,12 @@ def coarse_versus_cold(sizes=((200_000, 200, (1, 2, 3)), (1_000_000, 1000, (1,))
                 print(f"| {n:,} | {c} | {seed} | {start} | {stages} | {fit.n_iter} (converged={fit.converged}) "
                       f"| {t.wall:.1f} / {t.cpu:.1f} | {fit.objective[-1]:.7e} | {rel_jm} | {rel_rho} | {first_rho} |",
                       flush=True)
-            if order[0] == "coarse":
+            if order == ("coarse", "cold"):
                 (jc, rc), (j0, r0) = got["coarse"], got["cold"]
                 print(f"seed {seed}, coarse vs cold: J_m / cold - 1 = {jc / j0 - 1:+.2e}, max abs rho1 diff / max abs "
                       f"rho1 = {np.nanmax(np.abs(rc - r0)) / np.nanmax(np.abs(r0)):.2e}", flush=True)
+        if not cpu["cold"] or not cpu["coarse"]:
+            continue
         ratio = np.array(cpu["cold"]) / np.array(cpu["coarse"])
         print(f"N = {n:,}: CPU time cold / coarse over seeds {list(seeds)}: {', '.join(f'{r:.2f}' for r in ratio)}"
               f" (mean {ratio.mean():.2f})", flush=True)
@@ -185,10 +191,17 @@ def dask_speedup(n=50_000, n_draws=100, n_resamples=100, only=None):
 if __name__ == "__main__":
     part = sys.argv[1] if len(sys.argv) > 1 else "all"
     if part == "fcm" and "--coarse" in sys.argv:
-        only = [float(a) for a in sys.argv[2:] if not a.startswith("--")]
-        coarse_versus_cold([(n, c, s) for n, c, s in ((200_000, 200, (1, 2, 3)), (1_000_000, 1000, (1,)))
+        def option(name):
+            return sys.argv[sys.argv.index(name) + 1] if name in sys.argv else None
+
+        values = {option("--sizes"), option("--seeds")}
+        only = [float(a) for a in sys.argv[2:] if not a.startswith("--") and a not in values]
+        sizes = True if option("--sizes") is None else [int(float(m)) for m in option("--sizes").split(",")]
+        seeds = None if option("--seeds") is None else tuple(int(x) for x in option("--seeds").split(","))
+        order = ("coarse", "cold") if "--coarse-first" in sys.argv else ("cold", "coarse")
+        coarse_versus_cold([(n, c, seeds or s) for n, c, s in ((200_000, 200, (1, 2, 3)), (1_000_000, 1000, (1,)))
                             if not only or n in only],
-                           order=("coarse", "cold") if "--coarse-first" in sys.argv else ("cold", "coarse"))
+                           order=("coarse",) if "--no-cold" in sys.argv else order, coarse=sizes)
     elif part in ("fcm", "all"):
         fcm_million(tol=float(sys.argv[2]) if part == "fcm" and len(sys.argv) > 2 else 1e-3)
     if part in ("k", "all"):

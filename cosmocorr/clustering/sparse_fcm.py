@@ -169,7 +169,11 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
     block = max(64, min(n, 65_536 // k)) if block is None else int(block)
     threads = n_threads(num_threads)
     workers = max(1, min(threads, -(-n // block), (n * k) // 100_000))
-    shares = np.array_split(np.arange(0, n, block), workers)
+    # groups of a few blocks, handed to whichever thread is free (several per thread, so that a
+    # thread with many re-queries does not hold up the sweep); each block's sums are kept apart and
+    # added in block order, so the result does not depend on the number of threads
+    starts_all = np.arange(0, n, block)
+    shares = np.array_split(starts_all, min(starts_all.size, 1 if workers == 1 else 8 * workers))
     exact_sets = k >= c                      # every centre stored: sets never change
     epochs = {}                              # sweep -> centres, their M nearest centres, radius
     n_near = min(c, 3 * k + 1)
@@ -241,7 +245,7 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
 
         def run(starts):
             d, t, e = np.empty((k, block)), np.empty((k, block)), np.empty((k, block))
-            sums, jm, change, requeried, flagged = np.zeros((3, c)), 0.0, 0.0, 0, 0
+            sums, jm, change, requeried, flagged = [], [], 0.0, 0, 0
             for s in starts:
                 rows = slice(s, min(s + block, n))
                 b = rows.stop - rows.start
@@ -338,13 +342,15 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                     out.reserve[:, rows] = res
                     out.far[rows] = far
                 um = np.square(u, out=u) if fuzziness == 2.0 else np.power(u, fuzziness, out=u)
-                jm += float(np.einsum("ij,ij->", um, dk)) / ARCMIN**2   # (not vdot: BLAS is slow here)
+                jm.append(float(np.einsum("ij,ij->", um, dk)) / ARCMIN**2)   # (not vdot: BLAS is slow here)
                 if weights is not None:
                     um *= weights[rows]
                 flat = I.ravel()
+                block_sums = np.empty((3, c))
                 for q in range(3):
                     np.multiply(um, P[q], out=dk)
-                    sums[q] += np.bincount(flat, weights=dk.ravel(), minlength=c)
+                    block_sums[q] = np.bincount(flat, weights=dk.ravel(), minlength=c)
+                sums.append(block_sums)
             return sums, jm, change, requeried, flagged
 
         parts = thread_map(run, shares, limit_blas=False, num_threads=workers)
@@ -358,7 +364,12 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                 state["exact"] = True
             elif not check:
                 change = np.inf          # sets not verified in this sweep: no convergence here
-        return sum(q[0] for q in parts), sum(q[1] for q in parts), change
+        total, jm = np.zeros((3, c)), 0.0
+        for q in parts:                  # block order, whatever thread did the block
+            for block_sums, block_jm in zip(q[0], q[1]):
+                total += block_sums
+                jm += block_jm
+        return total, jm, change
 
     spare = None if relax == 1.0 else _Layout(n, k, r_res)
     cxyz, cur, it, history, converged = iterate(sweep, cxyz, _Layout(n, k, r_res), spare, relax, tol, max_iter,
