@@ -10,6 +10,9 @@
     python benchmarks/bench_scale.py fcm --coarse 1e6 --sizes 1e5,3e5 --no-cold   # coarse start only, with the
                                                        # given subsample sizes instead of coarse_to_fine=True
     python benchmarks/bench_scale.py fcm --coarse 1e6 --seeds 1,2 --coarse-first   # other seeds
+    python benchmarks/bench_scale.py sweep --reference FILE   # cost of one sparse sweep at N = 1e6, c = 1000,
+                                                       # k = 20 against an earlier sparse_fcm.py saved at FILE
+                                                       # (same process, alternating; near convergence)
     python benchmarks/bench_scale.py k        # N = 1e5, c = 100: J_m and rho1 of sparse vs dense vs k
     python benchmarks/bench_scale.py dask     # exact shear-shear (N = 50,000) and clustering_uncertainty
                                               # (100 draws + 100 resamples) on 1 and 2 worker processes
@@ -119,6 +122,56 @@ def coarse_versus_cold(sizes=((200_000, 200, (1, 2, 3)), (1_000_000, 1000, (1,))
               f" (mean {ratio.mean():.2f})", flush=True)
 
 
+def sweep_versus_reference(reference, n=1_000_000, c=1000, k=20, warm=30, iters=20, repeats=2, num_threads=2):
+    """CPU and wall time per iteration of :func:`sparse_fcm_iterate` against the same function of
+    an earlier ``sparse_fcm.py`` (``reference``, a file outside the repository), alternating in one
+    process on the same start: the uniform 3 x 3 deg star field of :func:`coarse_versus_cold`,
+    centres fitted on an N / 10 subsample (seed 1, tol 1e-3) and then ``warm`` full-size iterations,
+    so that the timed ``iters`` iterations (tol 1e-12: none stops early) are the slow tail of a
+    fit, where most of its iterations are. Also prints how far the two results differ."""
+    import importlib.util
+
+    from scipy import sparse
+
+    from cosmocorr.clustering.sparse_fcm import sparse_fcm_iterate
+    from cosmocorr.sky.geometry import unit_vectors
+    from cosmocorr.sky.synthetic import synthetic_star_catalog
+
+    spec = importlib.util.spec_from_file_location("cosmocorr.clustering._reference_sparse_fcm", reference,
+                                                  submodule_search_locations=None)
+    ref = importlib.util.module_from_spec(spec)
+    ref.__package__ = "cosmocorr.clustering"
+    spec.loader.exec_module(ref)
+    stars = synthetic_star_catalog(n, seed=3, width_deg=3.0)
+    ra, dec = stars.catalog.ra, stars.catalog.dec
+    rng = np.random.default_rng(1)
+    pick = np.sort(rng.permutation(n)[:n // 10])
+    sub = cc.fuzzy_c_means(ra[pick], dec[pick], c, seed=rng, neighbours=k, tol=1e-3, max_iter=5000, accelerate=True,
+                           num_threads=num_threads)
+    xyz = unit_vectors(ra, dec)
+    start = sparse_fcm_iterate(xyz, sub.centers_xyz, 2.0, 1e-12, warm, k, relax=1.5, num_threads=num_threads)[0]
+    print(f"N = {n:,}, c = {c}, k = {k}, {num_threads} threads, accelerate; start: N / 10 subsample fit "
+          f"({sub.n_iter} iterations) + {warm} full-size iterations; {iters} iterations timed per run. "
+          f"Machine shared with other jobs: take the CPU ratio.")
+    print("| repeat | this sweep wall / cpu per iteration (s) | reference wall / cpu per iteration (s) | cpu ratio |")
+    print("|---|---|---|---|")
+    ratios, outs = [], {}
+    for r in range(repeats):
+        times = {}
+        for name, fn in (("this", sparse_fcm_iterate), ("reference", ref.sparse_fcm_iterate)):
+            with Clock() as t:
+                outs[name] = fn(xyz, start, 2.0, 1e-12, iters, k, relax=1.5, num_threads=num_threads)
+            times[name] = t
+        ratios.append(times["this"].cpu / times["reference"].cpu)
+        print(f"| {r + 1} | {times['this'].wall / iters:.3f} / {times['this'].cpu / iters:.3f} "
+              f"| {times['reference'].wall / iters:.3f} / {times['reference'].cpu / iters:.3f} | {ratios[-1]:.3f} |",
+              flush=True)
+    du = abs(sparse.csr_matrix(outs["this"][1]) - sparse.csr_matrix(outs["reference"][1])).max()
+    print(f"cpu ratio this / reference: mean {np.mean(ratios):.3f}, range {min(ratios):.3f}-{max(ratios):.3f}; "
+          f"same iterations: {outs['this'][2] == outs['reference'][2]}; max |U diff| {du:.1e}; J_m rel. diff "
+          f"{abs(outs['this'][3][-1] / outs['reference'][3][-1] - 1):.1e}", flush=True)
+
+
 def versus_k(n=100_000, c=100, ks=(5, 10, 20, 50), tol=1e-3):
     from cosmocorr.sky.synthetic import synthetic_star_catalog
     from cosmocorr.uncertainty import clustered_rho_statistics
@@ -204,6 +257,8 @@ if __name__ == "__main__":
                            order=("coarse",) if "--no-cold" in sys.argv else order, coarse=sizes)
     elif part in ("fcm", "all"):
         fcm_million(tol=float(sys.argv[2]) if part == "fcm" and len(sys.argv) > 2 else 1e-3)
+    if part == "sweep":
+        sweep_versus_reference(sys.argv[sys.argv.index("--reference") + 1])
     if part in ("k", "all"):
         versus_k()
     if part in ("dask", "all"):
