@@ -13,6 +13,7 @@
     python benchmarks/bench_scale.py sweep --reference FILE   # cost of one sparse sweep at N = 1e6, c = 1000,
                                                        # k = 20 against an earlier sparse_fcm.py saved at FILE
                                                        # (same process, alternating; near convergence)
+    python benchmarks/bench_scale.py sweep --reference FILE --threads 1 --repeats 4 --iters 10
     python benchmarks/bench_scale.py k        # N = 1e5, c = 100: J_m and rho1 of sparse vs dense vs k
     python benchmarks/bench_scale.py dask     # exact shear-shear (N = 50,000) and clustering_uncertainty
                                               # (100 draws + 100 resamples) on 1 and 2 worker processes
@@ -258,7 +259,11 @@ if __name__ == "__main__":
     elif part in ("fcm", "all"):
         fcm_million(tol=float(sys.argv[2]) if part == "fcm" and len(sys.argv) > 2 else 1e-3)
     if part == "sweep":
-        sweep_versus_reference(sys.argv[sys.argv.index("--reference") + 1])
+        def number(name, default):
+            return int(sys.argv[sys.argv.index(name) + 1]) if name in sys.argv else default
+
+        sweep_versus_reference(sys.argv[sys.argv.index("--reference") + 1], num_threads=number("--threads", 2),
+                               repeats=number("--repeats", 2), iters=number("--iters", 20))
     if part in ("k", "all"):
         versus_k()
     if part in ("dask", "all"):
