@@ -24,6 +24,12 @@ and the reserve, whose current distances decide, and the object is re-based on t
 a lower bound on every other centre's distance; only objects failing that too are queried in
 the tree again.
 
+A sweep works on fixed blocks of objects (their size set by k alone); free threads take the
+next group of blocks, and each block's eq. 17 sums and J_m are added in block order, so the
+result is bit-identical for any number of threads. Within a block the squared angles come from
+the series of 4 arcsin^2(s/2) in the squared chord s^2 (:func:`_gathered_sq_distances`) and the
+eq. 17 sums from a compiled sparse product (:func:`_centre_sums`).
+
 k-means++ initialisation (:func:`kmeans_plus_plus_fast`) draws the same centres as
 :func:`cosmocorr.clustering.kmeans_plus_plus` for the same seed, but updates the nearest-centre
 distances only in the cells of a k-d partition of the objects that a new centre can reach, so it
