@@ -267,6 +267,10 @@ def test_kmeans_patches_are_treecorrs_and_seeded_through_a_generator():
     # another seed: other patches; a random catalog with patch_centers= gets the same labels
     assert not np.array_equal(cc.Catalog(s.ra, s.dec, npatch=20, patch_seed=5).patch, cat.patch)
     np.testing.assert_array_equal(cc.Catalog(s.ra, s.dec, patch_centers=cat.patch_centers).patch, cat.patch)
+    # many coincident objects: TreeCorr leaves patches empty; each gets an object and a finite centre
+    ra, dec = np.r_[np.full(50, 10.0), 10.5, 11.0], np.zeros(52)
+    labels, centers = kmeans_patches(ra, dec, 5, seed=2)
+    assert np.all(np.bincount(labels, minlength=5) > 0) and np.all(np.isfinite(centers))
 
 
 def test_bad_patch_input_names_the_argument():

@@ -77,8 +77,13 @@ def kmeans_patches(ra, dec, npatch, seed=None, max_iter=200, init="tree", alt=Fa
     labels, cxyz = field.run_kmeans(npatch, max_iter=max_iter, init=init, alt=bool(alt),
                                     rng=np.random.default_rng(seed))
     cxyz = np.asarray(cxyz, dtype=float).T
-    cxyz = cxyz / np.linalg.norm(cxyz, axis=0)
-    labels = _fill_empty(unit_vectors(ra, dec), cxyz, np.asarray(labels, dtype=np.intp), npatch)
+    norm = np.linalg.norm(cxyz, axis=0)
+    empty = ~(norm > 0)                          # TreeCorr leaves an empty patch's centre at 0 (or NaN)
+    cxyz = cxyz / np.where(empty, 1.0, norm)
+    xyz = unit_vectors(ra, dec)
+    labels = _fill_empty(xyz, cxyz, np.asarray(labels, dtype=np.intp), npatch)
+    for k in np.flatnonzero(empty):              # a refilled patch: centred on its member
+        cxyz[:, k] = xyz[:, np.flatnonzero(labels == k)[0]]
     return labels, vectors_to_radec(cxyz)
 
 
