@@ -245,6 +245,34 @@ def test_kmeans_patches_are_seeded_and_shared_by_centers():
     assert cc.Catalog(cat.ra, cat.dec).npatch == 1 and cc.Catalog(cat.ra, cat.dec).patch is None
 
 
+def test_kmeans_patches_are_treecorrs_and_seeded_through_a_generator():
+    """Catalog(npatch=) patches are TreeCorr's own k-means (run_kmeans with rng = the Generator
+    of patch_seed): same labels and centres; objective as treecorr.Catalog(npatch=)'s."""
+    s = synthetic_shear_catalog(3000, seed=11)
+    cat = cc.Catalog(s.ra, s.dec, s.g1, s.g2, npatch=20, patch_seed=np.random.SeedSequence(4))
+    field = treecorr.Catalog(ra=s.ra, dec=s.dec, ra_units="deg", dec_units="deg").getNField(
+        max_top=4, coords="spherical")
+    labels, centers = field.run_kmeans(20, rng=np.random.default_rng(np.random.SeedSequence(4)))
+    np.testing.assert_array_equal(cat.patch, labels)
+    xyz = np.stack([np.cos(np.radians(cat.patch_centers[:, 1])) * np.cos(np.radians(cat.patch_centers[:, 0])),
+                    np.cos(np.radians(cat.patch_centers[:, 1])) * np.sin(np.radians(cat.patch_centers[:, 0])),
+                    np.sin(np.radians(cat.patch_centers[:, 1]))], axis=1)
+    np.testing.assert_allclose(xyz, centers / np.linalg.norm(centers, axis=1)[:, None], atol=1e-12)
+    # the inertia TreeCorr minimises, against treecorr.Catalog(npatch=) (its own seed): within a few %
+    tc = treecorr.Catalog(ra=s.ra, dec=s.dec, ra_units="deg", dec_units="deg", npatch=20)
+    pos = np.stack([tc.x, tc.y, tc.z], axis=1)
+    ours = np.sum((pos - xyz[cat.patch]) ** 2)
+    theirs = np.sum((pos - tc.patch_centers[tc.patch]) ** 2)
+    assert abs(ours / theirs - 1) < 0.05
+    # another seed: other patches; a random catalog with patch_centers= gets the same labels
+    assert not np.array_equal(cc.Catalog(s.ra, s.dec, npatch=20, patch_seed=5).patch, cat.patch)
+    np.testing.assert_array_equal(cc.Catalog(s.ra, s.dec, patch_centers=cat.patch_centers).patch, cat.patch)
+    # many coincident objects: TreeCorr leaves patches empty; each gets an object and a finite centre
+    ra, dec = np.r_[np.full(50, 10.0), 10.5, 11.0], np.zeros(52)
+    labels, centers = kmeans_patches(ra, dec, 5, seed=2)
+    assert np.all(np.bincount(labels, minlength=5) > 0) and np.all(np.isfinite(centers))
+
+
 def test_bad_patch_input_names_the_argument():
     cat = _shear_cat(50, 8)
     with pytest.raises(ValueError, match="patch"):

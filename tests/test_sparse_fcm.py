@@ -329,3 +329,44 @@ def test_stored_sets_and_their_bounds_hold_under_any_centre_motion(monkeypatch, 
         assert seen["rebased"] - requeried > 100          # many rows re-based from their reserve
     else:
         assert seen["rebased"] == requeried               # no reserve: every re-based row was queried
+
+
+def test_squared_distances_and_centre_sums_against_independent_formulas():
+    """The sweep's squared angles (series of 4 arcsin^2(s/2) for short chords, the Vincenty angle
+    beyond) against astropy-checked ``cosmocorr.separation``; its eq. 17 sums (compiled CSC
+    product or np.bincount) against a dense U^m-weighted sum."""
+    from cosmocorr.clustering import sparse_fcm as sf
+
+    rng = np.random.default_rng(4)
+    for spread in (0.3, 40.0):                      # all chords short (series) / some long (fallback)
+        ra, dec = field(500, seed=5, half=spread)
+        cra, cdec = field(30, seed=6, half=spread)
+        p, cen = unit_vectors(ra, dec), unit_vectors(cra, cdec)
+        idx = rng.integers(0, 30, (7, 500)).astype(np.intp)
+        got = sf._gathered_sq_distances(p, idx, *cen, np.empty(idx.shape), np.empty(idx.shape))
+        ref = np.radians(cc.separation(ra[None, :], dec[None, :], cra[idx], cdec[idx]) / 60.0) ** 2   # arcmin
+        # the chord of unit vectors limits both to ~1e-16 / angle; the series adds only rounding
+        np.testing.assert_allclose(got, ref, rtol=1e-10, atol=0)
+        angle = sf._gathered_distances(p, idx, *cen, np.empty(idx.shape), np.empty(idx.shape))
+        np.testing.assert_allclose(got, angle ** 2, rtol=1e-15, atol=0)
+    um = rng.random(idx.shape)
+    dense = np.zeros((500, 30))
+    np.add.at(dense, (np.broadcast_to(np.arange(500), idx.shape), idx), um)
+    expect = p @ dense                              # (3, c)
+    fast = sf._centre_sums(um, idx, np.ascontiguousarray(p.T), 30, np.empty(idx.shape))
+    np.testing.assert_allclose(fast, expect, rtol=1e-12, atol=1e-13)
+    slow = sf._centre_sums(um, idx.astype(np.int32), np.ascontiguousarray(p.T), 30, np.empty(idx.shape))
+    np.testing.assert_array_equal(slow, fast)       # the np.bincount path adds in the same order
+
+
+@pytest.mark.filterwarnings("ignore::cosmocorr.ConvergenceWarning")
+def test_sparse_fit_is_bit_identical_on_1_2_and_3_threads():
+    """Each block's centre sums and J_m are added in block order, whichever thread did the block."""
+    ra, dec = field(40_000, seed=7, half=1.0)        # 7 blocks, 4e5 entries: up to 3 threads work
+    fits = [cc.fuzzy_c_means(ra, dec, 60, seed=2, neighbours=10, tol=1e-4, max_iter=40, accelerate=True,
+                             num_threads=t) for t in (1, 2, 3)]
+    for f in fits[1:]:
+        assert f.n_iter == fits[0].n_iter
+        np.testing.assert_array_equal(f.centers, fits[0].centers)
+        np.testing.assert_array_equal(f.objective, fits[0].objective)
+        np.testing.assert_array_equal(f.membership.data, fits[0].membership.data)

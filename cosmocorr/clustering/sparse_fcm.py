@@ -24,6 +24,12 @@ and the reserve, whose current distances decide, and the object is re-based on t
 a lower bound on every other centre's distance; only objects failing that too are queried in
 the tree again.
 
+A sweep works on fixed blocks of objects (their size set by k alone); free threads take the
+next group of blocks, and each block's eq. 17 sums and J_m are added in block order, so the
+result is bit-identical for any number of threads. Within a block the squared angles come from
+the series of 4 arcsin^2(s/2) in the squared chord s^2 (:func:`_gathered_sq_distances`) and the
+eq. 17 sums from a compiled sparse product (:func:`_centre_sums`).
+
 k-means++ initialisation (:func:`kmeans_plus_plus_fast`) draws the same centres as
 :func:`cosmocorr.clustering.kmeans_plus_plus` for the same seed, but updates the nearest-centre
 distances only in the cells of a k-d partition of the objects that a new centre can reach, so it
@@ -32,6 +38,7 @@ costs about O(N log c) distances instead of O(N c).
 from __future__ import annotations
 
 import threading
+from math import factorial
 
 import numpy as np
 from scipy import sparse
@@ -76,13 +83,8 @@ def _max_move(a, b):
     return float(_chord_to_angle(chord))
 
 
-def _gathered_distances(p, idx, cx, cy, cz, out, t):
-    """Angles (radians) from objects p (3, b) to the centres idx (k, b), into ``out`` (k, b).
-
-    2 arcsin(``|a - b|`` / 2): the Vincenty angle (eq. 16) from the chord, accurate to rounding for
-    the separations of nearest centres; pairs beyond 90 degrees are recomputed with
-    atan2(``|a x b|``, a . b), which is accurate there.
-    """
+def _gathered_chord2(p, idx, cx, cy, cz, out, t):
+    """Squared chords ``|a - b|^2`` from objects p (3, b) to the centres idx (k, b), into ``out``."""
     np.take(cx, idx, out=t, mode="clip")
     t -= p[0]
     np.square(t, out=out)
@@ -92,6 +94,48 @@ def _gathered_distances(p, idx, cx, cy, cz, out, t):
     np.take(cz, idx, out=t, mode="clip")
     t -= p[2]
     out += np.square(t, out=t)
+    return out
+
+
+#: theta^2 = 4 arcsin^2(s / 2) = sum_n SERIES[n - 1] y^n with y = s^2 / 4 (s the chord): the Taylor
+#: coefficients 2^(2n+1) ((n-1)!)^2 / (2n)! of 4 arcsin^2(sqrt(y)), n = 1..7
+SERIES = tuple(2.0 ** (2 * n + 1) * factorial(n - 1) ** 2 / factorial(2 * n) for n in range(1, 8))
+#: largest y = s^2 / 4 summed with SERIES (theta <= 5.7 degrees): the omitted terms are below
+#: 2.5e-3^7 relative, far under rounding
+SERIES_MAX_Y = 2.5e-3
+
+
+def _gathered_sq_distances(p, idx, cx, cy, cz, out, t):
+    """Squared angles (radians^2) from objects p (3, b) to the centres idx (k, b), into ``out``.
+
+    The square of :func:`_gathered_distances` to rounding (relative differences of a few 1e-16):
+    when every chord s of the block is short (theta <= 5.7 degrees, nearest centres), the series
+    of 4 arcsin^2(s / 2) in s^2 (:data:`SERIES`, no square root or arcsine); otherwise the square
+    of :func:`_gathered_distances`.
+    """
+    _gathered_chord2(p, idx, cx, cy, cz, out, t)
+    if out.size and out.max() > 4.0 * SERIES_MAX_Y:
+        return np.square(_chord2_to_angle(p, idx, cx, cy, cz, out), out=out)
+    np.multiply(out, 0.25, out=t)                   # y
+    np.multiply(t, SERIES[-1], out=out)
+    for coef in SERIES[-2::-1]:                     # Horner
+        out += coef
+        out *= t
+    return out
+
+
+def _gathered_distances(p, idx, cx, cy, cz, out, t):
+    """Angles (radians) from objects p (3, b) to the centres idx (k, b), into ``out`` (k, b).
+
+    2 arcsin(``|a - b|`` / 2): the Vincenty angle (eq. 16) from the chord, accurate to rounding for
+    the separations of nearest centres; pairs beyond 90 degrees are recomputed with
+    atan2(``|a x b|``, a . b), which is accurate there.
+    """
+    return _chord2_to_angle(p, idx, cx, cy, cz, _gathered_chord2(p, idx, cx, cy, cz, out, t))
+
+
+def _chord2_to_angle(p, idx, cx, cy, cz, out):
+    """Squared chords ``out`` (k, b) -> angles in place (see :func:`_gathered_distances`)."""
     far = out > 2.0
     np.sqrt(out, out=out)
     out *= 0.5
@@ -117,6 +161,52 @@ def _memberships_cols(d2, p, fuzziness, out):
     np.reciprocal(d2, out=out) if p == 2.0 else np.power(d2, -0.5 * p, out=out)
     out *= 1.0 / out.sum(axis=0)
     return out
+
+
+def _centre_sums(um, idx, rows, c, t):
+    """The eq. 17 sums of a block: (3, c) array, sum over the stored entries (r, j) with
+    ``idx[r, j] == i`` of ``um[r, j] * rows[j]``, ``rows`` the objects' unit vectors (b, 3).
+
+    The entries are added in the same order (rank r, then object j) by SciPy's compiled CSC
+    product, one column matrix per rank, for the three coordinates at once (about twice as fast as
+    three ``np.bincount``), or by ``np.bincount`` when that routine is not available: both give
+    the same bits. ``t`` is a (k, b) work array.
+    """
+    out = np.zeros((c, 3))
+    if _csc_matvecs is not None and idx.dtype == np.intp:
+        k, b = idx.shape
+        ptr = np.arange(b + 1, dtype=np.intp)
+        x = rows.ravel()
+        for r in range(k):
+            _csc_matvecs(c, b, 3, ptr, idx[r], um[r], x, out.ravel())
+        return out.T
+    flat = idx.ravel()
+    for q in range(3):
+        np.multiply(um, rows[:, q], out=t)
+        out[:, q] = np.bincount(flat, weights=t.ravel(), minlength=c)
+    return out.T
+
+
+def _find_csc_matvecs():
+    """SciPy's compiled ``csc_matvecs`` (y += A X for a CSC matrix A), if this SciPy has it and it
+    adds as expected (checked on a small case against ``np.bincount``); else None."""
+    try:
+        from scipy.sparse._sparsetools import csc_matvecs
+    except ImportError:
+        return None
+    try:
+        rng = np.random.default_rng(0)
+        idx, w, x = rng.integers(0, 5, (2, 7)), rng.random((2, 7)), rng.random((7, 3))
+        y = np.zeros((5, 3))
+        for r in range(2):
+            csc_matvecs(5, 7, 3, np.arange(8, dtype=np.intp), idx[r].astype(np.intp), w[r], x.ravel(), y.ravel())
+        ref = np.stack([np.bincount(idx.ravel(), weights=(w * x[:, q]).ravel(), minlength=5) for q in range(3)], axis=1)
+        return csc_matvecs if np.array_equal(y, ref) else None
+    except Exception:  # noqa: BLE001 (any failure: use np.bincount)
+        return None
+
+
+_csc_matvecs = _find_csc_matvecs()
 
 
 def sparse_objective(xyz, centres_xyz, U, fuzziness):
@@ -162,25 +252,28 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
      J_m history (arcmin^2), converged, number of objects whose neighbours were re-queried)
     """
     pts = np.ascontiguousarray(np.asarray(xyz, dtype=float))          # (3, N)
-    pts_rows = None
     n, c = pts.shape[1], cxyz.shape[1]
     k = int(neighbours)
     p = 2.0 / (fuzziness - 1.0)
     block = max(64, min(n, 65_536 // k)) if block is None else int(block)
     threads = n_threads(num_threads)
     workers = max(1, min(threads, -(-n // block), (n * k) // 100_000))
-    shares = np.array_split(np.arange(0, n, block), workers)
+    # groups of a few blocks, handed to whichever thread is free (several per thread, so that a
+    # thread with many re-queries does not hold up the sweep); each block's sums are kept apart and
+    # added in block order, so the result does not depend on the number of threads
+    starts_all = np.arange(0, n, block)
+    shares = np.array_split(starts_all, min(starts_all.size, 1 if workers == 1 else 8 * workers))
     exact_sets = k >= c                      # every centre stored: sets never change
     epochs = {}                              # sweep -> centres, their M nearest centres, radius
     n_near = min(c, 3 * k + 1)
     r_res = 0 if exact_sets else min(RESERVE, c - k - 1)
     state = {"requeried": 0, "sweeps": 0, "exact": exact_sets}
+    pts_rows = np.ascontiguousarray(pts.T)                            # (N, 3)
 
     def sweep(centres, out, ref=None):
         """Memberships (eq. 18) for ``centres`` into layout ``out`` (checking/refreshing the
         neighbour sets of ``ref``, or querying them all when ``ref`` is None); returns the eq. 17
         sums, J_m and max ``|U_out - U_ref|``."""
-        nonlocal pts_rows
         epoch = state["sweeps"]
         state["sweeps"] += 1
         test = None
@@ -214,7 +307,6 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
         def this_epoch():
             """The k-d tree of ``centres``, registering them (with each centre's n_near nearest
             centres and their radius) as this sweep's epoch on first use."""
-            nonlocal pts_rows
             with tree_lock:
                 if not tree_box:
                     tree = cKDTree(centres.T)
@@ -224,8 +316,6 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                     radius = _chord_to_angle(dd.reshape(c, n_near)[:, -1]) * (1 - 1e-9) if n_near < c \
                         else np.full(c, np.inf)
                     epochs[epoch] = (centres, near, radius)
-                if pts_rows is None:
-                    pts_rows = np.ascontiguousarray(pts.T)
                 return tree_box[0]
 
         def tree_query(cols):
@@ -241,7 +331,7 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
 
         def run(starts):
             d, t, e = np.empty((k, block)), np.empty((k, block)), np.empty((k, block))
-            sums, jm, change, requeried, flagged = np.zeros((3, c)), 0.0, 0.0, 0, 0
+            sums, jm, change, requeried, flagged = [], [], 0.0, 0, 0
             for s in starts:
                 rows = slice(s, min(s + block, n))
                 b = rows.stop - rows.start
@@ -254,14 +344,14 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                 else:
                     I, lim, ep = ref.idx[:, rows], ref.limit[rows], ref.epoch[rows]
                     res, far = ref.reserve[:, rows], ref.far[rows]
-                _gathered_distances(P, I, cx, cy, cz, dk, tk)
+                _gathered_sq_distances(P, I, cx, cy, cz, dk, tk)      # squared angles (eqs. 15, 18)
                 if test is not None:
                     delta, local, top, rho = test
-                    a, R = I[0], dk.max(axis=0)
+                    a, R, d0 = I[0], np.sqrt(dk.max(axis=0)), np.sqrt(dk[0])
                     # a centre outside the set in a's neighbourhood then is now at least its distance
                     # then - local; with ``near``, every centre outside that neighbourhood is beyond R
                     reach = R + local[ep, a]
-                    near = dk[0] + delta[ep, a] + R + top[ep] <= rho[ep, a]
+                    near = d0 + delta[ep, a] + R + top[ep] <= rho[ep, a]
                     redo = np.flatnonzero(~((reach < lim) & near))
                     flagged += redo.size
                     if redo.size:
@@ -278,7 +368,7 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                             this_epoch()
                             e_in, a_in = ep[inner], a[inner]
                             bound = np.minimum(far[inner] - local[e_in, a_in],
-                                               rho[e_in, a_in] - dk[0, inner] - delta[e_in, a_in] - top[e_in])
+                                               rho[e_in, a_in] - d0[inner] - delta[e_in, a_in] - top[e_in])
                             res_in = res[:, inner]
                             d_res = _gathered_distances(P[:, inner], res_in, cx, cy, cz, np.empty(res_in.shape),
                                                         np.empty(res_in.shape))
@@ -290,7 +380,7 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                             if swap.any():
                                 sw = inner[swap]
                                 cand = np.concatenate([I[:, sw], res_in[:, swap]])
-                                cand_d = np.concatenate([dk[:, sw], d_res[:, swap]])
+                                cand_d = np.concatenate([np.sqrt(dk[:, sw]), d_res[:, swap]])
                                 order = np.argsort(cand_d, axis=0, kind="stable")
                                 cand = np.take_along_axis(cand, order, axis=0)
                                 new_rows.append(sw)
@@ -313,11 +403,10 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                         old_I, old_U = I[:, redo].T.copy(), ref.U[:, rows][:, redo].T.copy()
                         I = I.copy()
                         I[:, redo] = new_I
-                        dk[:, redo] = _gathered_distances(P[:, redo], new_I, cx, cy, cz, np.empty((k, redo.size)),
-                                                          np.empty((k, redo.size)))
+                        dk[:, redo] = _gathered_sq_distances(P[:, redo], new_I, cx, cy, cz,
+                                                             np.empty((k, redo.size)), np.empty((k, redo.size)))
                     else:
                         redo = None
-                np.square(dk, out=dk)                      # squared angles from here on
                 u = _memberships_cols(dk, p, fuzziness, tk)
                 if ref is not None:
                     if redo is None:
@@ -338,13 +427,10 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                     out.reserve[:, rows] = res
                     out.far[rows] = far
                 um = np.square(u, out=u) if fuzziness == 2.0 else np.power(u, fuzziness, out=u)
-                jm += float(np.einsum("ij,ij->", um, dk)) / ARCMIN**2   # (not vdot: BLAS is slow here)
+                jm.append(float(np.einsum("ij,ij->", um, dk)) / ARCMIN**2)   # (not vdot: BLAS is slow here)
                 if weights is not None:
                     um *= weights[rows]
-                flat = I.ravel()
-                for q in range(3):
-                    np.multiply(um, P[q], out=dk)
-                    sums[q] += np.bincount(flat, weights=dk.ravel(), minlength=c)
+                sums.append(_centre_sums(um, I, pts_rows[rows], c, dk))
             return sums, jm, change, requeried, flagged
 
         parts = thread_map(run, shares, limit_blas=False, num_threads=workers)
@@ -358,7 +444,12 @@ def sparse_fcm_iterate(xyz, cxyz, fuzziness, tol, max_iter, neighbours, weights=
                 state["exact"] = True
             elif not check:
                 change = np.inf          # sets not verified in this sweep: no convergence here
-        return sum(q[0] for q in parts), sum(q[1] for q in parts), change
+        total, jm = np.zeros((3, c)), 0.0
+        for q in parts:                  # block order, whatever thread did the block
+            for block_sums, block_jm in zip(q[0], q[1]):
+                total += block_sums
+                jm += block_jm
+        return total, jm, change
 
     spare = None if relax == 1.0 else _Layout(n, k, r_res)
     cxyz, cur, it, history, converged = iterate(sweep, cxyz, _Layout(n, k, r_res), spare, relax, tol, max_iter,

@@ -39,9 +39,10 @@ class Catalog:
         Patch label (0..npatch-1) of each given object, for jackknife / bootstrap covariances
         (``var_method`` of the estimators); every patch must hold an object.
     npatch : int, optional
-        Without ``patch``: build ``npatch`` patches by spherical k-means (k-means++ seeded by
-        ``patch_seed``; :func:`cosmocorr.sky.patches.kmeans_patches`); ``npatch`` may not exceed
-        the number of objects.
+        Without ``patch``: build ``npatch`` patches by TreeCorr's spherical k-means (as
+        ``treecorr.Catalog(npatch=)``, seeded by ``patch_seed``;
+        :func:`cosmocorr.sky.patches.kmeans_patches`); ``npatch`` may not exceed the number of
+        objects.
     patch_centers : array_like (npatch, 2), optional
         Patch centres (ra, dec, degrees): each object joins its nearest centre. Use
         ``other.patch_centers`` to give a random or second catalog the same patches.

@@ -6,11 +6,15 @@ A patch is a compact region of the sky; every object carries the integer label o
 - ``patch=labels``: given by the user (e.g. the greedy fuzzy c-means labels);
 - ``patch_centers=(npatch, 2)`` (ra, dec in degrees): each object goes to its nearest centre (how
   a random catalog, or the second catalog of a cross-correlation, gets the *same* patches);
-- ``npatch=K``: spherical k-means on the unit vectors, seeded by k-means++ (D^2 sampling with
-  great-circle distances) from ``patch_seed`` through :class:`numpy.random.Generator`.
+- ``npatch=K``: TreeCorr's k-means (``treecorr.Field.run_kmeans``, the algorithm behind
+  ``treecorr.Catalog(npatch=K)``: tree initialisation, then Lloyd iterations on the unit vectors
+  accelerated by TreeCorr's ball tree, in C++), seeded from ``patch_seed`` through a
+  :class:`numpy.random.Generator` passed as TreeCorr's ``rng=``. The patches are TreeCorr's own:
+  labels and centres equal those of ``run_kmeans`` with the same Generator, and a tree run
+  (``method="tree"``) uses these same labels.
 
 This module lives in the sky layer and imports nothing above it (the clustering layer has its own
-fuzzy k-means++; the two share only the idea).
+fuzzy k-means++); TreeCorr is a runtime dependency.
 """
 from __future__ import annotations
 
@@ -22,25 +26,6 @@ from .geometry import unit_vectors, vectors_to_radec
 __all__ = ["kmeans_patches", "assign_patches", "resolve_patches", "patch_centers_of"]
 
 
-def _kmeanspp(xyz, npatch, rng):
-    """k-means++ (D^2) initial centres: indices of ``npatch`` distinct objects."""
-    n = xyz.shape[1]
-    idx = np.empty(npatch, dtype=np.intp)
-    idx[0] = rng.integers(n)
-    best = xyz.T @ xyz[:, idx[0]]                 # max cos to the chosen centres
-    chosen = np.zeros(n, dtype=bool)
-    chosen[idx[0]] = True
-    for k in range(1, npatch):
-        d = np.arccos(np.clip(best, -1.0, 1.0))
-        d2 = np.where(chosen, 0.0, d * d)
-        tot = d2.sum()
-        p = d2 / tot if tot > 0 else (~chosen) / np.count_nonzero(~chosen)
-        idx[k] = rng.choice(n, p=p)
-        chosen[idx[k]] = True
-        np.maximum(best, xyz.T @ xyz[:, idx[k]], out=best)
-    return idx
-
-
 def _nearest(xyz, cxyz, block=65536):
     """Index of the nearest centre (largest dot product) of each object, in row blocks."""
     out = np.empty(xyz.shape[1], dtype=np.intp)
@@ -49,34 +34,56 @@ def _nearest(xyz, cxyz, block=65536):
     return out
 
 
-def kmeans_patches(ra, dec, npatch, seed=None, max_iter=100):
-    """Spherical k-means patches: labels (N,) and centres (npatch, 2) in degrees.
+def kmeans_patches(ra, dec, npatch, seed=None, max_iter=200, init="tree", alt=False):
+    """Spherical k-means patches from TreeCorr (``treecorr.Field.run_kmeans``).
 
-    k-means++ seeds the centres (seeded by ``seed``); Lloyd iterations then assign each object to
-    its nearest centre and move each centre to the normalised mean unit vector of its members,
-    until no label changes (or ``max_iter``). A patch that empties is re-seeded at the object
-    farthest from its centre, so every patch ends with at least one object.
+    Parameters
+    ----------
+    ra, dec : array_like
+        Positions in degrees.
+    npatch : int
+        Number of patches, 1 <= npatch <= N.
+    seed : int, SeedSequence or Generator, optional
+        Seed of the :class:`numpy.random.Generator` handed to TreeCorr as ``rng=`` (its
+        initialisation draws one number from it); the same seed gives the same patches.
+    max_iter : int
+        Largest number of Lloyd iterations (TreeCorr's ``max_iter``; it stops earlier when the
+        rms shift of the centres is below 1e-5 of the field size).
+    init : {"tree", "random", "kmeans++"}
+        TreeCorr's initialisation (``kmeans_init``).
+    alt : bool
+        TreeCorr's alternate algorithm (``kmeans_alt``), which evens out the patches' inertia.
+
+    Returns
+    -------
+    labels : ndarray of int (N,)
+        Patch of each object, 0 .. npatch - 1: TreeCorr's labels, each object in the patch of
+        its nearest centre. Should a patch come out empty (degenerate inputs, e.g. many
+        coincident objects), the object farthest from its centre among those of patches with
+        more than one member is moved there, so every patch has at least one object.
+    centers : ndarray (npatch, 2)
+        Centres (ra, dec) in degrees: TreeCorr's centre unit vectors.
     """
-    xyz = unit_vectors(*_coords(ra, dec))
-    n = xyz.shape[1]
-    npatch = _check_npatch(npatch, n)
-    rng = np.random.default_rng(seed)
-    cxyz = xyz[:, _kmeanspp(xyz, npatch, rng)].copy()
-    labels = _nearest(xyz, cxyz)
-    for _ in range(int(max_iter)):
-        counts = np.bincount(labels, minlength=npatch)
-        for k in np.flatnonzero(counts == 0):        # re-seed empty patches
-            far = np.argmin(np.sum(xyz * cxyz[:, labels], axis=0))
-            cxyz[:, k] = xyz[:, far]
-            labels[far] = k
-        v = np.stack([np.bincount(labels, weights=xyz[c], minlength=npatch) for c in range(3)])
-        norm = np.linalg.norm(v, axis=0)
-        cxyz = np.where(norm > 0, v / np.where(norm > 0, norm, 1.0), cxyz)
-        new = _nearest(xyz, cxyz)
-        if np.array_equal(new, labels) and np.all(np.bincount(new, minlength=npatch) > 0):
-            break
-        labels = new
-    labels = _fill_empty(xyz, cxyz, labels, npatch)
+    ra, dec = _coords(ra, dec)
+    npatch = _check_npatch(npatch, ra.size)
+    max_iter = check_positive_int(max_iter, "max_iter")
+    if init not in ("tree", "random", "kmeans++"):
+        raise ValueError(f"init must be 'tree', 'random' or 'kmeans++' (TreeCorr's kmeans_init), got {init!r}")
+    import treecorr
+
+    cat = treecorr.Catalog(ra=ra, dec=dec, ra_units="deg", dec_units="deg")
+    # the NField Catalog(npatch=) itself builds for its k-means (max_top from npatch)
+    field = cat.getNField(max_top=int.bit_length(npatch) - 1, coords="spherical")
+    labels, cxyz = field.run_kmeans(npatch, max_iter=max_iter, init=init, alt=bool(alt),
+                                    rng=np.random.default_rng(seed))
+    cxyz = np.asarray(cxyz, dtype=float).T
+    norm = np.linalg.norm(cxyz, axis=0)
+    empty = ~(norm > 0)                          # TreeCorr leaves an empty patch's centre at 0 (or NaN)
+    cxyz = cxyz / np.where(empty, 1.0, norm)
+    xyz = unit_vectors(ra, dec)
+    labels = _fill_empty(xyz, cxyz, np.asarray(labels, dtype=np.intp), npatch)
+    for k in np.flatnonzero(empty):              # a refilled patch: centred on its member
+        cxyz[:, k] = xyz[:, np.flatnonzero(labels == k)[0]]
     return labels, vectors_to_radec(cxyz)
 
 
