@@ -19,10 +19,15 @@ def _cat(seed, signal=0.02):
 
 @pytest.mark.slow
 def test_reported_error_covers_the_true_tree_error():
-    """|delta - approx_error| <= 2 sqrt(approx_error_err^2 + approx_sigma^2) in >= 90 % of bins,
-    delta = tree - exact, on a signal and a pure-noise catalog; the bound is not vacuous."""
+    """|delta - approx_error| <= 2 sqrt(approx_error_err^2 + approx_sigma^2), delta = tree - exact,
+    pooled over four catalogs (two with signal, two pure noise; 48 bins); the bound is not vacuous.
+
+    Coverage is a binomial fraction: with 48 bins, a true coverage of 0.90 gives fewer than 41 hits
+    (0.85) in about 10 % of draws and a true coverage of 0.80 gives 41 or more in about 23 %, so
+    the test asks for >= 0.85 of the pooled bins (one catalog's 12 bins cannot tell 0.9 from 0.75).
+    """
     hits, true, bound, sig = [], [], [], []
-    for seed, signal in ((1, 0.02), (2, 0.0)):
+    for seed, signal in ((1, 0.02), (2, 0.0), (3, 0.02), (4, 0.0)):
         cat = _cat(seed, signal)
         ex = estimators.shear_shear(cat, None, BINS)
         r = cc.shear_shear(cat, bins=BINS, method="tree", bin_slop=0.25, angle_slop=0.3, seed=seed, **FAST)
@@ -35,7 +40,7 @@ def test_reported_error_covers_the_true_tree_error():
             bound.append(np.abs(r.approx_error[k]) + 2 * tot)
             sig.append(np.sqrt(getattr(ex, "var" + k)))
     hits, true, bound, sig = map(np.concatenate, (hits, true, bound, sig))
-    assert np.mean(hits) >= 0.9
+    assert np.mean(hits) >= 0.85
     assert np.max(true / sig) > 1e-3                   # the tree does differ from exact here
     assert np.median(bound / sig) < 0.5                # and the reported error is informative
 
