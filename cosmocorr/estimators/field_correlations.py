@@ -26,6 +26,7 @@ from ..io import ResultIO
 from ..sky.bins import Bins
 from ..sky.catalog import concatenate_catalogs
 from .covariance import LazyShotCov, XiCovariance, check_cross_patch_weight, check_var_method
+from .pair_sums import ApproximationFields
 from .pair_sums import check_catalog, pair_sum_method, patches_in_use
 from .pair_sums import field_variance
 from .pair_sums import ratio as _ratio
@@ -51,7 +52,7 @@ def _ratio0(num, den):
 
 
 @dataclass
-class FieldCorrelationResult(XiCovariance, ResultIO):
+class FieldCorrelationResult(XiCovariance, ResultIO, ApproximationFields):
     """A correlation <a b'> of two fields per bin (NG, NK, KK, KG), TreeCorr's attribute names.
 
     Attributes
@@ -112,14 +113,6 @@ class FieldCorrelationResult(XiCovariance, ResultIO):
     random_sums: dict = field(default=None, repr=False)
     patch_sums: object = field(default=None, repr=False)
     random_patch_sums: object = field(default=None, repr=False)
-    method: str = "exact"
-    bin_slop: float = 0.0
-    angle_slop: float = 0.0
-    approx_error: dict = None
-    approx_error_err: dict = None
-    approx_sigma: dict = None
-    approx_sigma_err: dict = None
-    approx_info: dict = None
 
     #: TreeCorr's letters (file header ``corr``) and class, and whether there is an imaginary part
     letters = None

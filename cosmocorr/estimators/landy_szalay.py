@@ -16,6 +16,7 @@ from ..sky.bins import Bins
 from ..sky.catalog import concatenate_catalogs
 from .._validate import check_choice
 from .covariance import LazyShotCov, XiCovariance, check_cross_patch_weight, check_var_method
+from .pair_sums import ApproximationFields
 from .pair_sums import check_addable, check_catalog, pair_sum_method, patches_in_use, sums_from_means
 from .pair_sums import ratio as _ratio
 
@@ -44,7 +45,7 @@ def _xi_counts(estimator, dd, rr, dr, rd, ddt, rrt, drt, rdt):
 
 
 @dataclass
-class LandySzalayResult(XiCovariance, ResultIO):
+class LandySzalayResult(XiCovariance, ResultIO, ApproximationFields):
     """Landy-Szalay position-position correlation (paper eq. 1), auto or cross.
 
     ``xi = (DD - 2 DR + RR) / RR`` with each count normalised by its total pair weight as in
@@ -125,14 +126,6 @@ class LandySzalayResult(XiCovariance, ResultIO):
     rd_tot: float = None
     rd_patch: object = field(default=None, repr=False)
     estimator: str = "landy_szalay"
-    method: str = "exact"
-    bin_slop: float = 0.0
-    angle_slop: float = 0.0
-    approx_error: dict = None
-    approx_error_err: dict = None
-    approx_sigma: dict = None
-    approx_sigma_err: dict = None
-    approx_info: dict = None
 
     @property
     def rnom(self):
@@ -343,7 +336,7 @@ def landy_szalay(data, randoms, bins=None, *, data2=None, randoms2=None, estimat
     how = pair_sum_method(method, backend=backend, bin_slop=bin_slop, angle_slop=angle_slop, approx_tol=approx_tol)
     opts = dict(var_method=var_method, cross_patch_weight=cross_patch_weight, num_bootstrap=num_bootstrap, seed=seed,
                 estimator=estimator, settings=how.settings(bins, "NN"))
-    use_rr, use_dr = estimator != "davis_peebles", estimator != "natural"
+    use_rr = estimator != "davis_peebles"          # DR is kept for every estimator (a result field)
     d2, r2 = (data2, randoms2) if cross else (None, None)
     # (first catalog, second or None for an auto pair count, needed)
     jobs = {"dd": (data, d2, True), "dr": (data, randoms2 if cross else randoms, True),

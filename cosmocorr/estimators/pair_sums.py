@@ -38,7 +38,7 @@ __all__ = ["naive_pair_sums", "field_pair_sums", "check_catalog", "ratio", "logr
            "patch_pair_sums", "PatchPairSums", "sum_both_orders", "check_same_patches", "patches_in_use",
            "tree_pair_sums", "tree_patch_pair_sums", "tree_kind_pair_sums", "tree_kind_patch_pair_sums",
            "pair_sum_method", "ExactSums", "TreeSums", "METHODS", "check_method", "check_slop", "check_addable",
-           "sums_from_means", "combined_variance"]
+           "sums_from_means", "combined_variance", "PairSumSettings", "ApproximationFields"]
 
 
 def ratio(num, den):
@@ -822,6 +822,46 @@ class TreeSums:
 
 
 _ENGINES = {"exact": ExactSums, "tree": TreeSums}
+
+
+@dataclass(kw_only=True)
+class PairSumSettings:
+    """Fields every result shares about how its pair sums were taken (keyword-only).
+
+    Attributes
+    ----------
+    method : str
+        ``"exact"`` (every pair) or ``"tree"`` (TreeCorr's tree).
+    bin_slop, angle_slop : float
+        The tree's slops used (0 for ``"exact"``).
+    approx_info : dict or None
+        How the tree's approximation error was measured
+        (:mod:`cosmocorr.estimators.approximation_error`); None when it was not.
+    """
+
+    method: str = "exact"
+    bin_slop: float = 0.0
+    angle_slop: float = 0.0
+    approx_info: dict = None
+
+
+@dataclass(kw_only=True)
+class ApproximationFields(PairSumSettings):
+    """:class:`PairSumSettings` plus the measured approximation error of a tree result, per bin
+    as a dict of the result's statistics (e.g. {"xip": ..., "xim": ...}); None otherwise.
+
+    Attributes
+    ----------
+    approx_error, approx_error_err : dict or None
+        The systematic part (tree - exact, signed) and its standard error.
+    approx_sigma, approx_sigma_err : dict or None
+        The random part (spread over random rotations of the sky) and its standard error.
+    """
+
+    approx_error: dict = None
+    approx_error_err: dict = None
+    approx_sigma: dict = None
+    approx_sigma_err: dict = None
 
 
 def pair_sum_method(method="exact", *, backend=None, bin_slop=None, angle_slop=None, approx_tol=None):

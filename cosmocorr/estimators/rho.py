@@ -34,6 +34,7 @@ from ..io import ResultIO
 from ..sky.bins import Bins
 from ..sky.stars import StarCatalog
 from .covariance import JointStatistics, LazyShotCov, check_cross_patch_weight, check_var_method
+from .pair_sums import PairSumSettings
 from .pair_sums import ExactSums, field_variance, pair_sum_method, patches_in_use
 from .shear_shear import ShearShearResult
 
@@ -51,7 +52,7 @@ RHO_FIELDS = {
 
 
 @dataclass
-class RhoResult(JointStatistics, ResultIO):
+class RhoResult(JointStatistics, ResultIO, PairSumSettings):
     """rho0..rho5, each a :class:`~cosmocorr.estimators.ShearShearResult` (xi+ in ``xip``).
 
     Each entry carries its own ``varxip``, ``varxim``, ``cov`` and ``meanlogr``. ``cov`` here is
@@ -67,10 +68,6 @@ class RhoResult(JointStatistics, ResultIO):
     extra: dict = field(default_factory=dict, repr=False)
     cov: np.ndarray = field(default=LazyShotCov("cov"), repr=False)
     var_method: str = "shot"
-    method: str = "exact"
-    bin_slop: float = 0.0
-    angle_slop: float = 0.0
-    approx_info: dict = None
 
     _entries = "rho"
 

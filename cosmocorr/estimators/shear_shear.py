@@ -14,6 +14,7 @@ import numpy as np
 from ..io import ResultIO
 from ..sky.bins import Bins
 from .covariance import LazyShotCov, check_cross_patch_weight, check_var_method, estimate_multi_cov
+from .pair_sums import ApproximationFields
 from .pair_sums import (check_addable, check_catalog, combined_variance, field_variance, pair_sum_method,
                         patches_in_use, sums_from_means)
 from .pair_sums import ratio as _ratio
@@ -22,7 +23,7 @@ __all__ = ["ShearShearResult", "shear_shear"]
 
 
 @dataclass
-class ShearShearResult(ResultIO):
+class ShearShearResult(ResultIO, ApproximationFields):
     """xi+ and xi- per bin (paper eq. 8), with TreeCorr's attribute names.
 
     Attributes
@@ -89,14 +90,6 @@ class ShearShearResult(ResultIO):
     varg1: float = float("nan")
     varg2: float = float("nan")
     patch_sums: object = field(default=None, repr=False)
-    method: str = "exact"
-    bin_slop: float = 0.0
-    angle_slop: float = 0.0
-    approx_error: dict = None
-    approx_error_err: dict = None
-    approx_sigma: dict = None
-    approx_sigma_err: dict = None
-    approx_info: dict = None
 
     @property
     def rnom(self):

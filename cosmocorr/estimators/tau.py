@@ -38,6 +38,7 @@ import numpy as np
 from ..io import ResultIO
 from ..sky.bins import Bins
 from .covariance import JointStatistics, LazyShotCov, check_cross_patch_weight, check_var_method
+from .pair_sums import PairSumSettings
 from .pair_sums import check_catalog, field_variance, pair_sum_method, patches_in_use
 from .rho import check_stars
 from .shear_shear import ShearShearResult
@@ -49,7 +50,7 @@ TAU_FIELDS = {"tau0": "em", "tau2": "de", "tau5": "edt"}
 
 
 @dataclass
-class TauResult(JointStatistics, ResultIO):
+class TauResult(JointStatistics, ResultIO, PairSumSettings):
     """tau0, tau2, tau5, each a :class:`~cosmocorr.estimators.ShearShearResult` (``xip``, ``xim``).
 
     ``cov`` is the joint covariance of (tau0 xi+, tau0 xi-, tau2 xi+, ..., tau5 xi-) by
@@ -65,10 +66,6 @@ class TauResult(JointStatistics, ResultIO):
     extra: dict = field(default_factory=dict, repr=False)
     cov: np.ndarray = field(default=LazyShotCov("cov"), repr=False)
     var_method: str = "shot"
-    method: str = "exact"
-    bin_slop: float = 0.0
-    angle_slop: float = 0.0
-    approx_info: dict = None
 
     _entries = "tau"
 
