@@ -19,6 +19,7 @@ exact (error estimate included). Prints every seed and the mean and spread over 
     python benchmarks/bench_tree.py --sizes 10000 --coverage 1 2 3 --coverage-n 100000
     python benchmarks/bench_tree.py --big                 # adds N = 1e6 (exact extrapolated)
     python benchmarks/bench_tree.py --sizes --slop-grid 120000   # part 3: TreeCorr cost / error by slops
+    python benchmarks/bench_tree.py --sizes --budget 120000      # part 4: what a measured bound costs
 
 Exact results are cached in ``--cache`` (default benchmarks/.cache_tree) by (N, seed, noise).
 """
@@ -108,13 +109,19 @@ def coverage(res, ex):
 
 
 def part1(sizes, args):
-    print(f"# Part 1: shear-shear, 10 log bins 1-60', {WIDTH}x{WIDTH} deg, GRF signal 0.02 + noise 0.2; seed 1")
+    for kind in args.part1_kinds:
+        part1_kind(sizes, kind, args)
+
+
+def part1_kind(sizes, kind, args):
+    what = "GRF signal 0.02 + noise 0.2" if kind == "signal" else "pure noise 0.2"
+    print(f"# Part 1: shear-shear, 10 log bins 1-60', {WIDTH}x{WIDTH} deg, {what}; seed 1")
     print("# CPU s (wall s); errors in shot-noise sigma of exact; bound = |approx_error| + 2 sqrt(err^2 + sigma^2)")
     hdr = f"{'N':>8} {'TreeCorr':>13} {'tree':>13} {'tree+err':>13} {'auto+err':>13} {'exact':>15} " \
           f"{'slop':>6} {'bound':>6} {'true':>6} {'auto slop':>9} {'a.bound':>7} {'a.true':>6} {'exact/auto':>10}"
     print(hdr)
     for n in sizes:
-        cat = catalog(n, 1, "signal")
+        cat = catalog(n, 1, kind)
         _, c_tc, w_tc = timed(lambda: treecorr_default(cat))
         _, c_t, w_t = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", approx_error=False))
         if n <= args.auto_max:
@@ -123,7 +130,7 @@ def part1(sizes, args):
         else:       # the spot checks alone cost spot_fraction of exact: skipped where exact is extrapolated
             r_d, c_d, w_d = None, float("nan"), float("nan")
             r_a, c_a, w_a = None, float("nan"), float("nan")
-        ex = exact(n, 1, "signal", args.cache, args.exact_limit)
+        ex = exact(n, 1, kind, args.cache, args.exact_limit)
         star = "*" if ex.get("extrapolated") else ""
         ran = not ex.get("extrapolated")
         bound_d = worst(r_d, ex, "bound") if ran and r_d is not None else float("nan")
@@ -178,13 +185,15 @@ def part3(n, args):
     """TreeCorr's cost and true error over (bin_slop, angle_slop), whole-catalog tree, seed 1."""
     import treecorr
 
-    print(f"\n# Part 3: TreeCorr (whole catalog, no patches) at N = {n}, seed 1, signal: CPU s and worst true "
+    kind = args.slop_grid_kind
+    print(f"\n# Part 3: TreeCorr (whole catalog, no patches) at N = {n}, seed 1, {kind}: CPU s and worst true "
           f"error / sigma_shot (exact's) of xi+ and xi-")
-    cat = catalog(n, 1, "signal")
-    ex = exact(n, 1, "signal", args.cache, float("inf"))
+    cat = catalog(n, 1, kind)
+    ex = exact(n, 1, kind, args.cache, float("inf"))
     print(f"exact CPU {float(ex['cpu']):.1f}")
     tc = treecorr.Catalog(ra=cat.ra, dec=cat.dec, g1=cat.g1, g2=cat.g2, ra_units="deg", dec_units="deg")
-    for b, a in ((None, 0.1), (0.0, 0.1), (0.0, 0.05), (0.0, 0.03), (0.0, 0.02), (0.0, 0.01)):
+    for b, a in ((None, 0.1), (0.1, 0.1), (0.05, 0.1), (0.02, 0.1), (0.01, 0.1), (0.0, 0.1), (0.0, 0.05), (0.0, 0.03),
+                 (0.0, 0.02), (0.0, 0.01)):
         slops = dict(angle_slop=a) if b is None else dict(bin_slop=b, angle_slop=a)   # None: TreeCorr's default
         gg = treecorr.GGCorrelation(min_sep=BINS.min_sep, max_sep=BINS.max_sep, nbins=BINS.nbins, sep_units="arcmin",
                                     metric="Arc", **slops)
@@ -193,6 +202,43 @@ def part3(n, args):
         errs = {k: np.max(np.abs(getattr(gg, k) - ex[k]) / np.sqrt(ex["var" + k])) for k in ("xip", "xim")}
         print(f"bin_slop {b:5.3f} angle_slop {a:4.2f}  CPU {c:6.1f} (wall {w:5.1f})  xi+ {errs['xip']:.3f}  "
               f"xi- {errs['xim']:.3f}", flush=True)
+
+
+def part4(n, args):
+    """What a measured bound costs at N: the tree at bin_slop 0 and each angle_slop of ``--budget-slops``
+    alone, then with its error estimate under each ``--designs`` entry M:f:npatch (n_rotations,
+    spot_fraction, spot_npatch), seed 1, on the ``--budget-kinds`` catalogs."""
+    print(f"\n# Part 4: cost of the measured bound at N = {n}, seed 1, bin_slop 0; CPU s; errors and bounds in "
+          f"shot-noise sigma of exact (worst bin of xi+ and xi-)")
+    hdr = (f"{'catalog':>7} {'angle':>5} {'M:f:np':>9} {'CPU':>7} {'spots':>6} {'rots':>6} {'bound':>6} {'true':>6} "
+           f"{'sigma_r':>7} {'pass':>4} {'exact/CPU':>9}")
+    for kind in args.budget_kinds:
+        cat = catalog(n, 1, kind)
+        ex = exact(n, 1, kind, args.cache, float("inf"))
+        print(f"# {kind}: exact CPU {float(ex['cpu']):.1f}")
+        print(hdr)
+        for a in args.budget_slops:
+            r, c, _ = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", bin_slop=0.0, angle_slop=a,
+                                                   approx_error=False))
+            print(f"{kind:>7} {a:5.3f} {'tree':>9} {c:7.1f} {'':>6} {'':>6} {'':>6} {worst(r, ex, 'true'):6.3f} "
+                  f"{'':>7} {'':>4} {float(ex['cpu']) / c:9.2f}", flush=True)
+            if a < args.budget_min_slop:
+                continue
+            for design in args.designs:
+                m, f, npatch = design.split(":")
+                r, c, _ = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", bin_slop=0.0, angle_slop=a,
+                                                       approx_error=True, n_rotations=int(m), spot_fraction=float(f),
+                                                       spot_npatch=int(npatch), seed=1))
+                info = r.approx_info
+                bound = worst(r, ex, "bound")
+                sig = max(float(np.nanmax(r.approx_sigma[k] / np.sqrt(ex["var" + k]))) for k in ("xip", "xim"))
+                print(f"{kind:>7} {a:5.3f} {design:>9} {c:7.1f} {info['seconds_spot_checks']:6.1f} "
+                      f"{sum(info['seconds_tried']):6.1f} {bound:6.3f} {worst(r, ex, 'true'):6.3f} {sig:7.3f} "
+                      f"{'yes' if bound <= 0.1 else 'no':>4} {float(ex['cpu']) / c:9.2f}", flush=True)
+    print("# tree: cosmocorr's tree alone (whole catalog); M:f:np: with its error estimate (n_rotations, spot_fraction, "
+          "spot_npatch; patch by patch); spots, rots: CPU of the exact spot checks and of the rotations; bound: worst "
+          "|approx_error| + 2 sqrt(approx_error_err^2 + approx_sigma^2); sigma_r: worst approx_sigma; pass: bound <= 0.1 "
+          "(what bin_slop='auto' needs at approx_tol 0.1); exact/CPU >= 3 is the issue's target")
 
 
 def main():
@@ -204,6 +250,16 @@ def main():
     ap.add_argument("--exact-limit", type=float, default=600.0, help="extrapolate exact beyond this many CPU s")
     ap.add_argument("--slop-grid", type=int, default=0, metavar="N",
                     help="part 3: TreeCorr's CPU time and true error over (bin_slop, angle_slop) at N")
+    ap.add_argument("--part1-kinds", nargs="*", default=["signal"], choices=["signal", "noise"],
+                    help="part 1: the catalogs (GRF signal + noise, pure noise)")
+    ap.add_argument("--slop-grid-kind", default="signal", choices=["signal", "noise"])
+    ap.add_argument("--budget", type=int, default=0, metavar="N",
+                    help="part 4: CPU and bound of the error estimate at bin_slop 0 over angle_slops and designs at N")
+    ap.add_argument("--budget-slops", type=float, nargs="*", default=[0.05, 0.03, 0.02, 0.01])
+    ap.add_argument("--budget-min-slop", type=float, default=0.02,
+                    help="part 4: below this angle_slop only the tree alone is timed")
+    ap.add_argument("--designs", nargs="*", default=["8:0.1:20", "16:0.05:40"], metavar="M:f:npatch")
+    ap.add_argument("--budget-kinds", nargs="*", default=["noise"], choices=["noise", "signal"])
     ap.add_argument("--auto-max", type=int, default=200000, help="skip the error estimates (tree+err, bin_slop='auto') in part 1 above this N")
     ap.add_argument("--cache", default=os.path.join(os.path.dirname(__file__), ".cache_tree"))
     args = ap.parse_args()
@@ -215,6 +271,8 @@ def main():
         part2(args.coverage, args.coverage_n, args)
     if args.slop_grid:
         part3(args.slop_grid, args)
+    if args.budget:
+        part4(args.budget, args)
 
 
 if __name__ == "__main__":

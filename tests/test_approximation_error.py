@@ -227,6 +227,9 @@ def test_auto_lowers_angle_slop_and_records_it():
     assert info["angle_slop_tried"][0] == pytest.approx(0.1)
     assert min(info["angle_slop_tried"]) < 0.1 and info["bin_slop_tried"][-1] == 0.0
     assert r.angle_slop == info["angle_slop"] == info["angle_slop_tried"][-1] and r.bin_slop == 0.0
+    # the CPU split: spot checks and every rung's rotations are parts of the whole measurement
+    assert 0 < info["seconds_spot_checks"] and all(t > 0 for t in info["seconds_tried"])
+    assert info["seconds_spot_checks"] + sum(info["seconds_tried"]) <= info["seconds_total"]
     tc = treecorr.Catalog(ra=cat.ra, dec=cat.dec, g1=cat.g1, g2=cat.g2, ra_units="deg", dec_units="deg")
     gg = treecorr.GGCorrelation(min_sep=2.0, max_sep=20.0, nbins=6, sep_units="arcmin", metric="Arc",
                                 bin_slop=0.0, angle_slop=r.angle_slop)
@@ -246,6 +249,10 @@ def test_rungs_order_and_skipping():
     assert rungs == [(0.5, 0.1), (0.1, 0.1), (0.0, 0.1), (0.0, 0.05), (0.0, 0.02), (0.0, 0.01), (0.0, 0.0)]
     # bound 10x the tolerance at bin_slop 0.5: 0.05 and above cannot pass, so bin_slop 0 next
     assert _next_rungs(rungs, (0.5, 0.1), 1.0, 0.1)[0] == (0.0, 0.1)
+    # bound 2x at bin_slop 0.5: with a bound ~ sqrt(bin_slop), bin_slop <= 0.5 / 2**2 = 0.125 next
+    # (0.2 could not pass; a linear bound would have kept it)
+    two = slop_rungs((0.5, 0.2, 0.1, 0.0), 0.1)
+    assert _next_rungs(two, (0.5, 0.1), 0.2, 0.1) == [(0.1, 0.1), (0.0, 0.1)]
     # at bin_slop 0, angle_slop 0.1 with bound 4x: angle_slop <= 0.025 next
     assert _next_rungs(rungs, (0.0, 0.1), 0.4, 0.1) == [(0.0, 0.02), (0.0, 0.01), (0.0, 0.0)]
     assert slop_rungs((0.5, 0.1), 0.1, (0.05,)) == [(0.5, 0.1), (0.1, 0.1)]   # no bin_slop 0: no angle rungs

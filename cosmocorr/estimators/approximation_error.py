@@ -64,6 +64,7 @@ statistical sigma of every bin, lowering bin_slop and then, at bin_slop 0, angle
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from types import SimpleNamespace
 
@@ -359,6 +360,8 @@ class SpotChecks:
         Exact sums of each drawn unit (dict of sum sets; empty: no pair).
     parts : list
         ``parts[k][p]``: input k's objects in patch p (None for a patch no drawn unit uses).
+    seconds : float
+        CPU time of the exact sums of the drawn units.
     """
 
     npatch: int
@@ -368,6 +371,7 @@ class SpotChecks:
     n_h: np.ndarray
     exact: list = field(default_factory=list)
     parts: list = field(default_factory=list)
+    seconds: float = 0.0
 
     @property
     def n_units(self):
@@ -428,10 +432,12 @@ def draw_spot_checks(problem, exact_engine, fraction, npatch, rng, progress=Fals
         members = {k: np.flatnonzero(lab == k) for k in needed}
         parts.append([obj.subset(members[k]) if k in members and members[k].size else None for k in range(npatch)])
     spots = SpotChecks(npatch, units, strata[chosen], N_h, n_h, parts=parts)
+    t0 = time.process_time()
     with progress_bar(len(units), desc="exact spot checks", progress=progress) as bar:
         for a, b in units:
             spots.exact.append(problem.unit_sums(exact_engine, parts, int(a), int(b)) or {})
             bar.update()
+    spots.seconds = time.process_time() - t0
     return spots
 
 
@@ -748,14 +754,14 @@ def _seeds(seed):
     return ss.spawn(2)
 
 
-def _next_slops(slops, s, ratio, approx_tol):
+def _next_slops(slops, s, ratio, approx_tol, power=1.0):
     """The ladder below ``s`` without the entries a failed step makes hopeless: assuming the
-    bound grows at least linearly with bin_slop, a slop above s approx_tol / ratio cannot pass;
-    the smallest entry is always kept."""
+    bound grows at least like slop**power, a slop above s (approx_tol / ratio)**(1 / power)
+    cannot pass; the smallest entry is always kept."""
     rest = [x for x in slops if x < s]
     if not rest or not np.isfinite(ratio) or ratio <= 0:
         return rest
-    limit = s * approx_tol / ratio
+    limit = s * (approx_tol / ratio) ** (1.0 / power)
     keep = [x for x in rest if x <= limit]
     return keep if keep else rest[-1:]
 
@@ -799,18 +805,28 @@ def slop_rungs(ladder, angle_slop, angle_ladder=()):
     return rungs
 
 
+#: how fast the bound is assumed to grow at least with the slop being lowered (bound ~ slop**power):
+#: pairs put in the wrong bin add a noise-like error, and their fraction is about proportional to
+#: bin_slop, so in noise-dominated bins the error grows like sqrt(bin_slop); the projection error
+#: grows about linearly with angle_slop (docs/tree_error.md, "What a measured bound costs"). A power
+#: above the true one skips fewer rungs (more are tried); one below it may skip a rung that would
+#: have passed (a finer, costlier slop is then chosen, never a less accurate one).
+BIN_SLOP_POWER, ANGLE_SLOP_POWER = 0.5, 1.0
+
+
 def _next_rungs(rungs, failed, ratio, approx_tol):
     """The rungs after a failed one, without those :func:`_next_slops` makes hopeless: the slop
     the ladder is lowering (bin_slop while angle_slop stays, then angle_slop at bin_slop 0) is
-    assumed to move the bound at least linearly."""
+    assumed to move the bound at least like bin_slop**:data:`BIN_SLOP_POWER` or
+    angle_slop**:data:`ANGLE_SLOP_POWER`."""
     b, a = failed
     rest = rungs[rungs.index(failed) + 1:]
     same = [r for r in rest if r[1] == a]          # lowering bin_slop at this angle_slop
     lower = [r for r in rest if r[1] < a]          # lowering angle_slop at bin_slop 0
     if b > 0:
-        same = [(x, a) for x in _next_slops([r[0] for r in same] + [b], b, ratio, approx_tol)]
+        same = [(x, a) for x in _next_slops([r[0] for r in same] + [b], b, ratio, approx_tol, BIN_SLOP_POWER)]
         return same + lower
-    return [(0.0, x) for x in _next_slops([r[1] for r in lower] + [a], a, ratio, approx_tol)]
+    return [(0.0, x) for x in _next_slops([r[1] for r in lower] + [a], a, ratio, approx_tol, ANGLE_SLOP_POWER)]
 
 
 def choose_bin_slop(problem, make_tree_engine, exact_engine, *, bin_slop="auto", ladder=DEFAULT_LADDER,
@@ -871,8 +887,6 @@ def choose_bin_slop(problem, make_tree_engine, exact_engine, *, bin_slop="auto",
         Every rung tried, in order (each evaluated on the result at the first rung).
     spots : SpotChecks
     """
-    import time
-
     s_rot, s_spot = _seeds(seed)
     rotations = random_rotations(n_rotations, s_rot)
     auto = isinstance(bin_slop, str)
@@ -1073,6 +1087,7 @@ def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, appro
         if bin_slop_ladder is not None:
             raise ValueError("bin_slop_ladder is used only with bin_slop='auto'")
     backend = estimator_kwargs.get("backend")
+    t0 = time.process_time()
     result, chosen, tried, spots = choose_bin_slop(
         problem, lambda s, a: pair_sum_method("tree", bin_slop=s, angle_slop=a), pair_sum_method(
             "exact", backend=backend), bin_slop="auto" if auto else bin_slop, ladder=ladder or DEFAULT_LADDER,
@@ -1081,6 +1096,7 @@ def tree_with_error(kind, inputs, bins, *, bin_slop=None, angle_slop=None, appro
     info = {"bin_slop_auto": auto, "bin_slop_tried": [e.bin_slop for e in tried],
             "angle_slop_tried": [e.angle_slop for e in tried], "angle_slop": chosen.angle_slop,
             "seconds_tried": [e.seconds for e in tried], "rotations_tried": [e.n_rotations for e in tried],
+            "seconds_spot_checks": spots.seconds, "seconds_total": time.process_time() - t0,
             "worst_bound_over_sigma": [e.worst_ratio() for e in tried], "approx_tol": approx_tol,
             "z": Z_COVERAGE, "n_rotations": n_rotations, "spot_fraction": spot_fraction, "npatch": spots.npatch,
             "n_units": spots.n_units, "n_spot": len(spots.units),
