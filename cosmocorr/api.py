@@ -17,6 +17,7 @@ from ._validate import check_bool, check_choice, check_positive_int, check_real,
 from .estimators.approximation_error import check_approx_settings, check_ladder, tree_with_error
 from .estimators.pair_sums import check_catalog
 from .estimators.rho import check_stars
+from .clustering.reduction import CLUSTER_WEIGHTS
 from .sky import Bins
 from .sky.catalog import concatenate_catalogs
 from .uncertainty import (clustered_field_correlation, clustered_landy_szalay, clustered_rho_statistics,
@@ -129,7 +130,7 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
                 fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                 tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
                 bin_slop=None, angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8, spot_fraction=0.1,
-                spot_npatch=20, bin_slop_ladder=None, coarse_to_fine=None):
+                spot_npatch=20, bin_slop_ladder=None, coarse_to_fine=None, cluster_weights="members"):
     """Shear-shear correlation xi+(theta), xi-(theta) (paper eqs. 7-8).
 
     Without ``n_clusters``: the exact estimator over all pairs
@@ -166,6 +167,10 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
         Without ``n_clusters``: ``"exact"`` (default, every pair) or ``"tree"`` (TreeCorr's tree,
         :mod:`cosmocorr.backends.tree`; the same result type, ``var_method`` and files). With
         ``n_clusters`` only ``"exact"``.
+    cluster_weights : {"members", "equal"}
+        Algorithm 1 only: the weight of each cluster object in the pair sums, its members' total
+        weight (default) or 1 for every cluster (the paper's authors' code;
+        :func:`cosmocorr.clustering.cluster_objects`). Recorded on the result.
     bin_slop, angle_slop, approx_tol :
         ``method="tree"`` settings (TreeCorr's meanings and defaults; see
         :func:`cosmocorr.estimators.shear_shear`); the values used are on the result.
@@ -189,6 +194,7 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     -------
     ShearShearResult or ClusteredShearShearResult
     """
+    check_choice(cluster_weights, "cluster_weights", CLUSTER_WEIGHTS)
     approx = _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction,
                            spot_npatch, bin_slop_ladder, (cat1, cat2))
     if approx:
@@ -217,7 +223,8 @@ def shear_shear(cat1, cat2=None, bins=None, *, min_sep=None, max_sep=None, nbins
     return clustered_shear_shear(cat1, cat2, bins, n_clusters=n_clusters, assignment=assignment,
                                  n_samples=n_samples, seed=seed, fuzziness=fuzziness, backend=backend,
                                  progress=progress, tol=tol, max_iter=max_iter, accelerate=accelerate, init=init,
-                                 weight_factor=weight_factor, coarse_to_fine=coarse_to_fine)
+                                 weight_factor=weight_factor, coarse_to_fine=coarse_to_fine,
+                                 cluster_weights=cluster_weights)
 
 
 @_executor_args
@@ -302,7 +309,8 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
                    fuzziness=2.0, progress=False, var_method="shot", cross_patch_weight="simple", num_bootstrap=500,
                    tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, method="exact",
                    bin_slop=None, angle_slop=None, approx_tol=None, approx_error=None, n_rotations=8,
-                   spot_fraction=0.1, spot_npatch=20, bin_slop_ladder=None, coarse_to_fine=None):
+                   spot_fraction=0.1, spot_npatch=20, bin_slop_ladder=None, coarse_to_fine=None,
+                   cluster_weights="members"):
     """rho0..rho5 (paper eqs. 2-6; rho0 = <e_model^* e_model>, Gatti et al. 2021, arXiv:2011.03408):
     exact, or by Algorithm 1 on the stars with ``n_clusters``
     (:func:`cosmocorr.uncertainty.clustered_rho_statistics`). ``method="tree"`` (with
@@ -329,12 +337,16 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
         (``RhoResult.cov``), TreeCorr's meanings; the patch methods need stars with patches.
     tol, max_iter, accelerate, init, weight_factor :
         Fuzzy c-means settings of Algorithm 1 (:func:`cosmocorr.fuzzy_c_means`).
+    cluster_weights : {"members", "equal"}
+        Algorithm 1 only, as :func:`shear_shear` (recorded in ``result.extra`` and on each
+        entry).
 
     Returns
     -------
     RhoResult
         ``result["rho1"].xip`` etc.; empty bins hold NaN.
     """
+    check_choice(cluster_weights, "cluster_weights", CLUSTER_WEIGHTS)
     approx = _approx_route(method, bin_slop, approx_error, n_clusters, n_rotations, spot_fraction,
                            spot_npatch, bin_slop_ladder, (getattr(stars, "catalog", None),))
     if approx:
@@ -359,7 +371,8 @@ def rho_statistics(stars, bins=None, *, min_sep=None, max_sep=None, nbins=None, 
     return clustered_rho_statistics(stars, bins, n_clusters=n_clusters, assignment=assignment,
                                     n_samples=n_samples, seed=seed, fuzziness=fuzziness, backend=backend,
                                     progress=progress, tol=tol, max_iter=max_iter, accelerate=accelerate, init=init,
-                                    weight_factor=weight_factor, coarse_to_fine=coarse_to_fine)
+                                    weight_factor=weight_factor, coarse_to_fine=coarse_to_fine,
+                                    cluster_weights=cluster_weights)
 
 
 def _field_api(name, result_name, clustered_result, first, second, randoms_doc):

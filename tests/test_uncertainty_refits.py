@@ -8,7 +8,7 @@ import treecorr
 
 import cosmocorr as cc
 from cosmocorr.clustering import cluster_objects, greedy_assignments
-from cosmocorr.sky.synthetic import synthetic_shear_catalog
+from cosmocorr.sky.synthetic import synthetic_shear_catalog, synthetic_star_catalog
 from cosmocorr.uncertainty.resampling import block_indices
 
 cu = importlib.import_module("cosmocorr.uncertainty.clustering_uncertainty")
@@ -147,3 +147,39 @@ def test_subset_block_estimate_is_the_greedy_estimate_of_the_rows_kept(monkeypat
         np.testing.assert_allclose(u.bootstrap_samples["xip"][i], treecorr_xip(cat.subset(idx), fit, "members"),
                                    rtol=1e-6, atol=1e-14)
     np.testing.assert_allclose(u.sigma_aleatoric["xip"], np.std(u.bootstrap_samples["xip"], axis=0, ddof=1))
+
+
+def treecorr_cluster_xip(ra, dec, w, field, fit, cluster_weights):
+    """xi+ of the greedy cluster objects of ``field`` (complex, averaged with weights w within
+    clusters) by TreeCorr brute force, the cluster objects weighted by their members' weights or 1."""
+    a = greedy_assignments(fit.membership)
+    c = fit.n_clusters
+    sw = np.bincount(a, weights=w, minlength=c)
+    keep = sw > 0
+    g = [np.bincount(a, weights=w * q, minlength=c)[keep] / sw[keep] for q in (field.real, field.imag)]
+    cw = sw[keep] if cluster_weights == "members" else np.ones(keep.sum())
+    gg = treecorr.GGCorrelation(min_sep=BINS.min_sep, max_sep=BINS.max_sep, nbins=BINS.nbins, bin_type="Linear",
+                                sep_units="arcmin", brute=True, metric="Arc")
+    gg.process(treecorr.Catalog(ra=fit.centers[keep, 0], dec=fit.centers[keep, 1], g1=g[0], g2=g[1], w=cw,
+                                ra_units="deg", dec_units="deg"))
+    return gg.xip
+
+
+@pytest.mark.parametrize("weights", ["members", "equal"])
+def test_algorithm1_estimators_take_cluster_weights(weights):
+    """shear_shear and rho_statistics with n_clusters pass cluster_weights to the cluster objects:
+    their greedy estimate equals TreeCorr on the cluster objects weighted that way."""
+    cat = synthetic_shear_catalog(200, seed=2)
+    r = cc.shear_shear(cat, bins=BINS, n_clusters=20, assignment="greedy", seed=1, cluster_weights=weights)
+    assert r.cluster_weights == weights
+    np.testing.assert_allclose(r.xip, treecorr_cluster_xip(cat.ra, cat.dec, cat.w, cat.g, r.clustering, weights),
+                               rtol=1e-6, atol=1e-14)
+    stars = synthetic_star_catalog(200, seed=3)
+    rho = cc.rho_statistics(stars, BINS, n_clusters=20, assignment="greedy", seed=1, cluster_weights=weights)
+    assert rho.extra["cluster_weights"] == weights == rho["rho1"].cluster_weights
+    fit = rho.extra["clustering"]
+    ref = treecorr_cluster_xip(stars.catalog.ra, stars.catalog.dec, stars.catalog.w, stars.fields()["de"], fit,
+                               weights)
+    np.testing.assert_allclose(rho["rho1"].xip, ref, rtol=1e-6, atol=1e-14)
+    with pytest.raises(ValueError, match="cluster_weights"):
+        cc.rho_statistics(stars, BINS, n_clusters=20, cluster_weights="unit")

@@ -24,6 +24,7 @@ from .._validate import check_choice, check_positive_int, check_seed
 from .._warnings import emit_warning as warn
 from ..clustering import (FuzzyCMeansResult, cluster_objects, fit_clusters, fuzzy_c_means, greedy_assignments,
                           sample_assignments)
+from ..clustering.reduction import CLUSTER_WEIGHTS
 from ..estimators import RHO_FIELDS, LandySzalayResult, RhoResult, ShearShearResult, naive_pair_sums, rho_pair_sums
 from ..estimators.field_correlations import (CountScalarResult, CountShearResult, ScalarScalarResult,
                                              ScalarShearResult, field_of, var_num_of)
@@ -108,6 +109,7 @@ class ClusteredShearShearResult(ShearShearResult):
     clustering: FuzzyCMeansResult = field(default=None, repr=False)
     assignment: str = "sample"
     converged: bool = True
+    cluster_weights: str = "members"
 
     @property
     def centers(self):
@@ -126,7 +128,7 @@ def _nanmean(a):
         return np.nanmean(a, axis=0)
 
 
-def _combine_shear(bins, per_sample, clustering, assignment, converged=None):
+def _combine_shear(bins, per_sample, clustering, assignment, converged=None, cluster_weights="members"):
     s = _stack(per_sample, ("meanr", "meanlogr", "xip", "xim", "xip_im", "xim_im", "npairs", "weight", "varxip",
                             "varxim"))
     varxip, varxim = _nanmean(s["varxip"]), _nanmean(s["varxim"])
@@ -138,20 +140,23 @@ def _combine_shear(bins, per_sample, clustering, assignment, converged=None):
         cov=None, var_method="shot", varg1=r0.varg1, varg2=r0.varg2,
         xip_samples=s["xip"], xim_samples=s["xim"], xip_std=_std(s["xip"]),
         xim_std=_std(s["xim"]), clustering=clustering, assignment=assignment,
-        converged=bool(clustering.converged if converged is None else converged),
+        converged=bool(clustering.converged if converged is None else converged), cluster_weights=cluster_weights,
     )
 
 
 def clustered_shear_shear(cat1, cat2, bins, n_clusters, assignment="sample", n_samples=10, seed=None,
                           fuzziness=2.0, backend=None, progress=False, clustering=None, clustering2=None,
-                          tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, coarse_to_fine=None):
+                          tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, coarse_to_fine=None,
+                          cluster_weights="members"):
     """xi+/xi- by Algorithm 1 (see :func:`cosmocorr.shear_shear` with ``n_clusters``).
 
     ``cat2`` (cross-correlation) is clustered on its own. ``clustering``/``clustering2`` pass
     precomputed :class:`FuzzyCMeansResult` objects instead of fitting. ``fuzziness``, ``tol``,
     ``max_iter``, ``accelerate``, ``init``, ``weight_factor``, ``coarse_to_fine`` go to
-    :func:`cosmocorr.fuzzy_c_means`.
+    :func:`cosmocorr.fuzzy_c_means`. ``cluster_weights`` (``"members"`` or ``"equal"``) weights
+    the cluster objects (:func:`cosmocorr.clustering.cluster_objects`).
     """
+    check_choice(cluster_weights, "cluster_weights", CLUSTER_WEIGHTS)
     opts = dict(fuzziness=fuzziness, tol=tol, max_iter=max_iter, accelerate=accelerate, init=init,
                 weight_factor=weight_factor, coarse_to_fine=coarse_to_fine)
     n_samples, fit_seed, rng = _setup(n_samples, assignment, seed)
@@ -166,11 +171,12 @@ def clustered_shear_shear(cat1, cat2, bins, n_clusters, assignment="sample", n_s
         varg["varg2"] = field_variance(cat2.g, cat2.w)
     # the draws are independent tasks (local threads, or a Dask client from client= / set_executor)
     client = resolve_client()
-    shared = scatter(client, (cat1, cat2, fit1.centers, None if cat2 is None else fit2.centers, bins, backend, varg))
+    shared = scatter(client, (cat1, cat2, fit1.centers, None if cat2 is None else fit2.centers, bins, backend, varg,
+                              cluster_weights))
     tasks = [(shared, a1[s], None if cat2 is None else a2[s]) for s in range(a1.shape[0])]
     with progress_bar(len(tasks), "Algorithm 1 samples", progress) as bar:
         results = task_map(_shear_draw, tasks, client=client, progress=bar)
-    return _combine_shear(bins, results, fit1, assignment, converged)
+    return _combine_shear(bins, results, fit1, assignment, converged, cluster_weights)
 
 
 @dataclass
@@ -238,32 +244,39 @@ def rho_draws(stars, bins, fit, assignments, backend=None, progress=False, desc=
 
 def clustered_rho_statistics(stars, bins, n_clusters, assignment="sample", n_samples=10, seed=None,
                              fuzziness=2.0, backend=None, progress=False, clustering=None,
-                             tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, coarse_to_fine=None):
+                             tol=1e-6, max_iter=300, accelerate=False, init=None, weight_factor=0.0, coarse_to_fine=None,
+                             cluster_weights="members"):
     """rho0..rho5 by Algorithm 1 (see :func:`cosmocorr.rho_statistics` with ``n_clusters``).
 
-    The stars are clustered once; each draw averages e, delta e and e dT/T within clusters.
+    The stars are clustered once; each draw averages e, delta e and e dT/T within clusters, and
+    weights each cluster object as ``cluster_weights`` says (``"members"``: its members' total
+    weight; ``"equal"``: 1; :func:`cosmocorr.clustering.cluster_objects`).
     Returns a :class:`~cosmocorr.estimators.RhoResult` whose entries are
     :class:`ClusteredShearShearResult` (``xip_samples``, ``xip_std``, ...).
     """
+    check_choice(cluster_weights, "cluster_weights", CLUSTER_WEIGHTS)
     n_samples, fit_seed, rng = _setup(n_samples, assignment, seed)
     fit = fit_catalog(stars.catalog, n_clusters, fit_seed, clustering, backend, fuzziness=fuzziness, tol=tol,
                       max_iter=max_iter, accelerate=accelerate, init=init, weight_factor=weight_factor,
                       coarse_to_fine=coarse_to_fine)
-    draws = rho_draws(stars, bins, fit, assign(fit.membership, assignment, rng, n_samples), backend, progress)
-    rho = {name: _combine_shear(bins, res, fit, assignment) for name, res in draws.items()}
-    return RhoResult(bins, rho, extra={"clustering": fit, "assignment": assignment, "converged": fit.converged})
+    draws = rho_draws(stars, bins, fit, assign(fit.membership, assignment, rng, n_samples), backend, progress,
+                      cluster_weights=cluster_weights)
+    rho = {name: _combine_shear(bins, res, fit, assignment, cluster_weights=cluster_weights)
+           for name, res in draws.items()}
+    return RhoResult(bins, rho, extra={"clustering": fit, "assignment": assignment, "converged": fit.converged,
+                                       "cluster_weights": cluster_weights})
 
 
 
 
 def _shear_draw(shared, a1, a2):
     """One Algorithm 1 draw of xi+/xi- (steps 4-9) for the assignments ``a1`` (and ``a2``)."""
-    cat1, cat2, centers1, centers2, bins, backend, varg = shared
-    c1, f1 = cluster_objects(centers1, a1, cat1.w, {"g": cat1.g})
+    cat1, cat2, centers1, centers2, bins, backend, varg, cluster_weights = shared
+    c1, f1 = cluster_objects(centers1, a1, cat1.w, {"g": cat1.g}, cluster_weights=cluster_weights)
     if cat2 is None:
         sums = naive_pair_sums(c1, None, bins, backend=backend, g1=f1["g"], g2=f1["g"])
     else:
-        c2, f2 = cluster_objects(centers2, a2, cat2.w, {"g": cat2.g})
+        c2, f2 = cluster_objects(centers2, a2, cat2.w, {"g": cat2.g}, cluster_weights=cluster_weights)
         sums = naive_pair_sums(c1, c2, bins, backend=backend, g1=f1["g"], g2=f2["g"])
     return ShearShearResult.from_sums(bins, sums, **varg)
 
