@@ -32,19 +32,9 @@ def record_fits(monkeypatch):
 
 
 def treecorr_xip(cat, fit, cluster_weights):
-    """xi+ of the greedy cluster objects by TreeCorr (brute force, Arc metric), built by hand.
+    """xi+ of the greedy cluster objects of a shear catalog by TreeCorr (:func:`treecorr_cluster_xip`).
     TreeCorr keeps cell weights in single precision, hence rtol 1e-6 where it is compared."""
-    a = greedy_assignments(fit.membership)
-    c = fit.n_clusters
-    sw = np.bincount(a, weights=cat.w, minlength=c)
-    keep = sw > 0
-    g = [np.bincount(a, weights=cat.w * q, minlength=c)[keep] / sw[keep] for q in (cat.g1, cat.g2)]
-    w = sw[keep] if cluster_weights == "members" else np.ones(keep.sum())
-    gg = treecorr.GGCorrelation(min_sep=BINS.min_sep, max_sep=BINS.max_sep, nbins=BINS.nbins, bin_type="Linear",
-                                sep_units="arcmin", brute=True, metric="Arc")
-    gg.process(treecorr.Catalog(ra=fit.centers[keep, 0], dec=fit.centers[keep, 1], g1=g[0], g2=g[1], w=w,
-                                ra_units="deg", dec_units="deg"))
-    return gg.xip
+    return treecorr_cluster_xip(cat.ra, cat.dec, cat.w, cat.g, fit, cluster_weights)
 
 
 def matched(c1, c2):
