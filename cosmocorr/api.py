@@ -14,10 +14,10 @@ from . import estimators
 from ._parallel import check_num_threads, using_executor, using_threads
 from ._progress import reporting
 from ._validate import check_bool, check_choice, check_positive_int, check_real, check_seed
+from .clustering.reduction import CLUSTER_WEIGHTS
 from .estimators.approximation_error import check_approx_settings, check_ladder, tree_with_error
 from .estimators.pair_sums import check_catalog
 from .estimators.rho import check_stars
-from .clustering.reduction import CLUSTER_WEIGHTS
 from .sky import Bins
 from .sky.catalog import concatenate_catalogs
 from .uncertainty import (clustered_field_correlation, clustered_landy_szalay, clustered_rho_statistics,

@@ -99,7 +99,8 @@ class ClusteredShearShearResult(ShearShearResult):
     the std is NaN, never 0. ``meanlogr``, ``varxip``, ``varxim`` are the means over samples of the
     cluster objects' values, the variances being the shot noise of the original objects' fields
     (``2 varg1 varg2 / weight``); ``cov`` their diagonal. ``converged`` records whether the fuzzy
-    c-means fit converged (a :class:`cosmocorr.ConvergenceWarning` was emitted otherwise).
+    c-means fit converged (a :class:`cosmocorr.ConvergenceWarning` was emitted otherwise);
+    ``cluster_weights`` how the cluster objects were weighted (``"members"`` or ``"equal"``).
     """
 
     xip_samples: np.ndarray = None
