@@ -20,6 +20,7 @@ exact (error estimate included). Prints every seed and the mean and spread over 
     python benchmarks/bench_tree.py --big                 # adds N = 1e6 (exact extrapolated)
     python benchmarks/bench_tree.py --sizes --slop-grid 120000   # part 3: TreeCorr cost / error by slops
     python benchmarks/bench_tree.py --sizes --budget 120000      # part 4: what a measured bound costs
+    python benchmarks/bench_tree.py --sizes --study 1 2 3 4 5 [--study-slop 0 0.05]   # part 5: a candidate estimate
 
 Exact results are cached in ``--cache`` (default benchmarks/.cache_tree) by (N, seed, noise).
 """
@@ -241,6 +242,108 @@ def part4(n, args):
           "(what bin_slop='auto' needs at approx_tol 0.1); exact/CPU >= 3 is the issue's target")
 
 
+def model_assisted(problem, runs, spots, base):
+    """A candidate systematic estimate, measured here and not built into cosmocorr: model-assisted
+    rather than Horvitz-Thompson. Per statistic and bin, with d_u the effect of drawn unit u's
+    rotation-mean difference (tree - exact) on the statistic and x_u that of its exact numerators:
+    b = sum_u d_u + beta (X - sum_u x_u), beta the least-squares slope of d on x through 0 and X the
+    statistic itself (all units' x); the undrawn units' residuals are taken as independent with
+    variance rho sigma_u^2 (sigma_u^2 their rotation variance, rho from the drawn residuals less
+    their rotation noise). Returns (b, its standard error), dicts statistic -> per-bin array."""
+    from cosmocorr.estimators import approximation_error as ae
+
+    S = ae._result_sums(problem, base)
+    f0 = problem.statistics(S)
+    names, n, M, nb = list(f0), len(runs), len(runs[0]), problem.bins.nbins
+
+    def effect(delta):
+        f = problem.statistics(ae._plus(S, [delta], [-1.0]))
+        return {k: f0[k] - f[k] for k in names}
+
+    means = [ae._mean(r) for r in runs]
+    d, x, X = ({k: np.zeros((n, nb)) for k in names}, {k: np.zeros((n, nb)) for k in names},
+               {k: np.zeros((n, M, nb)) for k in names})
+    for u in range(n):
+        ex = spots.exact[u]
+        nums = {s: {key: (v if key != "weight" else np.zeros_like(v)) for key, v in sums.items()} for s, sums in ex.items()}
+        for target, delta in ((d, ae._sub(means[u], ex)), (x, nums)):
+            e = effect(delta) if delta else {k: np.zeros(nb) for k in names}
+            for k in names:
+                target[k][u] = np.nan_to_num(e[k])
+        for m, r in enumerate(runs[u]):
+            e = problem.statistics(ae._plus(S, [ae._sub(r, means[u])], [1.0]))
+            for k in names:
+                X[k][u, m] = np.nan_to_num(e[k] - f0[k])
+    b, err = {}, {}
+    for k in names:
+        dev = X[k] - X[k].mean(axis=1, keepdims=True)
+        var_u = (dev ** 2).sum(axis=1) / (M - 1)
+        noise = (dev.sum(axis=0) ** 2).sum(axis=0) / (M - 1) / M      # rotation noise of sum_u d_u
+        sxx = (x[k] ** 2).sum(axis=0)
+        safe = np.where(sxx > 0, sxx, 1.0)
+        beta = np.where(sxx > 0, (x[k] * d[k]).sum(axis=0) / safe, 0.0)
+        resid = d[k] - beta * x[k]
+        var_beta = np.where(sxx > 0, (x[k] ** 2 * resid ** 2).sum(axis=0) / safe ** 2, 0.0)
+        undrawn_x = np.nan_to_num(f0[k]) - x[k].sum(axis=0)
+        undrawn_var = np.maximum((spots.weights[:, None] * var_u).sum(axis=0) - var_u.sum(axis=0), 0.0)
+        rho = np.maximum(0.0, (resid ** 2 - var_u / M).sum(axis=0) / np.maximum(var_u.sum(axis=0), 1e-300))
+        b[k] = d[k].sum(axis=0) + beta * undrawn_x
+        err[k] = np.sqrt(noise + var_beta * undrawn_x ** 2 + rho * undrawn_var)
+    return b, err
+
+
+def part5(seeds, n, args):
+    """The model-assisted candidate (:func:`model_assisted`) against the current estimate on the same
+    tree runs: coverage and bound at ``--study-slop`` (default TreeCorr's), per seed and catalog."""
+    from cosmocorr.estimators import approximation_error as ae
+
+    slop = args.study_slop
+    print(f"\n# Part 5: a model-assisted systematic estimate (not in cosmocorr) vs the current one, N = {n}, "
+          f"seeds {seeds}, slops {'TreeCorr default' if slop is None else slop}; bounds in shot-noise sigma")
+    print(f"{'seed':>5} {'catalog':>8} {'cover now':>9} {'cover MA':>8} {'worst bound now':>15} {'worst bound MA':>14} "
+          f"{'worst true':>10} {'med bound/sig_r now':>19} {'med bound/sig_r MA':>18}")
+    caught, real = {}, ae.choose_bin_slop
+
+    def catch(problem, *a, **k):
+        out = real(problem, *a, **k)
+        caught.update(problem=problem, result=out[0], chosen=out[1], spots=out[3])
+        return out
+
+    ae.choose_bin_slop = catch
+    hits = {"now": [], "MA": []}
+    try:
+        for seed in seeds:
+            for kind in ("signal", "noise"):
+                cat = catalog(n, seed, kind)
+                ex = exact(n, seed, kind, args.cache, float("inf"))
+                kw = {} if slop is None else dict(bin_slop=slop[0], angle_slop=slop[1])
+                res = cc.shear_shear(cat, bins=BINS, method="tree", approx_error=True, seed=seed, **kw)
+                b, err = model_assisted(caught["problem"], caught["chosen"].unit_runs, caught["spots"], caught["result"])
+                row = {"now": [], "MA": [], "bnow": [], "bMA": [], "rnow": [], "rMA": [], "true": []}
+                for k in ("xip", "xim"):
+                    sig = np.sqrt(ex["var" + k])
+                    delta = getattr(res, k) - ex[k]
+                    ok = np.isfinite(delta) & (np.abs(delta) > 0)
+                    sr = res.approx_sigma[k]
+                    for name, bb, ee in (("now", res.approx_error[k], res.approx_error_err[k]), ("MA", b[k], err[k])):
+                        tot = np.hypot(ee, sr)
+                        bound = np.abs(bb) + 2 * tot
+                        row[name] += list((np.abs(delta - bb) <= 2 * tot)[ok])
+                        row["b" + name] += list((bound / sig)[ok])
+                        row["r" + name] += list((bound / np.where(sr > 0, sr, np.nan))[ok])
+                    row["true"] += list((np.abs(delta) / sig)[ok])
+                hits["now"] += row["now"]
+                hits["MA"] += row["MA"]
+                print(f"{seed:>5} {kind:>8} {np.mean(row['now']):9.2f} {np.mean(row['MA']):8.2f} {max(row['bnow']):15.3f} "
+                      f"{max(row['bMA']):14.3f} {max(row['true']):10.3f} {np.nanmedian(row['rnow']):19.2f} "
+                      f"{np.nanmedian(row['rMA']):18.2f}", flush=True)
+    finally:
+        ae.choose_bin_slop = real
+    print(f"{'all':>5} {'':>8} {np.mean(hits['now']):9.3f} {np.mean(hits['MA']):8.3f}   ({len(hits['now'])} bins)")
+    print("# cover: fraction of bins with |delta - b| <= 2 sqrt(err^2 + approx_sigma^2); bound = |b| + 2 sqrt(...); "
+          "sig_r = approx_sigma (the same random part for both)")
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", type=int, nargs="*", default=[10000, 100000])
@@ -260,6 +363,10 @@ def main():
                     help="part 4: below this angle_slop only the tree alone is timed")
     ap.add_argument("--designs", nargs="*", default=["8:0.1:20", "16:0.05:40"], metavar="M:f:npatch")
     ap.add_argument("--budget-kinds", nargs="*", default=["noise"], choices=["noise", "signal"])
+    ap.add_argument("--study", type=int, nargs="*", default=[], metavar="SEED",
+                    help="part 5: a model-assisted systematic estimate (not in cosmocorr) vs the current one")
+    ap.add_argument("--study-n", type=int, default=20000)
+    ap.add_argument("--study-slop", type=float, nargs=2, default=None, metavar=("BIN_SLOP", "ANGLE_SLOP"))
     ap.add_argument("--auto-max", type=int, default=200000, help="skip the error estimates (tree+err, bin_slop='auto') in part 1 above this N")
     ap.add_argument("--cache", default=os.path.join(os.path.dirname(__file__), ".cache_tree"))
     args = ap.parse_args()
@@ -273,6 +380,8 @@ def main():
         part3(args.slop_grid, args)
     if args.budget:
         part4(args.budget, args)
+    if args.study:
+        part5(args.study, args.study_n, args)
 
 
 if __name__ == "__main__":
