@@ -65,7 +65,7 @@ statistical sigma of every bin, lowering bin_slop and then, at bin_slop 0, angle
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import SimpleNamespace
 
 import numpy as np
@@ -73,6 +73,7 @@ import numpy as np
 from .._parallel import using_threads
 from .._progress import progress_bar
 from .._validate import check_positive_int, check_real, check_seed
+from .._warnings import emit_warning
 from ..sky.geometry import ARCMIN
 from ..sky.patches import assign_patches, kmeans_patches
 from ..sky.rotations import random_rotations, rotate_catalog, rotate_stars
@@ -606,7 +607,7 @@ def shared_patches(units):
             | (b[:, None] == b[None, :]))
 
 
-def summarize(problem, bin_slop, unit_runs, spots, base, seconds=0.0):
+def summarize(problem, bin_slop, unit_runs, spots, base, seconds=0.0, angle_slop=None):
     """:class:`ApproximationError` from the units' tree runs, their exact sums and a base result
     (the tree estimate whose sums set the ratio effect, and whose variance is sigma_stat).
 
@@ -622,6 +623,8 @@ def summarize(problem, bin_slop, unit_runs, spots, base, seconds=0.0):
         The estimator's tree result.
     seconds : float
         CPU time to record.
+    angle_slop : float, optional
+        The angle_slop of the runs (recorded).
 
     Returns
     -------
@@ -695,7 +698,8 @@ def summarize(problem, bin_slop, unit_runs, spots, base, seconds=0.0):
     return ApproximationError(
         bin_slop=float(bin_slop), approx_error=b, approx_error_err={k: np.sqrt(var_b[k]) for k in names},
         approx_sigma=sig, approx_sigma_err={k: np.sqrt(var_s[k]) for k in names}, sigma_stat=sigma_stat,
-        n_rotations=M, n_units=spots.n_units, n_spot=len(spots.units), seconds=seconds, unit_runs=unit_runs)
+        n_rotations=M, n_units=spots.n_units, n_spot=len(spots.units), seconds=seconds, unit_runs=unit_runs,
+        angle_slop=None if angle_slop is None else float(angle_slop))
 
 
 def _result_sums(problem, r):
@@ -769,17 +773,14 @@ def _next_slops(slops, s, ratio, approx_tol, power=1.0):
 def _worst_systematic(est, z):
     """max over bins of (|approx_error| + z approx_error_err) / sigma_stat: the bound without its
     random part (a lower bound on :meth:`ApproximationError.worst_ratio`)."""
-    zero = {k: np.zeros_like(v) for k, v in est.approx_sigma.items()}
-    return ApproximationError(est.bin_slop, est.approx_error, est.approx_error_err, zero, zero, est.sigma_stat,
-                              est.n_rotations, est.n_units, est.n_spot).worst_ratio(z)
+    return replace(est, approx_sigma={k: np.zeros_like(v) for k, v in est.approx_sigma.items()}).worst_ratio(z)
 
 
 def _worst_raised(est, z):
     """:meth:`ApproximationError.worst_ratio` with approx_sigma raised to approx_sigma + z
     approx_sigma_err (a random part that few rotations could have underestimated)."""
     raised = {k: est.approx_sigma[k] + z * est.approx_sigma_err[k] for k in est.approx_sigma}
-    return ApproximationError(est.bin_slop, est.approx_error, est.approx_error_err, raised, raised, est.sigma_stat,
-                              est.n_rotations, est.n_units, est.n_spot).worst_ratio(z)
+    return replace(est, approx_sigma=raised).worst_ratio(z)
 
 
 def slop_rungs(ladder, angle_slop, angle_ladder=()):
@@ -913,22 +914,19 @@ def choose_bin_slop(problem, make_tree_engine, exact_engine, *, bin_slop="auto",
         half = len(rots) // 2 if auto and len(rots) >= 4 else len(rots)
         runs = run_units(problem, engine, spots, rots[:half], progress=progress, desc=desc, rotated=rotated)
         if half < len(rots):
-            est = summarize(problem, rung[0], runs, spots, base)
+            est = summarize(problem, rung[0], runs, spots, base, angle_slop=rung[1])
             hopeless = bool(todo) and _worst_systematic(est, z) > approx_tol
             if not hopeless and _worst_raised(est, z) > approx_tol:
                 more = run_units(problem, engine, spots, rots[half:], progress=progress, desc=desc,
                                  rotated=rotated, start=half)
                 runs = [a + b for a, b in zip(runs, more)]
-        est = summarize(problem, rung[0], runs, spots, base, seconds=time.process_time() - t0)
-        est.angle_slop = float(rung[1])
+        est = summarize(problem, rung[0], runs, spots, base, seconds=time.process_time() - t0, angle_slop=rung[1])
         tried.append(est)
         ratio = est.worst_ratio(z)
         if not auto or ratio <= approx_tol:
             break
         todo = _next_rungs(rungs, rung, ratio, approx_tol) if todo else []
     else:
-        from .._warnings import emit_warning
-
         emit_warning(f"bin_slop='auto': no (bin_slop, angle_slop) tried ("
                      f"{', '.join(f'({e.bin_slop:g}, {e.angle_slop:g})' for e in tried)}) keeps the approximation "
                      f"error bound below approx_tol={approx_tol} statistical sigma in every bin (last: "
@@ -936,17 +934,14 @@ def choose_bin_slop(problem, make_tree_engine, exact_engine, *, bin_slop="auto",
                      f"angle_slop={tried[-1].angle_slop:g}")
     chosen = tried[-1]
     if auto and len(rungs) > 1 and (chosen.bin_slop, chosen.angle_slop) == (0.0, 0.0):
-        from .._warnings import emit_warning
-
         emit_warning(f"bin_slop='auto' needed bin_slop = angle_slop = 0 (the exact tree) to keep the approximation "
                      f"error below approx_tol={approx_tol} statistical sigma: at this size the tree is then about "
                      f"as costly as method='exact', which gives the same result without the error measurement")
     result = base
     if (chosen.bin_slop, chosen.angle_slop) != (tried[0].bin_slop, tried[0].angle_slop):
         result = problem.run(problem.inputs, chosen.bin_slop, chosen.angle_slop)
-        angle = chosen.angle_slop
-        chosen = summarize(problem, chosen.bin_slop, chosen.unit_runs, spots, result, chosen.seconds)
-        chosen.angle_slop = angle
+        chosen = summarize(problem, chosen.bin_slop, chosen.unit_runs, spots, result, chosen.seconds,
+                           chosen.angle_slop)
     return result, chosen, tried, spots
 
 
