@@ -118,7 +118,12 @@ def part1(sizes, args):
 
 def part1_kind(sizes, kind, args):
     what = "GRF signal 0.02 + noise 0.2" if kind == "signal" else "pure noise 0.2"
-    print(f"# Part 1: shear-shear, 10 log bins 1-60', {WIDTH}x{WIDTH} deg, {what}; seed 1")
+    design = {}
+    if args.auto_design:
+        m, f, npatch = args.auto_design.split(":")
+        design = dict(n_rotations=int(m), spot_fraction=float(f), spot_npatch=int(npatch))
+    print(f"# Part 1: shear-shear, 10 log bins 1-60', {WIDTH}x{WIDTH} deg, {what}; seed 1"
+          + (f"; error estimates with {design}" if design else ""))
     print("# CPU s (wall s); errors in shot-noise sigma of exact; bound = |approx_error| + 2 sqrt(err^2 + sigma^2)")
     hdr = f"{'N':>8} {'TreeCorr':>13} {'tree':>13} {'tree+err':>13} {'auto+err':>13} {'exact':>15} " \
           f"{'slop':>6} {'bound':>6} {'true':>6} {'auto slop':>9} {'a.bound':>7} {'a.true':>6} {'exact/auto':>10}"
@@ -128,8 +133,10 @@ def part1_kind(sizes, kind, args):
         _, c_tc, w_tc = timed(lambda: treecorr_default(cat))
         _, c_t, w_t = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", approx_error=False))
         if n <= args.auto_max:
-            r_d, c_d, w_d = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", approx_error=True, seed=1))
-            r_a, c_a, w_a = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", bin_slop="auto", seed=1))
+            r_d, c_d, w_d = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", approx_error=True, seed=1,
+                                                         **design))
+            r_a, c_a, w_a = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", bin_slop="auto", seed=1,
+                                                         **design))
         else:       # the spot checks alone cost spot_fraction of exact: skipped where exact is extrapolated
             r_d, c_d, w_d = None, float("nan"), float("nan")
             r_a, c_a, w_a = None, float("nan"), float("nan")
@@ -267,7 +274,8 @@ def design_floor(r, ex, c_tree, info, tol=0.1, z=2.0):
     by f M, the tree itself is the whole-catalog run (cheaper than the patch-by-patch one), and
     failed rungs and the base run are left out; f goes down to 2 units per stratum (8 units), the
     fewest a standard error needs (cosmocorr draws at least 6).
-    Returns (cost, f, M, floor at the cheapest passing design) or None when no design passes."""
+    Returns (z times the worst approx_sigma / sigma, the random part no design removes; and (cost, f, M,
+    floor at the cheapest passing design), or None when no design passes)."""
     f0, m0 = info["n_spot"] / info["n_units"], info["rotations_tried"][-1]
     spots, rots = info["seconds_spot_checks"], sum(info["seconds_tried"])
     g0 = (1 - f0) / (f0 * m0)
@@ -463,6 +471,8 @@ def main():
                     help="part 5: a model-assisted systematic estimate (not in cosmocorr) vs the current one")
     ap.add_argument("--study-n", type=int, default=20000)
     ap.add_argument("--study-slop", type=float, nargs=2, default=None, metavar=("BIN_SLOP", "ANGLE_SLOP"))
+    ap.add_argument("--auto-design", default=None, metavar="M:f:npatch",
+                    help="part 1: n_rotations, spot_fraction, spot_npatch of the error estimates (default: cosmocorr's)")
     ap.add_argument("--auto-max", type=int, default=200000, help="skip the error estimates (tree+err, bin_slop='auto') in part 1 above this N")
     ap.add_argument("--cache", default=os.path.join(os.path.dirname(__file__), ".cache_tree"))
     args = ap.parse_args()
