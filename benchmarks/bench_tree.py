@@ -83,6 +83,12 @@ def treecorr_default(cat):
     return gg
 
 
+def error_design(text):
+    """The error estimate's settings from ``"M:f:npatch"`` (n_rotations, spot_fraction, spot_npatch)."""
+    m, f, npatch = text.split(":")
+    return dict(n_rotations=int(m), spot_fraction=float(f), spot_npatch=int(npatch))
+
+
 def worst(res, ex, what):
     """max over bins of |x| / sigma_shot (exact's) for x = estimated bound, true error, ..."""
     vals = []
@@ -118,10 +124,7 @@ def part1(sizes, args):
 
 def part1_kind(sizes, kind, args):
     what = "GRF signal 0.02 + noise 0.2" if kind == "signal" else "pure noise 0.2"
-    design = {}
-    if args.auto_design:
-        m, f, npatch = args.auto_design.split(":")
-        design = dict(n_rotations=int(m), spot_fraction=float(f), spot_npatch=int(npatch))
+    design = error_design(args.auto_design) if args.auto_design else {}
     print(f"# Part 1: shear-shear, 10 log bins 1-60', {WIDTH}x{WIDTH} deg, {what}; seed 1"
           + (f"; error estimates with {design}" if design else ""))
     print("# CPU s (wall s); errors in shot-noise sigma of exact; bound = |approx_error| + 2 sqrt(err^2 + sigma^2)")
@@ -241,10 +244,8 @@ def part4(n, args):
             if a < args.budget_min_slop:
                 continue
             for design in args.designs:
-                m, f, npatch = design.split(":")
                 r, c, _ = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", bin_slop=0.0, angle_slop=a,
-                                                       approx_error=True, n_rotations=int(m), spot_fraction=float(f),
-                                                       spot_npatch=int(npatch), seed=1))
+                                                       approx_error=True, seed=1, **error_design(design)))
                 info = r.approx_info
                 bound = worst(r, ex, "bound")
                 sig = max(float(np.nanmax(r.approx_sigma[k] / np.sqrt(ex["var" + k]))) for k in ("xip", "xim"))
@@ -328,8 +329,7 @@ def part6(n, args):
         r, c, w = timed(lambda: cc.shear_shear(cat, bins=BINS, method="tree", bin_slop="auto", var_method="jackknife",
                                                seed=1))
         info = r.approx_info
-        true = max(float(np.nanmax(np.abs(getattr(r, k) - ex[k]) / np.sqrt(getattr(r, "var" + k))))
-                   for k in ("xip", "xim"))
+        true = worst(r, dict(ex, varxip=r.varxip, varxim=r.varxim), "true")     # in the result's jackknife sigma
         print(f"{kind:>7}: auto CPU {c:.1f} (wall {w:.1f}), exact CPU {float(ex['cpu']):.1f}, exact/auto "
               f"{float(ex['cpu']) / c:.2f}; chose {r.bin_slop:g}/{info['angle_slop']:g}; worst true error "
               f"{true:.3f} jackknife sigma", flush=True)
